@@ -1,0 +1,164 @@
+"""Settings: one object, built once from ``IDENTITO_*`` environment variables (and ``.env``).
+
+Nothing else in the project reads the environment. Nested sections use a double underscore:
+``IDENTITO_INSI__ENDPOINT``, ``IDENTITO_HL7__LISTEN_PORT``... Secrets have no usable default
+outside development: the service refuses to start rather than run with a guessable key.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.documents import DEFAULT_HIGH_TRUST, DocumentType, accepted_high_trust
+
+DEV_SECRET_MARKER = "dev-only-"
+
+
+class AuthSettings(BaseModel):
+    """Bearer token verification (python-jose)."""
+
+    algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    issuer: str = "identito-dev"
+    audience: str = "identito"
+    roles_claim: str = "roles"
+    # Development: a shared secret (HS*) or a PEM public key (RS*/ES*).
+    secret: str | None = None
+    public_key_pem: str | None = None
+    # Production: the establishment's OIDC provider.
+    jwks_url: str | None = None
+    jwks_cache_seconds: int = 600
+    http_timeout_seconds: float = 5.0
+    # Allows `identito token` (development tokens); refused otherwise.
+    dev_tokens: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> AuthSettings:
+        if not self.algorithms or any(a.lower() == "none" for a in self.algorithms):
+            raise ValueError("auth.algorithms must list real algorithms; 'none' is refused")
+        if not (self.secret or self.public_key_pem or self.jwks_url):
+            raise ValueError(
+                "no token verification key: set IDENTITO_AUTH__JWKS_URL (production) "
+                "or IDENTITO_AUTH__SECRET with IDENTITO_AUTH__DEV_TOKENS=true (development)"
+            )
+        return self
+
+
+class InsiSettings(BaseModel):
+    """INSi teleservice client (see docs/insi.md)."""
+
+    endpoint: str = "http://127.0.0.1:8081/lps"
+    simulator: bool = True
+    wsdl_path: Path | None = None  # None: the project's own wsdl/ folder
+    idam: str = "IDENTITO-DEV"
+    software_name: str = "identito"
+    software_version: str = "0.1.0"
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 3.0
+    cert_auto_path: Path | None = None
+    cert_auto_password: str | None = None
+    cert_auto_key_path: Path | None = None
+    cert_manu_path: Path | None = None
+    cert_manu_password: str | None = None
+    cert_manu_key_path: Path | None = None
+    ca_bundle_path: Path | None = None
+
+
+class Hl7Settings(BaseModel):
+    """HL7 v2 PAM FR over MLLP (see docs/integration.md)."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 2575
+    listen_enabled: bool = True
+    sending_application: str = "IDENTITO"
+    sending_facility: str = "IDENTITO"
+    ack_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 5.0
+
+
+class DocumentsSettings(BaseModel):
+    """INS DataMatrix and cover pages (see docs/documents.md)."""
+
+    max_upload_bytes: int = 20 * 1024 * 1024
+    stamp_first_page: bool = False
+
+
+class Settings(BaseSettings):
+    """All settings of one Identito process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IDENTITO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production", "test"] = "production"
+    database_url: str = "sqlite:///./var/identito.db"
+    language: Literal["fr", "en"] = "fr"
+    establishment_name: str = "Établissement de démonstration"
+    ipp_oid: str = "1.2.250.1.71.4.2.2.999"
+    ipp_namespace: str = "IDENTITO"
+    accepted_documents: list[str] = Field(
+        default_factory=lambda: sorted(d.value for d in DEFAULT_HIGH_TRUST)
+    )
+    birth_place_codes_file: Path | None = None
+    var_dir: Path = Path("./var")
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings(secret=None, jwks_url=None))
+    insi: InsiSettings = Field(default_factory=InsiSettings)
+    hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_auth(cls, data: object) -> object:
+        # AuthSettings refuses to exist without a key: keep the error message the operator sees.
+        if isinstance(data, dict) and "auth" not in data:
+            data["auth"] = {}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        accepted_high_trust(self.accepted_documents)
+        if self.environment == "production":
+            if self.auth.dev_tokens:
+                raise ValueError("IDENTITO_AUTH__DEV_TOKENS must not be set in production")
+            if self.auth.secret and self.auth.secret.startswith(DEV_SECRET_MARKER):
+                raise ValueError("the development token secret cannot be used in production")
+        return self
+
+    @cached_property
+    def high_trust_documents(self) -> frozenset[DocumentType]:
+        """The establishment's accepted high-trust identity documents (RNIV EXI SI 10)."""
+        return accepted_high_trust(self.accepted_documents)
+
+    @cached_property
+    def birth_place_codes(self) -> frozenset[str] | None:
+        """The configured INSEE COG code list, when one is provided."""
+        if self.birth_place_codes_file is None:
+            return None
+        lines = self.birth_place_codes_file.read_text(encoding="utf-8").splitlines()
+        return frozenset(line.strip().split(";")[0].upper() for line in lines if line.strip())
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+def development_settings(**overrides: object) -> Settings:
+    """Settings of `identito demo` and the test suite: development secret, dev tokens allowed."""
+    base: dict[str, object] = {
+        "environment": "development",
+        "auth": {"secret": DEV_SECRET_MARKER + "change-me-identito-secret-key", "dev_tokens": True},
+    }
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
