@@ -78,6 +78,12 @@ class Hl7Settings(BaseModel):
     sending_facility: str = "IDENTITO"
     ack_timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 5.0
+    # Listener TLS: certificate + key; with a client CA, senders must present a certificate.
+    listen_tls_cert_path: Path | None = None
+    listen_tls_key_path: Path | None = None
+    listen_tls_client_ca_path: Path | None = None
+    max_message_bytes: int = 1024 * 1024
+    idle_timeout_seconds: float = 300.0
 
 
 class DocumentsSettings(BaseModel):
