@@ -122,7 +122,7 @@ class MllpServer:
         self.max_message_bytes = max_message_bytes
         self.idle_timeout_seconds = idle_timeout_seconds
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> MllpServer:
         """Bind and listen; ``port`` becomes the bound port (useful with port 0)."""
@@ -136,8 +136,8 @@ class MllpServer:
         """Stop listening and close every open connection."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
         await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
@@ -151,7 +151,7 @@ class MllpServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         peer = _peer(writer)
         try:
             await self._loop(reader, writer, peer)
@@ -160,7 +160,7 @@ class MllpServer:
         except Exception:
             log.exception("mllp handler failed; connection closed without ACK")
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
