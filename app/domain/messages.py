@@ -114,6 +114,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The identity is marked {attribute}: the identitovigilance cell must remove it first.",
         "L'identité est {attribute} : la cellule d'identitovigilance doit d'abord lever cet attribut.",
     ),
+    "attribute-unknown": (
+        "Unknown attribute {code}: use DOUT, FICT or HOMA.",
+        "Attribut inconnu {code} : utilisez DOUT, FICT ou HOMA.",
+    ),
     "attribute-absent": (
         "The identity does not carry the attribute {attribute}.",
         "L'identité ne porte pas l'attribut {attribute}.",
