@@ -84,6 +84,21 @@ class Hl7Settings(BaseModel):
     listen_tls_client_ca_path: Path | None = None
     max_message_bytes: int = 1024 * 1024
     idle_timeout_seconds: float = 300.0
+    # Senders (MSH-3) whose INS and PID-32 are trusted as an identity referential; the INS from
+    # any other sender is stored as received and queued for verification.
+    trusted_referentials: list[str] = Field(default_factory=list)
+    # Relay (outbound): TLS towards subscribers flagged tls, batching, retries, replays.
+    relay_tls_ca_path: Path | None = None
+    relay_tls_cert_path: Path | None = None
+    relay_tls_key_path: Path | None = None
+    relay_batch_size: int = 500
+    relay_connections_per_subscriber: int = 4
+    relay_idle_seconds: float = 0.2
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    max_error_attempts: int = 5
+    lease_seconds: float = 60.0
+    replay_rate_per_second: float = 2000.0
 
 
 class DocumentsSettings(BaseModel):

@@ -21,6 +21,7 @@ from app.db.engine import make_engine
 from app.db.migrations import check_schema
 from app.db.tables import IdentityRow
 from app.services.context import ChangeSink, ServiceContext
+from app.services.outbox import OutboxSink
 
 log = logging.getLogger("identito")
 
@@ -32,7 +33,8 @@ def build_context(settings: Settings, engine: Engine | None = None,
         engine=engine or make_engine(settings.database_url),
         high_trust_documents=settings.high_trust_documents,
         birth_place_codes=settings.birth_place_codes,
-        sinks=list(sinks or []),
+        # The HL7 outbox hears every identity change, in the change's own transaction.
+        sinks=list(sinks) if sinks is not None else [OutboxSink()],
     )
 
 

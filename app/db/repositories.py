@@ -105,6 +105,21 @@ class IdentityRepository:
             return None
         return _to_domain(row, self._ins_rows(identity_id))
 
+    def get_many(self, identity_ids: Sequence[int], *, for_update: bool = False) -> list[Identity]:
+        """Load several identities with their INS records, in id order (two queries)."""
+        if not identity_ids:
+            return []
+        stmt = select(IdentityRow).where(col(IdentityRow.id).in_(identity_ids)).order_by(IdentityRow.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows = self.session.execute(stmt).scalars().all()
+        ins_by_identity: dict[int, list[InsRow]] = {}
+        for ins_row in self.session.execute(
+            select(InsRow).where(col(InsRow.identity_id).in_(identity_ids))
+        ).scalars():
+            ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
+        return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
+
     def _ins_rows(self, identity_id: int) -> Sequence[InsRow]:
         stmt = select(InsRow).where(InsRow.identity_id == identity_id)
         return self.session.execute(stmt).scalars().all()

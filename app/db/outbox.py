@@ -1,0 +1,204 @@
+"""The outbox: rows written in the identity change's transaction, claimed and marked by relays.
+
+Ordering: the rows of one (subscriber, identity) stream are delivered in id order. Only the head
+of a stream can be claimed: a row is claimable when no earlier row of its stream is still pending,
+being sent, or dead. A dead letter therefore blocks its own stream only. Claiming marks rows
+``sending`` with a lease; a relay that dies leaves them to be reclaimed when the lease expires
+(PostgreSQL: many relays, ``FOR UPDATE SKIP LOCKED``; SQLite: one relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from app.db.hl7_tables import OutboxMessageRow, SubscriberRow
+
+PENDING, SENDING, DONE, DEAD, SKIPPED = "pending", "sending", "done", "dead", "skipped"
+BLOCKING = (PENDING, SENDING, DEAD)
+OUTBOX = OutboxMessageRow.__table__  # type: ignore[attr-defined]
+SUBSCRIBER = SubscriberRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff and bounds of redelivery."""
+
+    base_seconds: float = 1.0
+    max_seconds: float = 300.0
+    max_error_attempts: int = 5  # AE answers before the row becomes a dead letter
+    lease_seconds: float = 60.0
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff after ``attempts`` failed attempts."""
+        return timedelta(seconds=min(self.base_seconds * 2 ** max(attempts - 1, 0), self.max_seconds))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row, ready to render and send."""
+
+    id: int
+    subscriber_id: int
+    identity_id: int
+    event: str
+    format: str
+    kind: str
+    snapshot: dict[str, Any]
+    attempts: int
+    error_attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Outcome of a failed delivery: ``error`` (AE) counts towards the dead-letter bound."""
+
+    id: int
+    reason: str
+    is_error_ack: bool
+
+
+def interested_subscribers(session: Session, event: str) -> list[SubscriberRow]:
+    """Enabled subscribers that want this event (paused ones still get rows, delivered later)."""
+    rows = session.execute(select(SubscriberRow).where(SubscriberRow.enabled)).scalars().all()
+    return [row for row in rows if event in row.events.split(",")]
+
+
+def enqueue(
+    session: Session,
+    subscribers: Iterable[SubscriberRow],
+    identity_id: int,
+    event: str,
+    snapshot: dict[str, Any],
+    now: datetime,
+    kind: str = "live",
+) -> int:
+    """Write one row per subscriber in the caller's transaction (no commit)."""
+    values = [
+        {"subscriber_id": s.id, "identity_id": identity_id, "event": event,
+         "format": "ins_ready" if s.ins_ready else "legacy", "kind": kind, "snapshot": snapshot,
+         "state": PENDING, "attempts": 0, "error_attempts": 0, "available_at": now, "created_at": now}
+        for s in subscribers
+    ]
+    if values:
+        session.execute(insert(OUTBOX), values)
+    return len(values)
+
+
+def _claimable(now: datetime) -> Any:
+    earlier = OUTBOX.alias("earlier")
+    blocked = exists(
+        select(literal(1)).where(
+            earlier.c.subscriber_id == OUTBOX.c.subscriber_id,
+            earlier.c.identity_id == OUTBOX.c.identity_id,
+            earlier.c.id < OUTBOX.c.id,
+            earlier.c.state.in_(BLOCKING),
+        )
+    )
+    ready = or_(
+        and_(OUTBOX.c.state == PENDING, OUTBOX.c.available_at <= now),
+        and_(OUTBOX.c.state == SENDING, OUTBOX.c.lease_until < now),
+    )
+    active = select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.enabled, ~SUBSCRIBER.c.paused)
+    return and_(OUTBOX.c.state.in_(BLOCKING), ready, OUTBOX.c.subscriber_id.in_(active), ~blocked)
+
+
+def claim(engine: Engine, relay_id: str, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
+    """Claim up to ``limit`` stream heads and lease them to this relay."""
+    stmt = select(OUTBOX.c.id).where(_claimable(now)).order_by(OUTBOX.c.id).limit(limit)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=OUTBOX, skip_locked=True)
+        ids = list(connection.execute(stmt).scalars())
+        if not ids:
+            return []
+        connection.execute(
+            update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
+                state=SENDING, lease_until=now + timedelta(seconds=lease_seconds), claimed_by=relay_id)
+        )
+        rows = connection.execute(select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)).all()
+    return [
+        Claimed(r.id, r.subscriber_id, r.identity_id, r.event, r.format, r.kind, r.snapshot,
+                r.attempts, r.error_attempts, r.created_at)
+        for r in rows
+    ]
+
+
+def _mine(relay_id: str) -> Any:
+    return and_(OUTBOX.c.state == SENDING, OUTBOX.c.claimed_by == relay_id)
+
+
+def mark_done(connection: Connection, ids: Sequence[int], relay_id: str, now: datetime) -> None:
+    """Delivered and acknowledged (AA/CA)."""
+    if ids:
+        connection.execute(
+            update(OUTBOX).where(OUTBOX.c.id.in_(ids), _mine(relay_id)).values(
+                state=DONE, delivered_at=now, lease_until=None, last_error=None)
+        )
+
+
+def mark_failed(
+    connection: Connection, failures: Sequence[Failure], relay_id: str, now: datetime, policy: RetryPolicy
+) -> list[int]:
+    """Schedule retries with backoff; AE beyond the bound -> dead letter. Returns the new dead ids."""
+    dead: list[int] = []
+    for failure in failures:
+        row = connection.execute(
+            select(OUTBOX.c.attempts, OUTBOX.c.error_attempts).where(OUTBOX.c.id == failure.id, _mine(relay_id))
+        ).first()
+        if row is None:
+            continue
+        attempts, errors = row.attempts + 1, row.error_attempts + int(failure.is_error_ack)
+        state = DEAD if errors >= policy.max_error_attempts else PENDING
+        if state == DEAD:
+            dead.append(failure.id)
+        connection.execute(
+            update(OUTBOX).where(OUTBOX.c.id == failure.id).values(
+                state=state, attempts=attempts, error_attempts=errors, lease_until=None,
+                available_at=now + policy.delay(attempts), last_error=failure.reason[:1000])
+        )
+    return dead
+
+
+def release_leases(engine: Engine, relay_id: str | None = None) -> int:
+    """Give back rows being sent (a relay starting on SQLite, or stopping cleanly)."""
+    condition = OUTBOX.c.state == SENDING
+    if relay_id is not None:
+        condition = and_(condition, OUTBOX.c.claimed_by == relay_id)
+    with engine.begin() as connection:
+        result = connection.execute(update(OUTBOX).where(condition).values(state=PENDING, lease_until=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Operations view of one subscriber's queue."""
+
+    subscriber_id: int
+    pending: int
+    oldest_pending_at: datetime | None
+    dead: int
+
+
+def queue_stats(session: Session) -> list[QueueStats]:
+    """Queue depth, oldest pending message and dead letters per subscriber."""
+    pending = session.execute(
+        select(OUTBOX.c.subscriber_id, func.count(), func.min(OUTBOX.c.created_at))
+        .where(OUTBOX.c.state.in_((PENDING, SENDING))).group_by(OUTBOX.c.subscriber_id)
+    ).all()
+    dead = dict(session.execute(
+        select(OUTBOX.c.subscriber_id, func.count()).where(OUTBOX.c.state == DEAD).group_by(OUTBOX.c.subscriber_id)
+    ).all())
+    ids = sorted({r[0] for r in pending} | set(dead))
+    by_id = {r[0]: r for r in pending}
+    return [
+        QueueStats(i, by_id[i][1] if i in by_id else 0, by_id[i][2] if i in by_id else None, dead.get(i, 0))
+        for i in ids
+    ]
