@@ -131,6 +131,9 @@ def db_current() -> None:
     typer.echo(f"database: {current_revision(engine) or 'empty'}\ncode head: {head_revision()}")
 
 
+import app.cli_hl7  # noqa: E402,F401  (registers mllp-listen and relay)
+
+
 def main() -> None:
     """Console script entry point."""
     cli()

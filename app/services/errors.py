@@ -87,3 +87,8 @@ register(
     "Message {ident} is not a dead letter (state {state}).",
     "Le message {ident} n'est pas en lettre morte (état {state}).",
 )
+register(
+    "hl7-conflict",
+    "The message conflicts with stored identities (identifier or INS already used).",
+    "Le message est en conflit avec les identités enregistrées (identifiant ou INS déjà utilisé).",
+)

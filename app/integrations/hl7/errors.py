@@ -114,6 +114,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "{field} carries no local identifier (IPP, type PI).",
         "{field} ne contient pas d'identifiant local (IPP, type PI).",
     ),
+    "hl7-unavailable": (
+        "The identity repository is temporarily unavailable: send the message again later.",
+        "Le référentiel d'identités est momentanément indisponible : renvoyez le message plus tard.",
+    ),
     "hl7-ins-oid-missing": (
         "An INS in {field} has no assigning authority OID (CX-4.2).",
         "Un INS en {field} n'a pas d'OID d'autorité d'affectation (CX-4.2).",
