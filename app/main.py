@@ -15,7 +15,7 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics
-from app.api.routers import identities, system
+from app.api.routers import hl7, identities, system
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.migrations import check_schema
@@ -84,4 +84,10 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.middleware("http")(metrics.middleware)
     app.include_router(system.router)
     app.include_router(identities.router)
+    app.include_router(hl7.router)
+    # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
+    from app.workers.hl7_wiring import outbox_metrics, rerun_processor
+
+    app.state.hl7_processor = rerun_processor(ctx, settings)
+    metrics.collectors.append(outbox_metrics(ctx))
     return app

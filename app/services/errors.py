@@ -92,3 +92,8 @@ register(
     "The message conflicts with stored identities (identifier or INS already used).",
     "Le message est en conflit avec les identités enregistrées (identifiant ou INS déjà utilisé).",
 )
+register(
+    "quarantine-closed",
+    "Quarantined message {ident} is already closed ({state}).",
+    "Le message en quarantaine {ident} est déjà traité ({state}).",
+)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import Session
 
 from app.db.hl7_tables import DEFAULT_EVENTS, UTF8, ReplayJobRow, SubscriberRow
 from app.domain.roles import Role, require_any
@@ -76,15 +77,15 @@ def create_subscriber(ctx: ServiceContext, actor: Actor, data: SubscriberInput) 
 def list_subscribers(ctx: ServiceContext, actor: Actor) -> list[SubscriberRow]:
     """Every subscriber, by name."""
     require_any(actor.roles, Role.ADMIN)
-    with ctx.unit_of_work(actor) as uow:
-        return list(uow.session.execute(select(SubscriberRow).order_by(SubscriberRow.name)).scalars())
+    with Session(ctx.engine) as session:
+        return list(session.execute(select(SubscriberRow).order_by(SubscriberRow.name)).scalars())
 
 
 def get_subscriber(ctx: ServiceContext, actor: Actor, subscriber_id: int) -> SubscriberRow:
     """One subscriber."""
     require_any(actor.roles, Role.ADMIN)
-    with ctx.unit_of_work(actor) as uow:
-        return _get(uow.session, subscriber_id)
+    with Session(ctx.engine) as session:
+        return _get(session, subscriber_id)
 
 
 def update_subscriber(ctx: ServiceContext, actor: Actor, subscriber_id: int, changes: dict[str, Any]) -> SubscriberRow:

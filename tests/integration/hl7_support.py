@@ -15,7 +15,7 @@ from app.workers.relay import Relay
 
 ADMIN = Actor("admin-1", frozenset({"admin"}))
 DESK = Actor("agent-1", frozenset({"admission", "identitovigilance"}))
-MATRICULES = ["275126322074974", "297022A020778", "160012B020777"]
+MATRICULES = ["275126322074974", "297022A02077878", "160012B02077713"]
 
 
 def fast(settings: Settings, **hl7: object) -> Settings:
