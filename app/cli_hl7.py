@@ -43,7 +43,9 @@ def relay(
 
 @cli.command("mllp-listen")
 def mllp_listen(
-    host: Annotated[str | None, typer.Option(help="Bind address (default: IDENTITO_HL7__LISTEN_HOST)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default: IDENTITO_HL7__LISTEN_HOST)")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: IDENTITO_HL7__LISTEN_PORT)")] = None,
 ) -> None:
     """Receive PAM FR identity messages from the GAM over MLLP and acknowledge them after commit."""

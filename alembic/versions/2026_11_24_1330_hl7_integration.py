@@ -6,6 +6,7 @@ Create Date: 2026-11-24 13:30
 """
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "2026_11_24_1330"
@@ -56,10 +57,20 @@ def upgrade() -> None:
         sa.Column("skip_reason", sa.Text, nullable=True),
     )
     op.create_index("ix_outbox_stream", "outbox_message", ["subscriber_id", "identity_id", "id"])
-    op.create_index("ix_outbox_open_stream", "outbox_message", ["subscriber_id", "identity_id", "id"],
-                    postgresql_where=sa.text(_OPEN), sqlite_where=sa.text(_OPEN))
-    op.create_index("ix_outbox_open", "outbox_message", ["id"],
-                    postgresql_where=sa.text(_OPEN), sqlite_where=sa.text(_OPEN))
+    op.create_index(
+        "ix_outbox_open_stream",
+        "outbox_message",
+        ["subscriber_id", "identity_id", "id"],
+        postgresql_where=sa.text(_OPEN),
+        sqlite_where=sa.text(_OPEN),
+    )
+    op.create_index(
+        "ix_outbox_open",
+        "outbox_message",
+        ["id"],
+        postgresql_where=sa.text(_OPEN),
+        sqlite_where=sa.text(_OPEN),
+    )
     op.create_table(
         "inbound_message",
         sa.Column("id", sa.Integer, primary_key=True),

@@ -10,9 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field
 class SubscriberCreate(BaseModel):
     """A downstream application fed over MLLP."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "name": "DPI", "host": "dpi.chu-x.local", "port": 2575, "receiving_application": "DPI",
-        "receiving_facility": "CHU-X", "events": "A28,A31,A40,A47"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "DPI",
+                    "host": "dpi.chu-x.local",
+                    "port": 2575,
+                    "receiving_application": "DPI",
+                    "receiving_facility": "CHU-X",
+                    "events": "A28,A31,A40,A47",
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=100)
     host: str = Field(min_length=1, max_length=255)

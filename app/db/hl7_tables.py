@@ -45,9 +45,17 @@ class OutboxMessageRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_stream", "subscriber_id", "identity_id", "id"),
         # Rows still to deliver (or blocking their stream): what the relay's claim looks at.
-        Index("ix_outbox_open_stream", "subscriber_id", "identity_id", "id",
-              postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
-        Index("ix_outbox_open", "id", postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)),
+        Index(
+            "ix_outbox_open_stream",
+            "subscriber_id",
+            "identity_id",
+            "id",
+            postgresql_where=text(OPEN_CONDITION),
+            sqlite_where=text(OPEN_CONDITION),
+        ),
+        Index(
+            "ix_outbox_open", "id", postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

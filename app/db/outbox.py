@@ -82,9 +82,19 @@ def enqueue(
 ) -> int:
     """Write one row per subscriber in the caller's transaction (no commit)."""
     values = [
-        {"subscriber_id": s.id, "identity_id": identity_id, "event": event,
-         "format": "ins_ready" if s.ins_ready else "legacy", "kind": kind, "snapshot": snapshot,
-         "state": PENDING, "attempts": 0, "error_attempts": 0, "available_at": now, "created_at": now}
+        {
+            "subscriber_id": s.id,
+            "identity_id": identity_id,
+            "event": event,
+            "format": "ins_ready" if s.ins_ready else "legacy",
+            "kind": kind,
+            "snapshot": snapshot,
+            "state": PENDING,
+            "attempts": 0,
+            "error_attempts": 0,
+            "available_at": now,
+            "created_at": now,
+        }
         for s in subscribers
     ]
     if values:
@@ -120,13 +130,24 @@ def claim(engine: Engine, relay_id: str, now: datetime, limit: int, lease_second
         if not ids:
             return []
         connection.execute(
-            update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
-                state=SENDING, lease_until=now + timedelta(seconds=lease_seconds), claimed_by=relay_id)
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids))
+            .values(state=SENDING, lease_until=now + timedelta(seconds=lease_seconds), claimed_by=relay_id)
         )
         rows = connection.execute(select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)).all()
     return [
-        Claimed(r.id, r.subscriber_id, r.identity_id, r.event, r.format, r.kind, r.snapshot,
-                r.attempts, r.error_attempts, r.created_at)
+        Claimed(
+            r.id,
+            r.subscriber_id,
+            r.identity_id,
+            r.event,
+            r.format,
+            r.kind,
+            r.snapshot,
+            r.attempts,
+            r.error_attempts,
+            r.created_at,
+        )
         for r in rows
     ]
 
@@ -139,8 +160,9 @@ def mark_done(connection: Connection, ids: Sequence[int], relay_id: str, now: da
     """Delivered and acknowledged (AA/CA)."""
     if ids:
         connection.execute(
-            update(OUTBOX).where(OUTBOX.c.id.in_(ids), _mine(relay_id)).values(
-                state=DONE, delivered_at=now, lease_until=None, last_error=None)
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), _mine(relay_id))
+            .values(state=DONE, delivered_at=now, lease_until=None, last_error=None)
         )
 
 
@@ -151,7 +173,9 @@ def mark_failed(
     dead: list[int] = []
     for failure in failures:
         row = connection.execute(
-            select(OUTBOX.c.attempts, OUTBOX.c.error_attempts).where(OUTBOX.c.id == failure.id, _mine(relay_id))
+            select(OUTBOX.c.attempts, OUTBOX.c.error_attempts).where(
+                OUTBOX.c.id == failure.id, _mine(relay_id)
+            )
         ).first()
         if row is None:
             continue
@@ -160,9 +184,16 @@ def mark_failed(
         if state == DEAD:
             dead.append(failure.id)
         connection.execute(
-            update(OUTBOX).where(OUTBOX.c.id == failure.id).values(
-                state=state, attempts=attempts, error_attempts=errors, lease_until=None,
-                available_at=now + policy.delay(attempts), last_error=failure.reason[:1000])
+            update(OUTBOX)
+            .where(OUTBOX.c.id == failure.id)
+            .values(
+                state=state,
+                attempts=attempts,
+                error_attempts=errors,
+                lease_until=None,
+                available_at=now + policy.delay(attempts),
+                last_error=failure.reason[:1000],
+            )
         )
     return dead
 
@@ -191,11 +222,16 @@ def queue_stats(session: Session) -> list[QueueStats]:
     """Queue depth, oldest pending message and dead letters per subscriber."""
     pending = session.execute(
         select(OUTBOX.c.subscriber_id, func.count(), func.min(OUTBOX.c.created_at))
-        .where(OUTBOX.c.state.in_((PENDING, SENDING))).group_by(OUTBOX.c.subscriber_id)
+        .where(OUTBOX.c.state.in_((PENDING, SENDING)))
+        .group_by(OUTBOX.c.subscriber_id)
     ).all()
-    dead = dict(session.execute(
-        select(OUTBOX.c.subscriber_id, func.count()).where(OUTBOX.c.state == DEAD).group_by(OUTBOX.c.subscriber_id)
-    ).all())
+    dead = dict(
+        session.execute(
+            select(OUTBOX.c.subscriber_id, func.count())
+            .where(OUTBOX.c.state == DEAD)
+            .group_by(OUTBOX.c.subscriber_id)
+        ).all()
+    )
     ids = sorted({r[0] for r in pending} | set(dead))
     by_id = {r[0]: r for r in pending}
     return [

@@ -66,13 +66,25 @@ def sender_actor(sender: str) -> Actor:
 def stored_ack(ctx: ServiceContext, sender: str, control_id: str) -> Receipt | None:
     """The ACK already sent for this sender's MSH-10, if any."""
     with Session(ctx.engine) as session:
-        row = session.execute(select(InboundMessageRow).where(
-            InboundMessageRow.sender == sender, InboundMessageRow.control_id == control_id)).scalar_one_or_none()
+        row = session.execute(
+            select(InboundMessageRow).where(
+                InboundMessageRow.sender == sender, InboundMessageRow.control_id == control_id
+            )
+        ).scalar_one_or_none()
     return Receipt(row.ack, row.ack_code, row.identity_id, True) if row else None
 
 
-def receive(ctx: ServiceContext, sender: str, control_id: str, raw: bytes, received: ReceivedIdentity | None,
-            error: DomainError | None, make_ack: AckFactory, *, trusted: bool = False) -> Receipt:
+def receive(
+    ctx: ServiceContext,
+    sender: str,
+    control_id: str,
+    raw: bytes,
+    received: ReceivedIdentity | None,
+    error: DomainError | None,
+    make_ack: AckFactory,
+    *,
+    trusted: bool = False,
+) -> Receipt:
     """Apply a parsed message (or quarantine an unreadable one) and return the ACK to send."""
     previous = stored_ack(ctx, sender, control_id)
     if previous is not None:
@@ -91,12 +103,24 @@ def receive(ctx: ServiceContext, sender: str, control_id: str, raw: bytes, recei
     return _quarantine(ctx, sender, control_id, received.event if received else "", raw, error, make_ack)
 
 
-def _apply(ctx: ServiceContext, sender: str, control_id: str, received: ReceivedIdentity,
-           make_ack: AckFactory, trusted: bool) -> Receipt:
+def _apply(
+    ctx: ServiceContext,
+    sender: str,
+    control_id: str,
+    received: ReceivedIdentity,
+    make_ack: AckFactory,
+    trusted: bool,
+) -> Receipt:
     with ctx.unit_of_work(sender_actor(sender)) as uow:
         ack = make_ack("AA", None)
-        row = InboundMessageRow(sender=sender, control_id=control_id, event=received.event,
-                                received_at=ctx.now(), ack_code="AA", ack=ack)
+        row = InboundMessageRow(
+            sender=sender,
+            control_id=control_id,
+            event=received.event,
+            received_at=ctx.now(),
+            ack_code="AA",
+            ack=ack,
+        )
         uow.session.add(row)
         uow.session.flush()
         identity = apply_in(uow, received, f"HL7 {received.event} {control_id}", trusted)
@@ -106,17 +130,40 @@ def _apply(ctx: ServiceContext, sender: str, control_id: str, received: Received
     return Receipt(ack, "AA", identity.id)
 
 
-def _quarantine(ctx: ServiceContext, sender: str, control_id: str, event: str, raw: bytes,
-                error: DomainError, make_ack: AckFactory) -> Receipt:
+def _quarantine(
+    ctx: ServiceContext,
+    sender: str,
+    control_id: str,
+    event: str,
+    raw: bytes,
+    error: DomainError,
+    make_ack: AckFactory,
+) -> Receipt:
     ack = make_ack("AE", error)
     with Session(ctx.engine) as session:
-        item = QuarantineRow(sender=sender, control_id=control_id, received_at=ctx.now(), raw=raw,
-                             error_code=error.code, error_field=error.field, error_text=error.message("en"))
+        item = QuarantineRow(
+            sender=sender,
+            control_id=control_id,
+            received_at=ctx.now(),
+            raw=raw,
+            error_code=error.code,
+            error_field=error.field,
+            error_text=error.message("en"),
+        )
         session.add(item)
         session.flush()
         if control_id:
-            session.add(InboundMessageRow(sender=sender, control_id=control_id, event=event, received_at=ctx.now(),
-                                          ack_code="AE", ack=ack, quarantine_id=item.id))
+            session.add(
+                InboundMessageRow(
+                    sender=sender,
+                    control_id=control_id,
+                    event=event,
+                    received_at=ctx.now(),
+                    ack_code="AE",
+                    ack=ack,
+                    quarantine_id=item.id,
+                )
+            )
         try:
             session.commit()
         except IntegrityError:  # a concurrent duplicate was stored first: answer what it got
@@ -172,7 +219,9 @@ def _merge(uow: UnitOfWork, survivor: Identity, received: ReceivedIdentity) -> N
     absorbed = identities.load(uow, absorbed_id)
     uow.identities.deactivate_ins(absorbed_id, uow.ctx.now())
     uow.identities.save(replace(absorbed, active=False), expected_version=absorbed.version, now=uow.ctx.now())
-    uow.session.execute(update(IdentityRow).where(IdentityRow.id == absorbed_id).values(merged_into_id=survivor.id))
+    uow.session.execute(
+        update(IdentityRow).where(IdentityRow.id == absorbed_id).values(merged_into_id=survivor.id)
+    )
     uow.audit("identity.merged", absorbed_id, {"active": True}, {"active": False, "merged_into": survivor.id})
     uow.changed(IdentityChange(survivor, survivor, "merged", uow.actor, {"prior_ipp": absorbed.ipp}))
 
@@ -191,7 +240,9 @@ def _apply_ins(uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, 
             identity = _qualify(uow, identity, ins)
         elif all(r.ins.matricule != ins.matricule for r in identity.ins_records):
             uow.identities.add_ins(identity.id, InsRecord(ins, False, RECEIVED_SOURCE), uow.ctx.now())
-            uow.audit("ins.received", identity.id, None, {"oid": ins.oid, "verification": "pending"}, full=True)
+            uow.audit(
+                "ins.received", identity.id, None, {"oid": ins.oid, "verification": "pending"}, full=True
+            )
     return identity
 
 
@@ -203,9 +254,15 @@ def _qualify(uow: UnitOfWork, identity: Identity, ins: Ins) -> Identity:
         uow.identities.deactivate_ins(identity.id, uow.ctx.now())
     uow.identities.add_ins(identity.id, InsRecord(ins, True, "HL7-TRUSTED"), uow.ctx.now())
     state = IdentityState(insi=True, document=True, attributes=identity.state.attributes)
-    after = identities.store(uow, identity, replace(identity, state=state, insi_at=uow.ctx.now()), "hl7_qualified")
-    uow.audit("identity.qualified_by_referential", identity.id, {"status": identity.status.value},
-              {"status": after.status.value})
+    after = identities.store(
+        uow, identity, replace(identity, state=state, insi_at=uow.ctx.now()), "hl7_qualified"
+    )
+    uow.audit(
+        "identity.qualified_by_referential",
+        identity.id,
+        {"status": identity.status.value},
+        {"status": after.status.value},
+    )
     return after
 
 
@@ -213,6 +270,10 @@ def _withdraw(uow: UnitOfWork, identity: Identity) -> Identity:
     state, _ = identity.state.insi_lost()
     uow.identities.deactivate_ins(identity.id, uow.ctx.now())
     after = identities.store(uow, identity, replace(identity, state=state), "hl7_ins_withdrawn")
-    uow.audit("ins.withdrawn_by_referential", identity.id, {"status": identity.status.value},
-              {"status": after.status.value})
+    uow.audit(
+        "ins.withdrawn_by_referential",
+        identity.id,
+        {"status": identity.status.value},
+        {"status": after.status.value},
+    )
     return after

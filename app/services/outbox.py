@@ -47,9 +47,13 @@ def identity_snapshot(session: Session, identity: Identity, before: Identity | N
 def _document(session: Session, identity: Identity) -> dict[str, Any] | None:
     row = session.execute(
         select(IdentityDocumentRow)
-        .where(IdentityDocumentRow.identity_id == identity.id, col(IdentityDocumentRow.withdrawn_at).is_(None),
-               col(IdentityDocumentRow.high_trust))
-        .order_by(col(IdentityDocumentRow.id).desc()).limit(1)
+        .where(
+            IdentityDocumentRow.identity_id == identity.id,
+            col(IdentityDocumentRow.withdrawn_at).is_(None),
+            col(IdentityDocumentRow.high_trust),
+        )
+        .order_by(col(IdentityDocumentRow.id).desc())
+        .limit(1)
     ).scalar_one_or_none()
     if row is None:
         return None

@@ -21,8 +21,9 @@ def queue_overview(ctx: ServiceContext, actor: Actor) -> list[outbox.QueueStats]
         return outbox.queue_stats(session)
 
 
-def dead_letters(ctx: ServiceContext, actor: Actor, subscriber_id: int | None = None, *,
-                 limit: int = 50, offset: int = 0) -> list[OutboxMessageRow]:
+def dead_letters(
+    ctx: ServiceContext, actor: Actor, subscriber_id: int | None = None, *, limit: int = 50, offset: int = 0
+) -> list[OutboxMessageRow]:
     """Dead letters, oldest first (each blocks its identity's stream for its subscriber)."""
     require_any(actor.roles, Role.ADMIN)
     stmt = select(OutboxMessageRow).where(OutboxMessageRow.state == outbox.DEAD)
@@ -55,7 +56,9 @@ def retry_dead_letter(ctx: ServiceContext, actor: Actor, message_id: int) -> Out
     return row
 
 
-def skip_dead_letter(ctx: ServiceContext, actor: Actor, message_id: int, reason: str | None) -> OutboxMessageRow:
+def skip_dead_letter(
+    ctx: ServiceContext, actor: Actor, message_id: int, reason: str | None
+) -> OutboxMessageRow:
     """Give up on a dead letter (with a reason): the identity's later messages flow again."""
     require_any(actor.roles, Role.ADMIN)
     if not (reason and reason.strip()):

@@ -17,8 +17,9 @@ OPERATORS = (Role.ADMIN, Role.IDENTITOVIGILANCE)
 Processor = Callable[[bytes | str], tuple[str, str]]  # message -> (MSA-1 code, ACK text)
 
 
-def list_quarantine(ctx: ServiceContext, actor: Actor, state: str | None = "open", *,
-                    limit: int = 50, offset: int = 0) -> list[QuarantineRow]:
+def list_quarantine(
+    ctx: ServiceContext, actor: Actor, state: str | None = "open", *, limit: int = 50, offset: int = 0
+) -> list[QuarantineRow]:
     """Quarantined messages, oldest first."""
     require_any(actor.roles, *OPERATORS)
     stmt = select(QuarantineRow)
@@ -39,7 +40,9 @@ def get_quarantined(ctx: ServiceContext, actor: Actor, item_id: int) -> Quaranti
 
 
 def _open(session: Session, item_id: int) -> QuarantineRow:
-    row = session.execute(select(QuarantineRow).where(QuarantineRow.id == item_id).with_for_update()).scalar_one_or_none()
+    row = session.execute(
+        select(QuarantineRow).where(QuarantineRow.id == item_id).with_for_update()
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound(what="Quarantined message", ident=item_id)
     if row.state != "open":
@@ -47,8 +50,9 @@ def _open(session: Session, item_id: int) -> QuarantineRow:
     return row
 
 
-def rerun(ctx: ServiceContext, actor: Actor, item_id: int, processor: Processor,
-          fixed: str | None = None) -> tuple[str, str]:
+def rerun(
+    ctx: ServiceContext, actor: Actor, item_id: int, processor: Processor, fixed: str | None = None
+) -> tuple[str, str]:
     """Forget the AE sent for this MSH-10 and run the (possibly fixed) message again; returns the ACK."""
     require_any(actor.roles, *OPERATORS)
     with ctx.unit_of_work(actor) as uow:
@@ -58,7 +62,9 @@ def rerun(ctx: ServiceContext, actor: Actor, item_id: int, processor: Processor,
         row.note = "re-run with a fixed message" if fixed else "re-run unchanged"
         raw: bytes | str = fixed if fixed is not None else row.raw
         uow.session.add(row)
-        uow.audit("quarantine.rerun", None, None, {"quarantine_id": item_id, "fixed": fixed is not None}, full=True)
+        uow.audit(
+            "quarantine.rerun", None, None, {"quarantine_id": item_id, "fixed": fixed is not None}, full=True
+        )
         uow.commit()
     return processor(raw)
 

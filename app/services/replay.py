@@ -48,20 +48,46 @@ def _candidates(job: ReplayJobRow) -> Any:
     return and_(*conditions)
 
 
-def new_job(session: Session, subscriber: SubscriberRow, scope: str, now: datetime, rate: float,
-            *, identity_id: int | None = None, from_at: datetime | None = None,
-            to_at: datetime | None = None) -> ReplayJobRow:
+def new_job(
+    session: Session,
+    subscriber: SubscriberRow,
+    scope: str,
+    now: datetime,
+    rate: float,
+    *,
+    identity_id: int | None = None,
+    from_at: datetime | None = None,
+    to_at: datetime | None = None,
+) -> ReplayJobRow:
     """Create a job (in the caller's transaction) and count what it will send."""
-    job = ReplayJobRow(subscriber_id=subscriber.id or 0, scope=scope, identity_id=identity_id, from_at=from_at,
-                       to_at=to_at, rate_per_second=rate, created_at=now, updated_at=now)
-    job.total = int(session.execute(select(func.count()).select_from(IdentityRow).where(_candidates(job))).scalar_one())
+    job = ReplayJobRow(
+        subscriber_id=subscriber.id or 0,
+        scope=scope,
+        identity_id=identity_id,
+        from_at=from_at,
+        to_at=to_at,
+        rate_per_second=rate,
+        created_at=now,
+        updated_at=now,
+    )
+    job.total = int(
+        session.execute(select(func.count()).select_from(IdentityRow).where(_candidates(job))).scalar_one()
+    )
     session.add(job)
     session.flush()
     return job
 
 
-def start_replay(ctx: ServiceContext, actor: Actor, subscriber_id: int, *, identity_id: int | None = None,
-                 from_at: datetime | None = None, to_at: datetime | None = None, rate: float = 2000.0) -> ReplayJobRow:
+def start_replay(
+    ctx: ServiceContext,
+    actor: Actor,
+    subscriber_id: int,
+    *,
+    identity_id: int | None = None,
+    from_at: datetime | None = None,
+    to_at: datetime | None = None,
+    rate: float = 2000.0,
+) -> ReplayJobRow:
     """Operations: replay one identity, or the identities changed in a time range, to a subscriber."""
     require_any(actor.roles, Role.ADMIN)
     scope = "identity" if identity_id is not None else "range"
@@ -71,10 +97,23 @@ def start_replay(ctx: ServiceContext, actor: Actor, subscriber_id: int, *, ident
         subscriber = uow.session.get(SubscriberRow, subscriber_id)
         if subscriber is None:
             raise NotFound(what="Subscriber", ident=subscriber_id)
-        job = new_job(uow.session, subscriber, scope, ctx.now(), rate, identity_id=identity_id,
-                      from_at=from_at, to_at=to_at)
-        uow.audit("subscriber.replay", identity_id, None, {"subscriber_id": subscriber_id, "job": job.id,
-                  "scope": scope}, full=True)
+        job = new_job(
+            uow.session,
+            subscriber,
+            scope,
+            ctx.now(),
+            rate,
+            identity_id=identity_id,
+            from_at=from_at,
+            to_at=to_at,
+        )
+        uow.audit(
+            "subscriber.replay",
+            identity_id,
+            None,
+            {"subscriber_id": subscriber_id, "job": job.id, "scope": scope},
+            full=True,
+        )
         uow.commit()
     return job
 
@@ -83,8 +122,11 @@ def replay_progress(ctx: ServiceContext, actor: Actor, subscriber_id: int) -> li
     """The subscriber's replay jobs, newest first, with their progress."""
     require_any(actor.roles, Role.ADMIN)
     with Session(ctx.engine) as session:
-        stmt = select(ReplayJobRow).where(ReplayJobRow.subscriber_id == subscriber_id).order_by(
-            col(ReplayJobRow.id).desc())
+        stmt = (
+            select(ReplayJobRow)
+            .where(ReplayJobRow.subscriber_id == subscriber_id)
+            .order_by(col(ReplayJobRow.id).desc())
+        )
         return list(session.execute(stmt).scalars())
 
 
@@ -100,7 +142,8 @@ def replay_step(ctx: ServiceContext, job_id: int, limit: int) -> int:
     with Session(ctx.engine, expire_on_commit=False) as session:
         now = ctx.now()
         taken = session.execute(
-            update(ReplayJobRow).where(ReplayJobRow.id == job_id, ReplayJobRow.state == RUNNING)
+            update(ReplayJobRow)
+            .where(ReplayJobRow.id == job_id, ReplayJobRow.state == RUNNING)
             .values(updated_at=now)
         ).rowcount  # type: ignore[attr-defined]
         if not taken:
@@ -108,10 +151,14 @@ def replay_step(ctx: ServiceContext, job_id: int, limit: int) -> int:
         job = session.get(ReplayJobRow, job_id)
         subscriber = session.get(SubscriberRow, job.subscriber_id) if job else None
         assert job is not None and subscriber is not None
-        ids = list(session.execute(
-            select(IdentityRow.id).where(_candidates(job), col(IdentityRow.id) > job.cursor)
-            .order_by(IdentityRow.id).limit(limit)
-        ).scalars())
+        ids = list(
+            session.execute(
+                select(IdentityRow.id)
+                .where(_candidates(job), col(IdentityRow.id) > job.cursor)
+                .order_by(IdentityRow.id)
+                .limit(limit)
+            ).scalars()
+        )
         identities = IdentityRepository(session).get_many(ids, for_update=True)
         for identity in identities:
             snapshot = identity_snapshot(session, identity, None)

@@ -88,7 +88,9 @@ def get_subscriber(ctx: ServiceContext, actor: Actor, subscriber_id: int) -> Sub
         return _get(session, subscriber_id)
 
 
-def update_subscriber(ctx: ServiceContext, actor: Actor, subscriber_id: int, changes: dict[str, Any]) -> SubscriberRow:
+def update_subscriber(
+    ctx: ServiceContext, actor: Actor, subscriber_id: int, changes: dict[str, Any]
+) -> SubscriberRow:
     """Change connection data, events, charset or the enabled flag (INS-ready has its own switch)."""
     require_any(actor.roles, Role.ADMIN)
     allowed = {f.name for f in fields(SubscriberInput)}
@@ -114,8 +116,13 @@ def set_paused(ctx: ServiceContext, actor: Actor, subscriber_id: int, paused: bo
         row = _get(uow.session, subscriber_id, for_update=True)
         row.paused, row.updated_at = paused, ctx.now()
         uow.session.add(row)
-        uow.audit("subscriber.paused" if paused else "subscriber.resumed", None, None,
-                  {"subscriber_id": subscriber_id}, full=True)
+        uow.audit(
+            "subscriber.paused" if paused else "subscriber.resumed",
+            None,
+            None,
+            {"subscriber_id": subscriber_id},
+            full=True,
+        )
         uow.commit()
     return row
 
@@ -134,7 +141,12 @@ def switch_ins_ready(
         row.ins_ready, row.updated_at = True, ctx.now()
         uow.session.add(row)
         job = new_job(uow.session, row, "qual", ctx.now(), rate_per_second)
-        uow.audit("subscriber.ins_ready", None, None, {"subscriber_id": subscriber_id, "replay_job": job.id}, full=True)
+        uow.audit(
+            "subscriber.ins_ready",
+            None,
+            None,
+            {"subscriber_id": subscriber_id, "replay_job": job.id},
+            full=True,
+        )
         uow.commit()
     return job
-

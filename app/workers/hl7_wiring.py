@@ -27,7 +27,9 @@ def rerun_processor(ctx: ServiceContext, settings: Settings) -> Callable[[bytes 
             message = message.encode(codec_of(header.charset) if header else "utf-8", errors="replace")
         ack = handler.process(message)
         ack_header = sniff_header(ack)
-        return parse_ack(ack).code, ack.decode(codec_of(ack_header.charset if ack_header else UTF8), "replace")
+        return parse_ack(ack).code, ack.decode(
+            codec_of(ack_header.charset if ack_header else UTF8), "replace"
+        )
 
     return process
 
@@ -40,17 +42,22 @@ def outbox_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
         with Session(ctx.engine) as session:
             names = dict(session.execute(select(SubscriberRow.id, SubscriberRow.name)).all())
             stats = queue_stats(session)
-        lines = ["# TYPE identito_outbox_pending gauge", "# TYPE identito_outbox_oldest_pending_seconds gauge",
-                 "# TYPE identito_outbox_dead gauge"]
+        lines = [
+            "# TYPE identito_outbox_pending gauge",
+            "# TYPE identito_outbox_oldest_pending_seconds gauge",
+            "# TYPE identito_outbox_dead gauge",
+        ]
         for s in stats:
             label = f'subscriber="{str(names.get(s.subscriber_id, s.subscriber_id)).replace(chr(34), "")}"'
             oldest = s.oldest_pending_at
             if oldest is not None and oldest.tzinfo is None:
                 oldest = oldest.replace(tzinfo=UTC)
             age = (now - oldest).total_seconds() if oldest else 0.0
-            lines += [f"identito_outbox_pending{{{label}}} {s.pending}",
-                      f"identito_outbox_oldest_pending_seconds{{{label}}} {max(age, 0.0):.3f}",
-                      f"identito_outbox_dead{{{label}}} {s.dead}"]
+            lines += [
+                f"identito_outbox_pending{{{label}}} {s.pending}",
+                f"identito_outbox_oldest_pending_seconds{{{label}}} {max(age, 0.0):.3f}",
+                f"identito_outbox_dead{{{label}}} {s.dead}",
+            ]
         return lines
 
     return collect

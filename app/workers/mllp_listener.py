@@ -29,9 +29,17 @@ from app.services.inbound import ReceivedIdentity, receive
 log = logging.getLogger("identito.mllp")
 # Where a trait error points in the message (ERR-2).
 TRAIT_LOCATION = {
-    "birth_name": "PID-5", "first_names": "PID-5", "first_name": "PID-5", "used_name": "PID-5",
-    "used_first_name": "PID-5", "birth_date": "PID-7", "sex": "PID-8", "birth_place_code": "PID-11",
-    "matricule": "PID-3", "oid": "PID-3", "ipp": "PID-3",
+    "birth_name": "PID-5",
+    "first_names": "PID-5",
+    "first_name": "PID-5",
+    "used_name": "PID-5",
+    "used_first_name": "PID-5",
+    "birth_date": "PID-7",
+    "sex": "PID-8",
+    "birth_place_code": "PID-11",
+    "matricule": "PID-3",
+    "oid": "PID-3",
+    "ipp": "PID-3",
 }
 
 
@@ -41,9 +49,14 @@ def received_identity(message: PamIdentityMessage) -> ReceivedIdentity:
         event=message.event,
         ipp=message.ipp.value,
         traits=TraitsInput(
-            birth_name=message.birth_name, first_names=message.first_names, birth_date=message.birth_date,
-            sex=message.sex, first_name=message.first_name or None, birth_place_code=message.birth_place_code or None,
-            used_name=message.used_name or None, used_first_name=message.used_first_name or None,
+            birth_name=message.birth_name,
+            first_names=message.first_names,
+            birth_date=message.birth_date,
+            sex=message.sex,
+            first_name=message.first_name or None,
+            birth_place_code=message.birth_place_code or None,
+            used_name=message.used_name or None,
+            used_first_name=message.used_first_name or None,
         ),
         ins=tuple((c.matricule, c.oid) for c in message.ins),
         status_code=message.status_code,
@@ -79,15 +92,19 @@ class InboundHandler:
     def _ack(self, header: Header | None, code: str, error: DomainError | None) -> str:
         hl7 = self.settings.hl7
         envelope = Envelope(
-            control_id=uuid.uuid4().hex[:20], created_at=datetime.now(UTC),
-            sending_application=hl7.sending_application, sending_facility=hl7.sending_facility,
+            control_id=uuid.uuid4().hex[:20],
+            created_at=datetime.now(UTC),
+            sending_application=hl7.sending_application,
+            sending_facility=hl7.sending_facility,
             receiving_application=header.sending_application if header else "",
             receiving_facility=header.sending_facility if header else "",
             charset=header.charset if header else UTF8,
             processing_id=header.processing_id if header else "P",
         )
         detail = error_detail(error, self.settings.language) if error is not None else None
-        return build_ack(envelope, header.event if header else "", header.control_id if header else "", code, detail)
+        return build_ack(
+            envelope, header.event if header else "", header.control_id if header else "", code, detail
+        )
 
     def process(self, raw: bytes) -> bytes:
         """Parse, apply and answer (runs in a worker thread)."""
@@ -100,34 +117,67 @@ class InboundHandler:
             error = exc
         try:
             receipt = receive(
-                self.ctx, sender, header.control_id if header else "", raw, received, error,
+                self.ctx,
+                sender,
+                header.control_id if header else "",
+                raw,
+                received,
+                error,
                 lambda code, err: self._ack(header, code, err),
                 trusted=bool(header) and header.sending_application in self.settings.hl7.trusted_referentials,
             )
         except (OperationalError, DBAPIError) as exc:
-            log.error("database unavailable for message %s: %s", header.control_id if header else "?",
-                      type(exc).__name__)
-            return encode(self._ack(header, "AR", Hl7FormatError("hl7-unavailable", field="MSH",
-                                                                  hl7_code=HL7_APPLICATION_ERROR)), UTF8)
-        log.info("message %s from %s: %s%s", header.control_id if header else "?", sender, receipt.ack_code,
-                 " (duplicate)" if receipt.duplicate else "")
+            log.error(
+                "database unavailable for message %s: %s",
+                header.control_id if header else "?",
+                type(exc).__name__,
+            )
+            return encode(
+                self._ack(
+                    header,
+                    "AR",
+                    Hl7FormatError("hl7-unavailable", field="MSH", hl7_code=HL7_APPLICATION_ERROR),
+                ),
+                UTF8,
+            )
+        log.info(
+            "message %s from %s: %s%s",
+            header.control_id if header else "?",
+            sender,
+            receipt.ack_code,
+            " (duplicate)" if receipt.duplicate else "",
+        )
         return encode(receipt.ack, header.charset if header else UTF8)
 
 
-def build_server(ctx: ServiceContext, settings: Settings, *, host: str | None = None,
-                 port: int | None = None) -> MllpServer:
+def build_server(
+    ctx: ServiceContext, settings: Settings, *, host: str | None = None, port: int | None = None
+) -> MllpServer:
     """The listener as configured (TLS and mutual TLS when certificate paths are set)."""
     hl7 = settings.hl7
     context = None
     if hl7.listen_tls_cert_path and hl7.listen_tls_key_path:
-        context = server_ssl_context(hl7.listen_tls_cert_path, hl7.listen_tls_key_path, hl7.listen_tls_client_ca_path)
-    return MllpServer(InboundHandler(ctx, settings), host or hl7.listen_host,
-                      hl7.listen_port if port is None else port, ssl_context=context,
-                      max_message_bytes=hl7.max_message_bytes, idle_timeout_seconds=hl7.idle_timeout_seconds)
+        context = server_ssl_context(
+            hl7.listen_tls_cert_path, hl7.listen_tls_key_path, hl7.listen_tls_client_ca_path
+        )
+    return MllpServer(
+        InboundHandler(ctx, settings),
+        host or hl7.listen_host,
+        hl7.listen_port if port is None else port,
+        ssl_context=context,
+        max_message_bytes=hl7.max_message_bytes,
+        idle_timeout_seconds=hl7.idle_timeout_seconds,
+    )
 
 
-async def serve_mllp(ctx: ServiceContext, settings: Settings, stop: asyncio.Event, *,
-                     host: str | None = None, port: int | None = None) -> None:
+async def serve_mllp(
+    ctx: ServiceContext,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
     """Listen until ``stop`` is set."""
     server = await build_server(ctx, settings, host=host, port=port).start()
     log.info("MLLP listener on %s:%s", server.host, server.port)

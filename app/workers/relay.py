@@ -10,6 +10,7 @@ times, then dead letter (which blocks that identity's stream for that subscriber
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -39,13 +40,20 @@ def _utcnow() -> datetime:
 class Relay:
     """One relay process (several may run on PostgreSQL)."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, relay_id: str | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        relay_id: str | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         hl7 = settings.hl7
         self.engine, self.settings, self.clock = engine, settings, clock
         self.relay_id = relay_id or f"{socket.gethostname()}:{os.getpid()}"
-        self.policy = RetryPolicy(hl7.retry_base_seconds, hl7.retry_max_seconds,
-                                  hl7.max_error_attempts, hl7.lease_seconds)
+        self.policy = RetryPolicy(
+            hl7.retry_base_seconds, hl7.retry_max_seconds, hl7.max_error_attempts, hl7.lease_seconds
+        )
         self.counters: Counter[str] = Counter()
         self._pools: dict[int, tuple[tuple[object, ...], list[MllpClient]]] = {}
 
@@ -56,10 +64,8 @@ class Relay:
         try:
             while not stop.is_set():
                 if await self.run_once() == 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.settings.hl7.relay_idle_seconds)
-                    except TimeoutError:
-                        pass
         finally:
             await self.close()
             await asyncio.to_thread(outbox.release_leases, self.engine, self.relay_id)
@@ -68,7 +74,8 @@ class Relay:
         """One cycle: claim, deliver, record. Returns how many rows were attempted."""
         hl7 = self.settings.hl7
         claimed = await asyncio.to_thread(
-            outbox.claim, self.engine, self.relay_id, self.clock(), hl7.relay_batch_size, hl7.lease_seconds)
+            outbox.claim, self.engine, self.relay_id, self.clock(), hl7.relay_batch_size, hl7.lease_seconds
+        )
         if not claimed:
             return 0
         subscribers = await asyncio.to_thread(self._subscribers, {c.subscriber_id for c in claimed})
@@ -105,25 +112,38 @@ class Relay:
         current = self._pools.get(subscriber.id or 0)
         if current is not None and current[0] == key:
             return current[1]
-        context = client_ssl_context(hl7.relay_tls_ca_path, hl7.relay_tls_cert_path,
-                                     hl7.relay_tls_key_path) if subscriber.tls else None
+        context = (
+            client_ssl_context(hl7.relay_tls_ca_path, hl7.relay_tls_cert_path, hl7.relay_tls_key_path)
+            if subscriber.tls
+            else None
+        )
         clients = [
-            MllpClient(subscriber.host, subscriber.port, ssl_context=context,
-                       connect_timeout_seconds=hl7.connect_timeout_seconds,
-                       ack_timeout_seconds=hl7.ack_timeout_seconds, max_message_bytes=hl7.max_message_bytes)
+            MllpClient(
+                subscriber.host,
+                subscriber.port,
+                ssl_context=context,
+                connect_timeout_seconds=hl7.connect_timeout_seconds,
+                ack_timeout_seconds=hl7.ack_timeout_seconds,
+                max_message_bytes=hl7.max_message_bytes,
+            )
             for _ in range(max(1, hl7.relay_connections_per_subscriber))
         ]
         self._pools[subscriber.id or 0] = (key, clients)
         return clients
 
-    async def _deliver_all(self, subscriber: SubscriberRow, rows: list[Claimed]) -> tuple[list[int], list[Failure]]:
+    async def _deliver_all(
+        self, subscriber: SubscriberRow, rows: list[Claimed]
+    ) -> tuple[list[int], list[Failure]]:
         clients = self._pool(subscriber)
         lanes = [rows[i :: len(clients)] for i in range(len(clients))]
-        results = await asyncio.gather(*(self._lane(c, subscriber, lane) for c, lane in zip(clients, lanes, strict=True)))
+        results = await asyncio.gather(
+            *(self._lane(c, subscriber, lane) for c, lane in zip(clients, lanes, strict=True))
+        )
         return [i for r in results for i in r[0]], [f for r in results for f in r[1]]
 
-    async def _lane(self, client: MllpClient, subscriber: SubscriberRow,
-                    rows: list[Claimed]) -> tuple[list[int], list[Failure]]:
+    async def _lane(
+        self, client: MllpClient, subscriber: SubscriberRow, rows: list[Claimed]
+    ) -> tuple[list[int], list[Failure]]:
         done: list[int] = []
         failures: list[Failure] = []
         for index, row in enumerate(rows):
@@ -139,7 +159,9 @@ class Relay:
 
     async def _deliver(self, client: MllpClient, subscriber: SubscriberRow, row: Claimed) -> Failure | None:
         try:
-            message = render(row, subscriber, self.settings.hl7, self.settings.ipp_namespace, self.settings.ipp_oid)
+            message = render(
+                row, subscriber, self.settings.hl7, self.settings.ipp_namespace, self.settings.ipp_oid
+            )
         except (KeyError, ValueError, TypeError) as exc:
             log.error("outbox message %s cannot be rendered: %s", row.id, type(exc).__name__)
             return _AckFailure(row.id, f"render: {type(exc).__name__}", True)

@@ -52,9 +52,15 @@ def outbound_identity(snapshot: dict[str, Any], ipp_namespace: str, ipp_oid: str
     )
 
 
-def render(row: Claimed, subscriber: SubscriberRow, hl7: Hl7Settings, ipp_namespace: str, ipp_oid: str) -> bytes:
+def render(
+    row: Claimed, subscriber: SubscriberRow, hl7: Hl7Settings, ipp_namespace: str, ipp_oid: str
+) -> bytes:
     """The message of one outbox row, MSH-10 = the row id, in the format fixed at enqueue."""
-    created = row.created_at if isinstance(row.created_at, datetime) else datetime.fromisoformat(str(row.created_at))
+    created = (
+        row.created_at
+        if isinstance(row.created_at, datetime)
+        else datetime.fromisoformat(str(row.created_at))
+    )
     envelope = Envelope(
         control_id=str(row.id),
         created_at=created,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -12,17 +13,20 @@ from app.services.replay import replay_step, running_jobs
 log = logging.getLogger("identito.replay")
 
 
-async def run_replays(ctx: ServiceContext, stop: asyncio.Event, rate_per_second: float,
-                      batch_size: int = 500, idle_seconds: float = 0.5) -> None:
+async def run_replays(
+    ctx: ServiceContext,
+    stop: asyncio.Event,
+    rate_per_second: float,
+    batch_size: int = 500,
+    idle_seconds: float = 0.5,
+) -> None:
     """Advance every running job, at most ``rate_per_second`` identities per second in total."""
     batch = max(1, min(batch_size, int(rate_per_second / 4) or 1))
     while not stop.is_set():
         jobs = await asyncio.to_thread(running_jobs, ctx)
         if not jobs:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), idle_seconds)
-            except TimeoutError:
-                pass
             continue
         for job_id in jobs:
             started = time.monotonic()

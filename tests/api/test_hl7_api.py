@@ -12,8 +12,13 @@ from tests.contract.mllp_fakes import FakeReceiver
 from tests.integration.hl7_support import MATRICULES, drain, fast, new_identity, qualify, rename
 from tests.integration.test_hl7_inbound import pam
 
-SUB = {"name": "DPI", "host": "127.0.0.1", "port": 2575, "receiving_application": "DPI",
-       "receiving_facility": "CHU-X"}
+SUB = {
+    "name": "DPI",
+    "host": "127.0.0.1",
+    "port": 2575,
+    "receiving_application": "DPI",
+    "receiving_facility": "CHU-X",
+}
 
 
 def test_subscribers_need_the_admin_role(client, settings):
@@ -29,14 +34,19 @@ def test_subscriber_lifecycle(client, settings):
     assert client.post("/subscribers", json=SUB, headers=admin).status_code == 409
     bad = client.patch(f"/subscribers/{sid}", json={"events": "A28,ZZZ"}, headers=admin)
     assert bad.status_code == 409 and bad.json()["field"] == "events"
-    assert client.patch(f"/subscribers/{sid}", json={"charset": "8859/1"}, headers=admin).json()["charset"] == "8859/1"
+    assert (
+        client.patch(f"/subscribers/{sid}", json={"charset": "8859/1"}, headers=admin).json()["charset"]
+        == "8859/1"
+    )
     assert client.post(f"/subscribers/{sid}/pause", headers=admin).json()["paused"] is True
     assert client.post(f"/subscribers/{sid}/resume", headers=admin).json()["paused"] is False
     switched = client.post(f"/subscribers/{sid}/ins-ready", headers=admin)
     assert switched.status_code == 202 and switched.json()["scope"] == "qual"
     assert client.post(f"/subscribers/{sid}/ins-ready", headers=admin).status_code == 409
     assert client.get(f"/subscribers/{sid}", headers=admin).json()["ins_ready"] is True
-    assert [j["id"] for j in client.get(f"/subscribers/{sid}/replay", headers=admin).json()] == [switched.json()["id"]]
+    assert [j["id"] for j in client.get(f"/subscribers/{sid}/replay", headers=admin).json()] == [
+        switched.json()["id"]
+    ]
 
 
 def test_ins_ready_switch_replays_qual_identities_in_the_new_format_and_in_order(client, settings, ctx):
@@ -65,7 +75,10 @@ def test_ins_ready_switch_replays_qual_identities_in_the_new_format_and_in_order
     assert job["total"] == 2 and (progress["state"], progress["enqueued"]) == ("done", 2)
     parsed = [parse_pam(m) for m in after]
     assert sorted((p.ipp.value, p.used_name, len(p.ins)) for p in parsed) == [
-        ("IPP000000", "MARTIN", 1), ("IPP000000", "MARTIN", 1), ("IPP000002", "", 1)]
+        ("IPP000000", "MARTIN", 1),
+        ("IPP000000", "MARTIN", 1),
+        ("IPP000002", "", 1),
+    ]
     assert all(p.zfd is not None and p.status_code == "VALI" for p in parsed)
     first = [int(p.header.control_id) for p in parsed if p.ipp.value == "IPP000000"]
     assert first == sorted(first)  # the live update and the replay of one identity keep their order
@@ -89,14 +102,22 @@ def test_dead_letters_and_queue_gauges(client, settings, ctx):
     assert (queue["pending"], queue["dead"]) == (1, 1) and queue["oldest_pending_age_seconds"] >= 0
     (dead,) = client.get("/operations/dead-letters", headers=admin).json()
     assert dead["event"] == "A28" and dead["last_error"].startswith("AE")
-    assert client.post(f"/operations/dead-letters/{dead['id']}/skip", json={"reason": ""},
-                       headers=admin).status_code == 422
-    skipped = client.post(f"/operations/dead-letters/{dead['id']}/skip", json={"reason": "resent by hand"},
-                          headers=admin)
+    assert (
+        client.post(
+            f"/operations/dead-letters/{dead['id']}/skip", json={"reason": ""}, headers=admin
+        ).status_code
+        == 422
+    )
+    skipped = client.post(
+        f"/operations/dead-letters/{dead['id']}/skip", json={"reason": "resent by hand"}, headers=admin
+    )
     assert skipped.json()["state"] == "skipped"
     assert client.post(f"/operations/dead-letters/{dead['id']}/retry", headers=admin).status_code == 409
     metrics = client.get("/metrics").text
-    assert 'identito_outbox_pending{subscriber="DPI"} 1' in metrics and 'identito_outbox_dead{subscriber="DPI"} 0' in metrics
+    assert (
+        'identito_outbox_pending{subscriber="DPI"} 1' in metrics
+        and 'identito_outbox_dead{subscriber="DPI"} 0' in metrics
+    )
 
 
 def test_operator_fixes_and_reruns_a_quarantined_message(client, settings):
@@ -110,7 +131,10 @@ def test_operator_fixes_and_reruns_a_quarantined_message(client, settings):
     rerun = client.post(f"/quarantine/{item['id']}/rerun", json={"message": fixed}, headers=cell).json()
     assert rerun["ack_code"] == "AA" and "MSA|AA|Q1" in rerun["ack"]
     assert client.get("/quarantine", headers=cell).json() == []
-    assert client.post(f"/quarantine/{item['id']}/discard", json={"reason": "x"}, headers=cell).status_code == 409
+    assert (
+        client.post(f"/quarantine/{item['id']}/discard", json={"reason": "x"}, headers=cell).status_code
+        == 409
+    )
     found = client.get("/identities", params={"ipp": "000003"}, headers=cell).json()
     assert found["items"][0]["birth_date"] == "1979-03-28"
     assert client.app.state.hl7_processor(pam("Q1", pid7="19790x28"))[0] == "AA"  # same MSH-10: same ACK

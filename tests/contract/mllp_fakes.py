@@ -17,8 +17,10 @@ def ack_bytes(message: bytes, code: str, control_id: str | None = None) -> bytes
     """A minimal ACK for a received message."""
     header = sniff_header(message)
     cid = control_id if control_id is not None else (header.control_id if header else "")
-    return (f"MSH|^~\\&|SINK|X|IDENTITO|X|20260101000000||ACK|A{cid}|P|2.5\rMSA|{code}|{cid}\r"
-            f"ERR||||E||||reason {code}\r").encode()
+    return (
+        f"MSH|^~\\&|SINK|X|IDENTITO|X|20260101000000||ACK|A{cid}|P|2.5\rMSA|{code}|{cid}\r"
+        f"ERR||||E||||reason {code}\r"
+    ).encode()
 
 
 class FakeReceiver:
@@ -78,7 +80,7 @@ class FakeReceiver:
             await asyncio.sleep(self.slow_seconds)
             action = "AA"
         if action == "drop-mid-ack":
-            writer.write(frame(ack_bytes(message, "AA"))[:-len(END) - 5])
+            writer.write(frame(ack_bytes(message, "AA"))[: -len(END) - 5])
             await writer.drain()
             return False
         code, cid = (action, None) if action != "wrong-id" else ("AA", "not-yours")

@@ -47,14 +47,18 @@ class Recorder:
         await asyncio.sleep(self.delay)
         self.parsed.append(parsed)
         self.peers.append(peer)
-        return build_ack(envelope("ack-" + parsed.header.control_id), parsed.event,
-                         parsed.header.control_id, "AA").encode()
+        return build_ack(
+            envelope("ack-" + parsed.header.control_id), parsed.event, parsed.header.control_id, "AA"
+        ).encode()
 
 
 def test_ans_sample_crosses_the_socket_and_is_acknowledged():
     async def scenario():
         handler = Recorder()
-        async with MllpServer(handler, "127.0.0.1", 0) as server, MllpClient("127.0.0.1", server.port) as client:
+        async with (
+            MllpServer(handler, "127.0.0.1", 0) as server,
+            MllpClient("127.0.0.1", server.port) as client,
+        ):
             ack = await client.deliver(ans_sample(), "3975")
         return handler, ack
 
@@ -70,8 +74,9 @@ def test_many_concurrent_senders_each_get_their_own_acks():
             ids = []
             for n in range(10):
                 cid = f"S{sender_id}-{n}"
-                text = build_identity_message("A31", outbound_identity(ipp=f"{sender_id}{n}"), envelope(cid),
-                                              OutboundFormat.INS_READY)
+                text = build_identity_message(
+                    "A31", outbound_identity(ipp=f"{sender_id}{n}"), envelope(cid), OutboundFormat.INS_READY
+                )
                 ids.append((await client.deliver(text.encode(), cid)).control_id)
             return ids
 
@@ -88,11 +93,14 @@ def test_many_concurrent_senders_each_get_their_own_acks():
 
 def message(cid: str) -> bytes:
     """An outbound A31 with a given MSH-10."""
-    return build_identity_message("A31", outbound_identity(), envelope(cid), OutboundFormat.INS_READY).encode()
+    return build_identity_message(
+        "A31", outbound_identity(), envelope(cid), OutboundFormat.INS_READY
+    ).encode()
 
 
 def with_receiver(behaviour, body, **kwargs):
     """Run ``body(client, receiver)`` against a fake downstream application."""
+
     async def scenario():
         receiver = await FakeReceiver(behaviour, slow_seconds=kwargs.pop("slow", 5.0)).start()
         client = MllpClient("127.0.0.1", receiver.port, **kwargs)
@@ -101,6 +109,7 @@ def with_receiver(behaviour, body, **kwargs):
         finally:
             await client.close()
             await receiver.close()
+
     return run(scenario())
 
 
@@ -188,8 +197,9 @@ def test_mutual_tls_identifies_the_sender_and_refuses_anonymous_clients(tmp_path
             good = client_ssl_context(files.ca, files.client_cert, files.client_key)
             async with MllpClient("127.0.0.1", server.port, ssl_context=good) as client:
                 ack = await client.deliver(ans_sample(), "3975")
-            anonymous = MllpClient("127.0.0.1", server.port, ssl_context=client_ssl_context(files.ca),
-                                   ack_timeout_seconds=2)
+            anonymous = MllpClient(
+                "127.0.0.1", server.port, ssl_context=client_ssl_context(files.ca), ack_timeout_seconds=2
+            )
             with pytest.raises((MllpConnectError, MllpDropped)):
                 await anonymous.deliver(ans_sample(), "3975")
             await anonymous.close()
@@ -207,8 +217,11 @@ def test_tls_client_refuses_an_unknown_server(tmp_path):
     async def scenario():
         server_tls = server_ssl_context(files.server_cert, files.server_key)
         async with MllpServer(Recorder(), "127.0.0.1", 0, ssl_context=server_tls) as server:
-            async with MllpClient("127.0.0.1", server.port, ssl_context=client_ssl_context(other.ca)) as client:
+            client = MllpClient("127.0.0.1", server.port, ssl_context=client_ssl_context(other.ca))
+            try:
                 await client.deliver(ans_sample(), "3975")
+            finally:
+                await client.close()
 
     with pytest.raises(MllpConnectError):
         run(scenario())

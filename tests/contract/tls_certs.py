@@ -31,9 +31,13 @@ def _name(common_name: str) -> x509.Name:
 def _issue(subject: str, key, issuer_name, issuer_key, *, ca: bool = False, ip: bool = False):
     now = dt.datetime.now(dt.UTC)
     builder = (
-        x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ip:
@@ -45,8 +49,11 @@ def _issue(subject: str, key, issuer_name, issuer_key, *, ca: bool = False, ip: 
 
 def _write(path: Path, cert, key) -> tuple[Path, Path]:
     path.with_suffix(".crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    path.with_suffix(".key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.with_suffix(".key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return path.with_suffix(".crt"), path.with_suffix(".key")
 
 
@@ -57,8 +64,10 @@ def make_tls_files(folder: Path) -> TlsFiles:
     ca_path, _ = _write(folder / "ca", ca, ca_key)
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert, server_key_path = _write(
-        folder / "server", _issue("127.0.0.1", server_key, ca.subject, ca_key, ip=True), server_key)
+        folder / "server", _issue("127.0.0.1", server_key, ca.subject, ca_key, ip=True), server_key
+    )
     client_key = ec.generate_private_key(ec.SECP256R1())
     client_cert, client_key_path = _write(
-        folder / "client", _issue("GAM-CHU-X", client_key, ca.subject, ca_key), client_key)
+        folder / "client", _issue("GAM-CHU-X", client_key, ca.subject, ca_key), client_key
+    )
     return TlsFiles(ca_path, server_cert, server_key_path, client_cert, client_key_path)

@@ -49,13 +49,26 @@ class ThreadedReceiver:
 
 def relay_process(settings) -> subprocess.Popen:
     """`identito relay` from this worktree, with fast retry settings."""
-    env = {**os.environ, "IDENTITO_DATABASE_URL": settings.database_url, "IDENTITO_ENVIRONMENT": "development",
-           "IDENTITO_AUTH__SECRET": settings.auth.secret, "IDENTITO_AUTH__DEV_TOKENS": "true",
-           "IDENTITO_HL7__LEASE_SECONDS": "1", "IDENTITO_HL7__RETRY_BASE_SECONDS": "0.05",
-           "IDENTITO_HL7__RETRY_MAX_SECONDS": "0.2", "IDENTITO_HL7__RELAY_BATCH_SIZE": "20",
-           "IDENTITO_HL7__ACK_TIMEOUT_SECONDS": "1", "IDENTITO_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "relay"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "IDENTITO_DATABASE_URL": settings.database_url,
+        "IDENTITO_ENVIRONMENT": "development",
+        "IDENTITO_AUTH__SECRET": settings.auth.secret,
+        "IDENTITO_AUTH__DEV_TOKENS": "true",
+        "IDENTITO_HL7__LEASE_SECONDS": "1",
+        "IDENTITO_HL7__RETRY_BASE_SECONDS": "0.05",
+        "IDENTITO_HL7__RETRY_MAX_SECONDS": "0.2",
+        "IDENTITO_HL7__RELAY_BATCH_SIZE": "20",
+        "IDENTITO_HL7__ACK_TIMEOUT_SECONDS": "1",
+        "IDENTITO_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait(predicate, timeout: float = 30.0) -> None:
@@ -68,13 +81,19 @@ def wait(predicate, timeout: float = 30.0) -> None:
 
 def gam_burst(ctx, settings, identities: int = 12, updates: int = 4) -> list[bytes]:
     """The GAM sends creations and updates; returns the messages acknowledged AA."""
-    messages = [pam(f"G{n}-{k}", ipp=f"{n:04d}", used=f"NOM{'ABCDEFGH'[k]}" if k else "")
-                for k in range(updates) for n in range(identities)]
+    messages = [
+        pam(f"G{n}-{k}", ipp=f"{n:04d}", used=f"NOM{'ABCDEFGH'[k]}" if k else "")
+        for k in range(updates)
+        for n in range(identities)
+    ]
 
     async def send():
-        async with build_server(ctx, settings, host="127.0.0.1", port=0) as server, \
-                MllpClient("127.0.0.1", server.port) as client:
+        async with (
+            build_server(ctx, settings, host="127.0.0.1", port=0) as server,
+            MllpClient("127.0.0.1", server.port) as client,
+        ):
             return [m for m in messages if parse_ack(await client.send(m)).code == "AA"]
+
     return asyncio.run(send())
 
 
@@ -113,12 +132,16 @@ def test_listener_dies_between_commit_and_ack_and_the_resend_is_idempotent(ctx, 
 
     async def scenario():
         message = pam("R1", used="MARTIN")
-        async with MllpServer(crash_after_commit, "127.0.0.1", 0) as crashing, \
-                MllpClient("127.0.0.1", crashing.port) as client:
+        async with (
+            MllpServer(crash_after_commit, "127.0.0.1", 0) as crashing,
+            MllpClient("127.0.0.1", crashing.port) as client,
+        ):
             with pytest.raises(MllpDropped):
                 await client.send(message)
-        async with build_server(ctx, settings, host="127.0.0.1", port=0) as restarted, \
-                MllpClient("127.0.0.1", restarted.port) as client:
+        async with (
+            build_server(ctx, settings, host="127.0.0.1", port=0) as restarted,
+            MllpClient("127.0.0.1", restarted.port) as client,
+        ):
             return await client.send(message)
 
     ack = parse_ack(asyncio.run(scenario()))

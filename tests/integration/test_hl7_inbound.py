@@ -17,16 +17,28 @@ from app.workers.mllp_listener import build_server
 from tests.hl7_samples import ans_sample
 from tests.integration.hl7_support import subscriber
 
-HEADER = ("MSH|^~\\&|GAM|CHU-X|IDENTITO|CHU-X|20260115101010||ADT^{event}|{cid}|P|2.5^FRA^2.11|||||FRA|"
-          "{cs}|FR||2.11^IHE_FRANCE-2.11-PAM")
+HEADER = (
+    "MSH|^~\\&|GAM|CHU-X|IDENTITO|CHU-X|20260115101010||ADT^{event}|{cid}|P|2.5^FRA^2.11|||||FRA|"
+    "{cs}|FR||2.11^IHE_FRANCE-2.11-PAM"
+)
 
 
-def pam(cid: str, *, event: str = "A31^ADT_A05", ipp: str = "000003", name: str = "PAT-TROIS",
-        used: str = "", pid7: str = "19790328", cs: str = "UNICODE UTF-8", mrg: str = "") -> bytes:
+def pam(
+    cid: str,
+    *,
+    event: str = "A31^ADT_A05",
+    ipp: str = "000003",
+    name: str = "PAT-TROIS",
+    used: str = "",
+    pid7: str = "19790328",
+    cs: str = "UNICODE UTF-8",
+    mrg: str = "",
+) -> bytes:
     """A PAM FR message from the GAM."""
     used_rep = f"~{used}^^^^^^D" if used else ""
     segments = [
-        HEADER.format(event=event, cid=cid, cs=cs), "EVN||20260115101010",
+        HEADER.format(event=event, cid=cid, cs=cs),
+        "EVN||20260115101010",
         f"PID|1||{ipp}^^^CHU-X&000897406&N^PI||{name}^DOMINIQUE^DOMINIQUE^^^^L{used_rep}||{pid7}|F|||"
         "^^^^^^BDL^^63220|||||||||||||||||||||PROV",
     ]
@@ -37,10 +49,14 @@ def pam(cid: str, *, event: str = "A31^ADT_A05", ipp: str = "000003", name: str 
 
 def exchange(ctx, settings, *messages: bytes) -> list[bytes]:
     """Send messages to a real listener, one connection, and return the raw ACKs."""
+
     async def scenario():
-        async with build_server(ctx, settings, host="127.0.0.1", port=0) as server, \
-                MllpClient("127.0.0.1", server.port) as client:
+        async with (
+            build_server(ctx, settings, host="127.0.0.1", port=0) as server,
+            MllpClient("127.0.0.1", server.port) as client,
+        ):
             return [await client.send(m) for m in messages]
+
     return asyncio.run(scenario())
 
 
@@ -70,17 +86,22 @@ def test_ans_sample_creates_the_identity_and_keeps_the_ins_for_verification(ctx,
 
 
 def test_trusted_referential_qualifies_and_ins_ready_subscribers_get_the_ins(ctx, settings):
-    settings = settings.model_copy(update={"hl7": settings.hl7.model_copy(update={"trusted_referentials": ["GAM"]})})
+    settings = settings.model_copy(
+        update={"hl7": settings.hl7.model_copy(update={"trusted_referentials": ["GAM"]})}
+    )
     sub = subscriber(ctx, "DPI", 1)
     from app.services.subscribers import switch_ins_ready
     from tests.integration.hl7_support import ADMIN
+
     switch_ins_ready(ctx, ADMIN, sub.id)
     (raw,) = exchange(ctx, settings, ans_sample())
     assert parse_ack(raw).code == "AA"
     identity = identity_by_ipp(ctx, "000003")
     assert identity.status is Status.QUAL and identity.active_ins.matricule == "279035121518989"
     with Session(ctx.engine) as session:
-        last = session.execute(select(OutboxMessageRow).order_by(OutboxMessageRow.id.desc())).scalars().first()
+        last = (
+            session.execute(select(OutboxMessageRow).order_by(OutboxMessageRow.id.desc())).scalars().first()
+        )
     assert last.snapshot["status"] == "QUAL" and last.snapshot["ins"]["matricule"] == "279035121518989"
 
 
@@ -94,30 +115,41 @@ def test_duplicate_control_id_gets_the_same_ack_and_changes_nothing(ctx, setting
 
 def test_update_then_merge_then_identifier_change(ctx, settings):
     subscriber(ctx, "DPI", 1)
-    acks = exchange(ctx, settings, pam("1", ipp="100"), pam("2", ipp="200", name="PAT-DEUX"),
-                    pam("3", ipp="100", used="MARTIN"),
-                    pam("4", event="A40^ADT_A39", ipp="100", used="MARTIN", mrg="200"),
-                    pam("5", event="A47^ADT_A30", ipp="300", used="MARTIN", mrg="100"))
+    acks = exchange(
+        ctx,
+        settings,
+        pam("1", ipp="100"),
+        pam("2", ipp="200", name="PAT-DEUX"),
+        pam("3", ipp="100", used="MARTIN"),
+        pam("4", event="A40^ADT_A39", ipp="100", used="MARTIN", mrg="200"),
+        pam("5", event="A47^ADT_A30", ipp="300", used="MARTIN", mrg="100"),
+    )
     assert [parse_ack(a).code for a in acks] == ["AA"] * 5
     survivor = identity_by_ipp(ctx, "300")
     assert survivor.traits.used_name == "MARTIN" and identity_by_ipp(ctx, "100") is None
     assert identity_by_ipp(ctx, "200").active is False
     with Session(ctx.engine) as session:
-        events = [(r.event, r.snapshot.get("prior_ipp")) for r in
-                  session.execute(select(OutboxMessageRow).order_by(OutboxMessageRow.id)).scalars()]
+        events = [
+            (r.event, r.snapshot.get("prior_ipp"))
+            for r in session.execute(select(OutboxMessageRow).order_by(OutboxMessageRow.id)).scalars()
+        ]
     assert events == [("A28", None), ("A28", None), ("A31", None), ("A40", "200"), ("A47", "100")]
 
 
 def test_unreadable_and_rule_breaking_messages_are_quarantined_with_ae(ctx, settings):
-    bad_date, bad_name, again = exchange(ctx, settings, pam("B1", pid7="19790x28"), pam("B2", name="PAT3"),
-                                         pam("B1", pid7="19790x28"))
+    bad_date, bad_name, again = exchange(
+        ctx, settings, pam("B1", pid7="19790x28"), pam("B2", name="PAT3"), pam("B1", pid7="19790x28")
+    )
     date_ack, name_ack = parse_ack(bad_date), parse_ack(bad_name)
     assert (date_ack.code, date_ack.control_id, date_ack.error_code) == ("AE", "B1", "hl7-bad-date")
     assert (name_ack.code, name_ack.error_code) == ("AE", "trait-digit")
     assert "PID^1^5" in bad_name.decode() and again == bad_date
     with Session(ctx.engine) as session:
         rows = session.execute(select(QuarantineRow).order_by(QuarantineRow.id)).scalars().all()
-    assert [(r.control_id, r.error_field, r.state) for r in rows] == [("B1", "PID-7", "open"), ("B2", "birth_name", "open")]
+    assert [(r.control_id, r.error_field, r.state) for r in rows] == [
+        ("B1", "PID-7", "open"),
+        ("B2", "birth_name", "open"),
+    ]
     assert identity_by_ipp(ctx, "000003") is None
 
 

@@ -9,7 +9,6 @@ from sqlmodel import Session
 
 from app.db.hl7_tables import OutboxMessageRow
 from app.integrations.hl7.parse import parse_pam
-from app.main import build_context
 from app.services import outbox_ops
 from app.services.subscribers import set_paused
 from app.workers.relay import Relay
@@ -64,6 +63,7 @@ def test_legacy_and_ins_ready_subscribers_get_their_own_format(ctx, settings):
         subscriber(ctx, "OLD", legacy.port)
         sub = subscriber(ctx, "NEW", ready.port)
         from app.services.subscribers import switch_ins_ready
+
         switch_ins_ready(ctx, ADMIN, sub.id)
         identity = new_identity(ctx, 1)
         qualify(ctx, identity.id)

@@ -60,6 +60,7 @@ def scenario(ctx, settings, behaviour, *, until=None, slow: float = 1.0, **hl7):
         await relay.close()
         await receiver.close()
         return receiver
+
     return asyncio.run(run())
 
 
@@ -87,8 +88,9 @@ def test_receiver_down_then_back_up(ctx, settings):
 
 
 def test_slow_receiver_times_out_and_redelivers_with_the_same_msh10(ctx, settings):
-    receiver = scenario(ctx, settings, lambda _m, i: "slow" if i in (0, 5) else "AA", slow=0.8,
-                        ack_timeout_seconds=0.3)
+    receiver = scenario(
+        ctx, settings, lambda _m, i: "slow" if i in (0, 5) else "AA", slow=0.8, ack_timeout_seconds=0.3
+    )
     assert len(receiver.received) > 12
     check_delivery(ctx, receiver)
 
@@ -100,7 +102,9 @@ def test_ar_is_retried_until_accepted(ctx, settings):
 
 
 def test_dropped_connections_mid_message(ctx, settings):
-    receiver = scenario(ctx, settings, lambda _m, i: ("drop", "drop-mid-ack")[i % 2] if i in (1, 4, 7) else "AA")
+    receiver = scenario(
+        ctx, settings, lambda _m, i: ("drop", "drop-mid-ack")[i % 2] if i in (1, 4, 7) else "AA"
+    )
     check_delivery(ctx, receiver)
 
 
@@ -113,7 +117,8 @@ def test_ae_dead_letter_blocks_only_its_identity_then_skip_releases_it(ctx, sett
 
     def others_done() -> bool:
         return all(r.state == "done" for r in rows(ctx) if r.snapshot["ipp"] != poisoned) and any(
-            r.state == "dead" for r in rows(ctx))
+            r.state == "dead" for r in rows(ctx)
+        )
 
     receiver = scenario(ctx, settings, behaviour, until=others_done)
     states = [(r.snapshot["ipp"], r.state) for r in rows(ctx) if r.snapshot["ipp"] == poisoned]
@@ -130,6 +135,7 @@ def test_ae_dead_letter_blocks_only_its_identity_then_skip_releases_it(ctx, sett
         receiver2 = await FakeReceiver().start()
         relay = Relay(ctx.engine, fast(settings))
         from app.services.subscribers import update_subscriber
+
         update_subscriber(ctx, ADMIN, dead.subscriber_id, {"port": receiver2.port})
         await drain(relay, lambda: all(r.state in ("done", "skipped") for r in rows(ctx)))
         await relay.close()

@@ -41,9 +41,15 @@ def test_ins_ready_qual_identity_parses_back_to_the_same_traits_ins_and_status()
     identity = outbound_identity(Status.QUAL, (Attribute.HOMA,))
     parsed = parse_pam(build_identity_message("A31", identity, envelope(), INS_READY).encode())
     traits = build_traits(
-        birth_name=parsed.birth_name, first_names=parsed.first_names, first_name=parsed.first_name,
-        birth_date=parsed.birth_date, sex=parsed.sex, birth_place_code=parsed.birth_place_code,
-        used_name=parsed.used_name, used_first_name=parsed.used_first_name, today=TODAY,
+        birth_name=parsed.birth_name,
+        first_names=parsed.first_names,
+        first_name=parsed.first_name,
+        birth_date=parsed.birth_date,
+        sex=parsed.sex,
+        birth_place_code=parsed.birth_place_code,
+        used_name=parsed.used_name,
+        used_first_name=parsed.used_first_name,
+        today=TODAY,
     )
     assert traits == identity.traits
     assert [(c.matricule, c.oid) for c in parsed.ins] == [("275126322074974", OID_NIR)]
@@ -59,29 +65,44 @@ def test_hl7apy_reads_the_same_identity():
     assert message.msh.msh_9.to_er7() == "ADT^A31^ADT_A05" and message.msh.msh_10.value == "77"
     pid = message.pid
     assert [(r.cx_1.value, r.cx_4.hd_2.to_er7(), r.cx_5.value) for r in pid.pid_3] == [
-        ("123456", "1.2.250.1.71.4.2.2.999", "PI"), ("275126322074974", OID_NIR, "INS")]
+        ("123456", "1.2.250.1.71.4.2.2.999", "PI"),
+        ("275126322074974", OID_NIR, "INS"),
+    ]
     assert [(n.xpn_1.to_er7(), n.xpn_2.value, n.xpn_3.value, n.xpn_7.value) for n in pid.pid_5] == [
-        ("DE LA FONTAINE-D'ARC", "JEAN-CHRISTOPHE", "JEAN-CHRISTOPHE PIERRE", "L"), ("MARTIN", "JC", "", "D")]
+        ("DE LA FONTAINE-D'ARC", "JEAN-CHRISTOPHE", "JEAN-CHRISTOPHE PIERRE", "L"),
+        ("MARTIN", "JC", "", "D"),
+    ]
     assert (pid.pid_7.to_er7(), pid.pid_8.value) == ("19751206", "F")
     assert [(a.xad_7.value, a.xad_9.value) for a in pid.pid_11] == [("BDL", "63220")]
     assert [c.to_er7() for c in pid.pid_32] == ["VALI"]
-    assert (message.zfd.zfd_4.value, message.zfd.zfd_5.value, message.zfd.zfd_6.value) == ("N", "INSI", "20260110")
+    assert (message.zfd.zfd_4.value, message.zfd.zfd_5.value, message.zfd.zfd_6.value) == (
+        "N",
+        "INSI",
+        "20260110",
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "sent", "with_ins"),
-    [(Status.PROV, "PROV", False), (Status.RECUP, "PROV", False),
-     (Status.VALI, "VALI", False), (Status.QUAL, "VALI", True)],
+    [
+        (Status.PROV, "PROV", False),
+        (Status.RECUP, "PROV", False),
+        (Status.VALI, "VALI", False),
+        (Status.QUAL, "VALI", True),
+    ],
 )
 def test_status_mapping_and_ins_only_for_qual(status, sent, with_ins):
-    parsed = parse_pam(build_identity_message("A31", outbound_identity(status), envelope(), INS_READY).encode())
+    parsed = parse_pam(
+        build_identity_message("A31", outbound_identity(status), envelope(), INS_READY).encode()
+    )
     assert parsed.status_code == sent
     assert bool(parsed.ins) is with_ins
 
 
 def test_doubtful_identity_sends_prov_and_dout():
-    text = build_identity_message("A31", outbound_identity(Status.PROV, (Attribute.DOUT, Attribute.HOMA)),
-                                  envelope(), INS_READY)
+    text = build_identity_message(
+        "A31", outbound_identity(Status.PROV, (Attribute.DOUT, Attribute.HOMA)), envelope(), INS_READY
+    )
     parsed = parse_pam(text.encode())
     assert parsed.reliability_codes == ("PROV", "DOUT", "HOMA") and parsed.ins == ()
 
@@ -112,7 +133,9 @@ def test_legacy_differs_exactly_by_ins_repetition_status_code_and_zfd(status):
 
 
 def test_legacy_message_parses_back_without_ins_status_or_zfd():
-    parsed = parse_pam(build_identity_message("A28", outbound_identity(Status.QUAL), envelope(), LEGACY).encode())
+    parsed = parse_pam(
+        build_identity_message("A28", outbound_identity(Status.QUAL), envelope(), LEGACY).encode()
+    )
     assert (parsed.ins, parsed.status_code, parsed.zfd, parsed.event) == ((), None, None, "A28")
     assert parsed.birth_name == "DE LA FONTAINE-D'ARC" and parsed.birth_place_code == "63220"
 
@@ -144,7 +167,12 @@ def test_ack_round_trip_with_error_reason():
     detail = AckErrorDetail("PID-7", "102", "hl7-bad-date", "Date | invalide & fausse")
     text = build_ack(envelope("A1"), "A31", "3975", "AE", detail)
     ack = parse_ack(text.encode())
-    assert (ack.code, ack.control_id, ack.text, ack.error_code) == ("AE", "3975", "Date | invalide & fausse", "hl7-bad-date")
+    assert (ack.code, ack.control_id, ack.text, ack.error_code) == (
+        "AE",
+        "3975",
+        "Date | invalide & fausse",
+        "hl7-bad-date",
+    )
     message = apy(text)
     assert (message.msa.msa_1.value, message.msa.msa_2.value) == ("AE", "3975")
     assert message.err.err_2.to_er7() == "PID^1^7" and message.err.err_3.to_er7().startswith("102")
@@ -160,7 +188,9 @@ _text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, ma
 @given(ipp=_text, application=_text, code=_text)
 def test_any_value_survives_escaping_in_both_parsers(ipp, application, code):
     identity = outbound_identity(ipp=ipp)
-    identity = type(identity)(**{**{f: getattr(identity, f) for f in identity.__slots__}, "other_codes": (code,)})
+    identity = type(identity)(
+        **{**{f: getattr(identity, f) for f in identity.__slots__}, "other_codes": (code,)}
+    )
     env = envelope()
     env = type(env)(**{**{f: getattr(env, f) for f in env.__slots__}, "sending_application": application})
     text = build_identity_message("A31", identity, env, INS_READY)

@@ -12,12 +12,22 @@ from app.integrations.hl7.errors import Hl7FormatError
 from app.integrations.hl7.parse import parse_ack, parse_pam, sniff_header
 from tests.hl7_samples import TODAY, ans_sample
 
-MSH = "MSH|^~\\&|GAM|CHU-X|IDENTITO|CHU-X|20260115101010||ADT^{event}|{cid}|P|2.5^FRA^2.11|||||FRA|{cs}|FR||2.11^IHE_FRANCE-2.11-PAM"
+MSH = (
+    "MSH|^~\\&|GAM|CHU-X|IDENTITO|CHU-X|20260115101010||ADT^{event}|{cid}|P|2.5^FRA^2.11|||||FRA|{cs}|FR||"
+    "2.11^IHE_FRANCE-2.11-PAM"
+)
 
 
-def message(pid3: str = "77^^^GAM&1.2.3&ISO^PI", *, event: str = "A31^ADT_A05", cid: str = "C1",
-            cs: str = "UNICODE UTF-8", pid5: str = "DUPONT^MARIE^MARIE ANNE^^^^L", pid7: str = "19800101",
-            extra: tuple[str, ...] = ()) -> str:
+def message(
+    pid3: str = "77^^^GAM&1.2.3&ISO^PI",
+    *,
+    event: str = "A31^ADT_A05",
+    cid: str = "C1",
+    cs: str = "UNICODE UTF-8",
+    pid5: str = "DUPONT^MARIE^MARIE ANNE^^^^L",
+    pid7: str = "19800101",
+    extra: tuple[str, ...] = (),
+) -> str:
     """A small PAM message with the given fields."""
     header = MSH.format(event=event, cid=cid, cs=cs)
     pid = f"PID|1||{pid3}||{pid5}||{pid7}|F|||^^^^^^BDL^^75056|||||||||||||||||||||PROV~HOMA"
@@ -26,15 +36,32 @@ def message(pid3: str = "77^^^GAM&1.2.3&ISO^PI", *, event: str = "A31^ADT_A05", 
 
 def test_ans_sample_gives_the_identity_of_pat_trois_dominique():
     parsed = parse_pam(ans_sample())
-    assert (parsed.event, parsed.header.control_id, parsed.header.sending_application) == ("A01", "3975", "GAM")
-    assert (parsed.ipp.value, parsed.ipp.namespace, parsed.ipp.universal_id) == ("000003", "CHU-X", "000897406")
+    assert (parsed.event, parsed.header.control_id, parsed.header.sending_application) == (
+        "A01",
+        "3975",
+        "GAM",
+    )
+    assert (parsed.ipp.value, parsed.ipp.namespace, parsed.ipp.universal_id) == (
+        "000003",
+        "CHU-X",
+        "000897406",
+    )
     assert [(c.matricule, c.oid) for c in parsed.ins] == [("279035121518989", OID_NIR_TEST)]
     assert Ins.of(parsed.ins[0].matricule, parsed.ins[0].oid).usage.value == "TEST"
     traits = build_traits(
-        birth_name=parsed.birth_name, first_names=parsed.first_names, first_name=parsed.first_name,
-        birth_date=parsed.birth_date, sex=parsed.sex, birth_place_code=parsed.birth_place_code, today=TODAY,
+        birth_name=parsed.birth_name,
+        first_names=parsed.first_names,
+        first_name=parsed.first_name,
+        birth_date=parsed.birth_date,
+        sex=parsed.sex,
+        birth_place_code=parsed.birth_place_code,
+        today=TODAY,
     )
-    assert (traits.birth_name, traits.first_names, traits.first_name) == ("PAT-TROIS", "DOMINIQUE", "DOMINIQUE")
+    assert (traits.birth_name, traits.first_names, traits.first_name) == (
+        "PAT-TROIS",
+        "DOMINIQUE",
+        "DOMINIQUE",
+    )
     assert (traits.birth_date, traits.sex, traits.birth_place_code) == (date(1979, 3, 28), Sex.F, "63220")
     assert parsed.status_code == "VALI" and parsed.attribute_codes == ()
     assert parsed.zfd is not None
@@ -70,8 +97,10 @@ def test_utf8_is_the_default_and_a_wrong_declaration_is_refused():
 
 
 def test_ins_is_recognised_by_type_and_oid_never_by_namespace():
-    pid3 = ("77^^^GAM&1.2.3&ISO^PI~275126322074974^^^ASIP-SANTE-INS-NIR&1.2.3.4&ISO^NH"
-            "~275126322074974^^^ANYTHING&1.2.250.1.213.1.4.8&ISO^INS")
+    pid3 = (
+        "77^^^GAM&1.2.3&ISO^PI~275126322074974^^^ASIP-SANTE-INS-NIR&1.2.3.4&ISO^NH"
+        "~275126322074974^^^ANYTHING&1.2.250.1.213.1.4.8&ISO^INS"
+    )
     parsed = parse_pam(message(pid3=pid3).encode())
     assert [(c.matricule, c.oid) for c in parsed.ins] == [("275126322074974", "1.2.250.1.213.1.4.8")]
     with pytest.raises(Hl7FormatError) as error:
@@ -87,8 +116,14 @@ def test_hl7_null_withdraws_the_ins():
 
 @pytest.mark.parametrize(
     ("pid7", "iso"),
-    [("19790328", "1979-03-28"), ("197903", "1979-03"), ("1979", "1979"),
-     ("197903281130", "1979-03-28"), ("19790328113000+0100", "1979-03-28"), ("", "")],
+    [
+        ("19790328", "1979-03-28"),
+        ("197903", "1979-03"),
+        ("1979", "1979"),
+        ("197903281130", "1979-03-28"),
+        ("19790328113000+0100", "1979-03-28"),
+        ("", ""),
+    ],
 )
 def test_birth_date_precisions(pid7, iso):
     assert parse_pam(message(pid7=pid7).encode()).birth_date == iso
@@ -147,6 +182,9 @@ def test_sniff_header_is_best_effort():
 
 
 def test_parse_ack_reads_code_id_and_reason():
-    raw = "MSH|^~\\&|DPI|CHU-X|IDENTITO|CHU-X|20260115||ACK^A31^ACK|9|P|2.5\rMSA|AE|42\rERR||PID^1^7|102^^HL70357|E|bad-date|||Date \\F\\ invalid\r"
+    raw = (
+        "MSH|^~\\&|DPI|CHU-X|IDENTITO|CHU-X|20260115||ACK^A31^ACK|9|P|2.5\rMSA|AE|42\r"
+        "ERR||PID^1^7|102^^HL70357|E|bad-date|||Date \\F\\ invalid\r"
+    )
     ack = parse_ack(raw.encode())
     assert (ack.code, ack.control_id, ack.text, ack.error_code) == ("AE", "42", "Date | invalid", "bad-date")

@@ -51,7 +51,9 @@ def get_subscriber(subscriber_id: int, ctx: CtxDep, actor: ActorDep) -> Subscrib
 
 
 @router.patch("/subscribers/{subscriber_id}", response_model=SubscriberRead)
-def update_subscriber(subscriber_id: int, body: SubscriberUpdate, ctx: CtxDep, actor: ActorDep) -> SubscriberRead:
+def update_subscriber(
+    subscriber_id: int, body: SubscriberUpdate, ctx: CtxDep, actor: ActorDep
+) -> SubscriberRead:
     """Change connection data, events, charset or the enabled flag."""
     changes = body.model_dump(exclude_unset=True)
     return SubscriberRead.model_validate(subscribers.update_subscriber(ctx, actor, subscriber_id, changes))
@@ -71,11 +73,19 @@ def replay_progress(subscriber_id: int, ctx: CtxDep, actor: ActorDep) -> list[Re
 
 
 @router.post("/subscribers/{subscriber_id}/replay", status_code=202, response_model=ReplayRead)
-def start_replay(subscriber_id: int, body: ReplayRequest, ctx: CtxDep, actor: ActorDep,
-                 request: Request) -> ReplayRead:
+def start_replay(
+    subscriber_id: int, body: ReplayRequest, ctx: CtxDep, actor: ActorDep, request: Request
+) -> ReplayRead:
     """Replay one identity, or the identities changed in a time range, to this subscriber."""
-    job = replay.start_replay(ctx, actor, subscriber_id, identity_id=body.identity_id, from_at=body.from_at,
-                              to_at=body.to_at, rate=_rate(request))
+    job = replay.start_replay(
+        ctx,
+        actor,
+        subscriber_id,
+        identity_id=body.identity_id,
+        from_at=body.from_at,
+        to_at=body.to_at,
+        rate=_rate(request),
+    )
     return ReplayRead.model_validate(job)
 
 
@@ -95,15 +105,25 @@ def resume(subscriber_id: int, ctx: CtxDep, actor: ActorDep) -> SubscriberRead:
 def queues(ctx: CtxDep, actor: ActorDep) -> list[QueueRead]:
     """Queue depth, oldest pending age and dead letters per subscriber."""
     now = datetime.now(UTC)
-    return [QueueRead(subscriber_id=s.subscriber_id, pending=s.pending, dead=s.dead,
-                      oldest_pending_age_seconds=outbox_ops.oldest_age_seconds(s, now))
-            for s in outbox_ops.queue_overview(ctx, actor)]
+    return [
+        QueueRead(
+            subscriber_id=s.subscriber_id,
+            pending=s.pending,
+            dead=s.dead,
+            oldest_pending_age_seconds=outbox_ops.oldest_age_seconds(s, now),
+        )
+        for s in outbox_ops.queue_overview(ctx, actor)
+    ]
 
 
 @router.get("/operations/dead-letters", response_model=list[OutboxMessageRead])
-def dead_letters(ctx: CtxDep, actor: ActorDep, subscriber_id: int | None = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
-                 ) -> list[OutboxMessageRead]:
+def dead_letters(
+    ctx: CtxDep,
+    actor: ActorDep,
+    subscriber_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OutboxMessageRead]:
     """Dead letters, oldest first."""
     rows = outbox_ops.dead_letters(ctx, actor, subscriber_id, limit=limit, offset=offset)
     return [OutboxMessageRead.model_validate(r) for r in rows]
@@ -122,9 +142,13 @@ def skip_dead_letter(message_id: int, body: ReasonBody, ctx: CtxDep, actor: Acto
 
 
 @router.get("/quarantine", response_model=list[QuarantineRead])
-def list_quarantine(ctx: CtxDep, actor: ActorDep, state: str | None = "open",
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
-                    ) -> list[QuarantineRead]:
+def list_quarantine(
+    ctx: CtxDep,
+    actor: ActorDep,
+    state: str | None = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[QuarantineRead]:
     """Quarantined inbound messages (open by default)."""
     rows = quarantine.list_quarantine(ctx, actor, state, limit=limit, offset=offset)
     return [QuarantineRead.model_validate(r) for r in rows]
@@ -135,7 +159,9 @@ def get_quarantined(item_id: int, ctx: CtxDep, actor: ActorDep) -> QuarantineDet
     """One quarantined message with its text."""
     row = quarantine.get_quarantined(ctx, actor, item_id)
     text = row.raw.decode("utf-8", errors="replace").replace("\r", "\n")
-    return QuarantineDetail.model_validate({**QuarantineRead.model_validate(row).model_dump(), "message": text})
+    return QuarantineDetail.model_validate(
+        {**QuarantineRead.model_validate(row).model_dump(), "message": text}
+    )
 
 
 @router.post("/quarantine/{item_id}/rerun", response_model=RerunResult)

@@ -74,10 +74,27 @@ def hl7_date(value: date) -> str:
 
 def _msh(envelope: Envelope, message_type: str) -> str:
     parts = [
-        "MSH", "^~\\&", escape(envelope.sending_application), escape(envelope.sending_facility),
-        escape(envelope.receiving_application), escape(envelope.receiving_facility),
-        envelope.created_at.strftime("%Y%m%d%H%M%S"), "", message_type, escape(envelope.control_id),
-        envelope.processing_id, VERSION, "", "", "", "", "FRA", envelope.charset, "FR", "", PROFILE,
+        "MSH",
+        "^~\\&",
+        escape(envelope.sending_application),
+        escape(envelope.sending_facility),
+        escape(envelope.receiving_application),
+        escape(envelope.receiving_facility),
+        envelope.created_at.strftime("%Y%m%d%H%M%S"),
+        "",
+        message_type,
+        escape(envelope.control_id),
+        envelope.processing_id,
+        VERSION,
+        "",
+        "",
+        "",
+        "",
+        "FRA",
+        envelope.charset,
+        "FR",
+        "",
+        PROFILE,
     ]
     return parts[0] + "|" + "|".join(parts[1:])
 
@@ -128,27 +145,33 @@ def pid32(identity: OutboundIdentity, fmt: OutboundFormat) -> str:
 
 def zfd(identity: OutboundIdentity) -> str:
     """ZFD-4 completed birth date, ZFD-5 identity mode, ZFD-6 last INSi call, ZFD-7/8 document."""
-    return _segment("ZFD", {
-        4: "Y" if identity.traits.birth_date_completed else "N",
-        5: escape(identity.identity_mode or ""),
-        6: hl7_date(identity.last_insi_call_date) if identity.last_insi_call_date else "",
-        7: escape(identity.document_type or ""),
-        8: hl7_date(identity.document_expiry_date) if identity.document_expiry_date else "",
-    })
+    return _segment(
+        "ZFD",
+        {
+            4: "Y" if identity.traits.birth_date_completed else "N",
+            5: escape(identity.identity_mode or ""),
+            6: hl7_date(identity.last_insi_call_date) if identity.last_insi_call_date else "",
+            7: escape(identity.document_type or ""),
+            8: hl7_date(identity.document_expiry_date) if identity.document_expiry_date else "",
+        },
+    )
 
 
 def pid(identity: OutboundIdentity, fmt: OutboundFormat) -> str:
     """The PID segment of an identity."""
     traits = identity.traits
-    return _segment("PID", {
-        1: "1",
-        3: pid3(identity, fmt),
-        5: pid5(traits),
-        7: hl7_date(traits.birth_date),
-        8: traits.sex.value,
-        11: f"^^^^^^BDL^^{traits.birth_place_code}" if traits.birth_place_code else "",
-        32: pid32(identity, fmt),
-    })
+    return _segment(
+        "PID",
+        {
+            1: "1",
+            3: pid3(identity, fmt),
+            5: pid5(traits),
+            7: hl7_date(traits.birth_date),
+            8: traits.sex.value,
+            11: f"^^^^^^BDL^^{traits.birth_place_code}" if traits.birth_place_code else "",
+            32: pid32(identity, fmt),
+        },
+    )
 
 
 def build_identity_message(
@@ -170,9 +193,7 @@ def build_identity_message(
         pid(identity, fmt),
     ]
     if event in ("A40", "A47"):
-        segments.append(
-            "MRG|" + _cx(escape(prior_ipp or ""), identity.ipp_namespace, identity.ipp_oid, "PI")
-        )
+        segments.append("MRG|" + _cx(escape(prior_ipp or ""), identity.ipp_namespace, identity.ipp_oid, "PI"))
     if event != "A47":
         segments.append("PV1|1|N")
     if fmt is OutboundFormat.INS_READY:
@@ -208,10 +229,13 @@ class AckErrorDetail:
         """The ERR segment."""
         name, _, number = self.location.partition("-")
         location = f"{escape(name)}^1^{number}" if number.isdigit() else escape(name)
-        return _segment("ERR", {
-            2: location,
-            3: f"{self.hl7_code}^^HL70357",
-            4: self.severity,
-            5: escape(self.application_code),
-            8: escape(self.text),
-        })
+        return _segment(
+            "ERR",
+            {
+                2: location,
+                3: f"{self.hl7_code}^^HL70357",
+                4: self.severity,
+                5: escape(self.application_code),
+                8: escape(self.text),
+            },
+        )

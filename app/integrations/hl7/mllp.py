@@ -80,9 +80,7 @@ def server_ssl_context(cert: Path, key: Path, client_ca: Path | None = None) -> 
     return context
 
 
-def client_ssl_context(
-    ca: Path | None, cert: Path | None = None, key: Path | None = None
-) -> ssl.SSLContext:
+def client_ssl_context(ca: Path | None, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
     """TLS for the relay: verify the receiver against ``ca``; present ``cert`` for mutual TLS."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca) if ca else None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -204,7 +202,10 @@ class MllpClient:
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(
-                    self.host, self.port, ssl=self.ssl_context, server_hostname=hostname,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=hostname,
                     limit=self.max_message_bytes,
                 ),
                 self.connect_timeout_seconds,

@@ -24,8 +24,33 @@ from app.integrations.hl7.errors import (
 IDENTITY_FEED = frozenset({"A28", "A31", "A40", "A47"})
 # ITI-31 events whose PID also updates the identity (link/unlink A24/A37 are not handled).
 PATIENT_ENCOUNTER = frozenset(
-    {"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A11", "A12", "A13", "A14", "A16",
-     "A21", "A22", "A25", "A26", "A27", "A32", "A33", "A38", "A52", "A53", "A54", "A55"}
+    {
+        "A01",
+        "A02",
+        "A03",
+        "A04",
+        "A05",
+        "A06",
+        "A07",
+        "A08",
+        "A11",
+        "A12",
+        "A13",
+        "A14",
+        "A16",
+        "A21",
+        "A22",
+        "A25",
+        "A26",
+        "A27",
+        "A32",
+        "A33",
+        "A38",
+        "A52",
+        "A53",
+        "A54",
+        "A55",
+    }
 )
 NEEDS_MRG = frozenset({"A40", "A47"})
 STATUS_CODES = frozenset({"PROV", "VALI", "RECUP", "QUAL"})
@@ -197,12 +222,16 @@ def _header(message: Er7Message, charset: str) -> Header:
 def _check_event(header: Header) -> None:
     if header.message_type != "ADT":
         raise Hl7FormatError(
-            "hl7-not-adt", field="MSH-9", hl7_code=HL7_UNSUPPORTED_MESSAGE_TYPE,
+            "hl7-not-adt",
+            field="MSH-9",
+            hl7_code=HL7_UNSUPPORTED_MESSAGE_TYPE,
             value=header.message_type[:10],
         )
     if header.event not in IDENTITY_FEED | PATIENT_ENCOUNTER:
         raise Hl7FormatError(
-            "hl7-event-unsupported", field="MSH-9", hl7_code=HL7_UNSUPPORTED_EVENT,
+            "hl7-event-unsupported",
+            field="MSH-9",
+            hl7_code=HL7_UNSUPPORTED_EVENT,
             value=header.event[:10],
         )
 
@@ -218,9 +247,7 @@ def _identifier(rep: list[list[str]]) -> Identifier:
 
 
 def _ipp(identifiers: tuple[Identifier, ...], field: str) -> Identifier:
-    found = next(
-        (i for i in identifiers if i.type_code == "PI" and i.value and i.value != HL7_NULL), None
-    )
+    found = next((i for i in identifiers if i.type_code == "PI" and i.value and i.value != HL7_NULL), None)
     if found is None:
         raise Hl7FormatError("hl7-no-ipp", field=field, hl7_code=HL7_REQUIRED_FIELD_MISSING)
     return found
