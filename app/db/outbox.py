@@ -81,6 +81,16 @@ def enqueue(
     kind: str = "live",
 ) -> int:
     """Write one row per subscriber in the caller's transaction (no commit)."""
+    return enqueue_many(session, [(s, identity_id, event, snapshot) for s in subscribers], now, kind)
+
+
+def enqueue_many(
+    session: Session,
+    items: Sequence[tuple[SubscriberRow, int, str, dict[str, Any]]],
+    now: datetime,
+    kind: str = "live",
+) -> int:
+    """Write (subscriber, identity id, event, snapshot) rows in one statement, in the caller's transaction."""
     values = [
         {
             "subscriber_id": s.id,
@@ -95,7 +105,7 @@ def enqueue(
             "available_at": now,
             "created_at": now,
         }
-        for s in subscribers
+        for s, identity_id, event, snapshot in items
     ]
     if values:
         session.execute(insert(OUTBOX), values)

@@ -85,20 +85,28 @@ def receive(
     *,
     trusted: bool = False,
 ) -> Receipt:
-    """Apply a parsed message (or quarantine an unreadable one) and return the ACK to send."""
-    previous = stored_ack(ctx, sender, control_id)
-    if previous is not None:
-        return previous
+    """Apply a parsed message (or quarantine an unreadable one) and return the ACK to send.
+
+    A duplicate MSH-10 is detected by the unique (sender, control id) row written with the change:
+    the duplicate's transaction fails on it, is rolled back, and the stored ACK is returned.
+    """
     if error is None and received is not None:
         try:
             return _apply(ctx, sender, control_id, received, make_ack, trusted)
         except IntegrityError:
             previous = stored_ack(ctx, sender, control_id)
-            if previous is not None:  # the same message arrived twice at once
+            if previous is not None:  # sent before (or the same message arrived twice at once)
                 return previous
             error = Conflict("hl7-conflict", field="PID-3")
         except DomainError as exc:
+            previous = stored_ack(ctx, sender, control_id)
+            if previous is not None:  # a duplicate of a message whose ACK was already sent
+                return previous
             error = exc
+    else:
+        previous = stored_ack(ctx, sender, control_id)
+        if previous is not None:
+            return previous
     assert error is not None
     return _quarantine(ctx, sender, control_id, received.event if received else "", raw, error, make_ack)
 
@@ -112,20 +120,19 @@ def _apply(
     trusted: bool,
 ) -> Receipt:
     with ctx.unit_of_work(sender_actor(sender)) as uow:
-        ack = make_ack("AA", None)
-        row = InboundMessageRow(
-            sender=sender,
-            control_id=control_id,
-            event=received.event,
-            received_at=ctx.now(),
-            ack_code="AA",
-            ack=ack,
-        )
-        uow.session.add(row)
-        uow.session.flush()
         identity = apply_in(uow, received, f"HL7 {received.event} {control_id}", trusted)
-        row.identity_id = identity.id
-        uow.session.add(row)
+        ack = make_ack("AA", None)
+        uow.session.add(
+            InboundMessageRow(
+                sender=sender,
+                control_id=control_id,
+                event=received.event,
+                received_at=ctx.now(),
+                ack_code="AA",
+                ack=ack,
+                identity_id=identity.id,
+            )
+        )
         uow.commit()
     return Receipt(ack, "AA", identity.id)
 

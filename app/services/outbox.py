@@ -30,8 +30,17 @@ def event_for(change: IdentityChange) -> str:
     return EVENT_OF_TRIGGER.get(change.trigger, "A31")
 
 
-def identity_snapshot(session: Session, identity: Identity, before: Identity | None) -> dict[str, Any]:
-    """What a subscriber needs to render the identity later, exactly as it is now."""
+def identity_snapshot(
+    session: Session,
+    identity: Identity,
+    before: Identity | None,
+    documents: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What a subscriber needs to render the identity later, exactly as it is now.
+
+    ``documents`` (identity id -> latest high-trust document) lets batch callers avoid one query
+    per identity.
+    """
     data = identity.snapshot()
     data["identity_id"] = identity.id
     data["identity_mode"] = identity.source if identity.source in ZFD5_MODES else None
@@ -40,8 +49,30 @@ def identity_snapshot(session: Session, identity: Identity, before: Identity | N
     withdrawn = before.transmissible_ins if before is not None else None
     if withdrawn is not None and identity.transmissible_ins != withdrawn:
         data["withdrawn_ins"] = {"matricule": withdrawn.matricule, "oid": withdrawn.oid}
-    data["document"] = _document(session, identity) if identity.state.document else None
+    if not identity.state.document:
+        data["document"] = None
+    elif documents is not None:
+        data["document"] = documents.get(identity.id)
+    else:
+        data["document"] = _document(session, identity)
     return data
+
+
+def latest_documents(session: Session, identity_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Latest standing high-trust document of each identity, in one query."""
+    rows = session.execute(
+        select(IdentityDocumentRow)
+        .where(
+            col(IdentityDocumentRow.identity_id).in_(identity_ids),
+            col(IdentityDocumentRow.withdrawn_at).is_(None),
+            col(IdentityDocumentRow.high_trust),
+        )
+        .order_by(col(IdentityDocumentRow.id))
+    ).scalars()
+    return {
+        row.identity_id: {"type": row.type, "expires_on": row.expires_on.isoformat() if row.expires_on else None}
+        for row in rows
+    }
 
 
 def _document(session: Session, identity: Identity) -> dict[str, Any] | None:

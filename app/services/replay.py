@@ -22,7 +22,7 @@ from app.db.tables import IdentityRow
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
 from app.services.errors import NotFound
-from app.services.outbox import identity_snapshot
+from app.services.outbox import identity_snapshot, latest_documents
 
 RUNNING, DONE = "running", "done"
 
@@ -160,9 +160,12 @@ def replay_step(ctx: ServiceContext, job_id: int, limit: int) -> int:
             ).scalars()
         )
         identities = IdentityRepository(session).get_many(ids, for_update=True)
-        for identity in identities:
-            snapshot = identity_snapshot(session, identity, None)
-            outbox.enqueue(session, [subscriber], identity.id, "A31", snapshot, now, kind="replay")
+        documents = latest_documents(session, ids)
+        items = [
+            (subscriber, identity.id, "A31", identity_snapshot(session, identity, None, documents))
+            for identity in identities
+        ]
+        outbox.enqueue_many(session, items, now, kind="replay")
         job.cursor = ids[-1] if ids else job.cursor
         job.enqueued += len(identities)
         if len(ids) < limit:
