@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -112,39 +112,64 @@ def enqueue_many(
     return len(values)
 
 
-def _claimable(now: datetime) -> Any:
-    earlier = OUTBOX.alias("earlier")
-    blocked = exists(
-        select(literal(1)).where(
-            earlier.c.subscriber_id == OUTBOX.c.subscriber_id,
-            earlier.c.identity_id == OUTBOX.c.identity_id,
-            earlier.c.id < OUTBOX.c.id,
-            earlier.c.state.in_(BLOCKING),
-        )
-    )
-    ready = or_(
-        and_(OUTBOX.c.state == PENDING, OUTBOX.c.available_at <= now),
-        and_(OUTBOX.c.state == SENDING, OUTBOX.c.lease_until < now),
-    )
+def _ready(now: datetime) -> Any:
+    """Rows a relay may send now: pending and due, or leased by a relay that did not finish."""
     active = select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.enabled, ~SUBSCRIBER.c.paused)
-    return and_(OUTBOX.c.state.in_(BLOCKING), ready, OUTBOX.c.subscriber_id.in_(active), ~blocked)
+    return and_(
+        OUTBOX.c.state.in_(BLOCKING),
+        or_(
+            and_(OUTBOX.c.state == PENDING, OUTBOX.c.available_at <= now),
+            and_(OUTBOX.c.state == SENDING, OUTBOX.c.lease_until < now),
+        ),
+        OUTBOX.c.subscriber_id.in_(active),
+    )
+
+
+def _heads(connection: Connection, pairs: set[tuple[int, int]]) -> set[int]:
+    """Id of the first still-open row of each (subscriber, identity) stream."""
+    stmt = (
+        select(func.min(OUTBOX.c.id))
+        .where(OUTBOX.c.state.in_(BLOCKING), tuple_(OUTBOX.c.subscriber_id, OUTBOX.c.identity_id).in_(pairs))
+        .group_by(OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
+    )
+    return set(connection.execute(stmt).scalars())
 
 
 def claim(engine: Engine, relay_id: str, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
-    """Claim up to ``limit`` stream heads and lease them to this relay."""
-    stmt = select(OUTBOX.c.id).where(_claimable(now)).order_by(OUTBOX.c.id).limit(limit)
+    """Claim up to ``limit`` stream heads and lease them to this relay.
+
+    Three short statements rather than one correlated query, so that the plan stays cheap whatever
+    the table statistics say during a burst: the oldest ready rows (partial index on open rows), the
+    head of each of their streams (stream index), then a lock on the ready heads (SKIP LOCKED on
+    PostgreSQL: relays never wait for each other nor take the same row). A row is taken only if it
+    is still the first open row of its stream, so per-identity order holds.
+    """
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(of=OUTBOX, skip_locked=True)
-        ids = list(connection.execute(stmt).scalars())
-        if not ids:
+        candidates = connection.execute(
+            select(OUTBOX.c.id, OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
+            .where(_ready(now))
+            .order_by(OUTBOX.c.id)
+            .limit(limit * 4)
+        ).all()
+        if not candidates:
             return []
+        heads = _heads(connection, {(c.subscriber_id, c.identity_id) for c in candidates})
+        wanted = [c.id for c in candidates if c.id in heads][:limit]
+        if connection.dialect.name == "postgresql":
+            lock = select(OUTBOX.c.id).where(OUTBOX.c.id.in_(wanted), _ready(now)).order_by(OUTBOX.c.id)
+            wanted = list(connection.execute(lock.with_for_update(of=OUTBOX, skip_locked=True)).scalars())
+        lease_until = now + timedelta(seconds=lease_seconds)
+        # Re-checking readiness in the UPDATE keeps a second relay from taking a row just leased.
         connection.execute(
             update(OUTBOX)
-            .where(OUTBOX.c.id.in_(ids))
-            .values(state=SENDING, lease_until=now + timedelta(seconds=lease_seconds), claimed_by=relay_id)
+            .where(OUTBOX.c.id.in_(wanted), _ready(now))
+            .values(state=SENDING, lease_until=lease_until, claimed_by=relay_id)
         )
-        rows = connection.execute(select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)).all()
+        rows = connection.execute(
+            select(OUTBOX)
+            .where(OUTBOX.c.id.in_(wanted), _mine(relay_id), OUTBOX.c.lease_until == lease_until)
+            .order_by(OUTBOX.c.id)
+        ).all()
     return [
         Claimed(
             r.id,

@@ -167,3 +167,22 @@ def test_dead_letter_retry_sends_the_same_message_again(ctx, settings):
 
     receiver = asyncio.run(run())
     assert len(receiver.received) == 4 and len(set(receiver.received)) == 1
+
+
+def test_two_relays_share_the_queue_without_double_delivery_or_reordering(ctx, settings):
+    async def run():
+        receiver = await FakeReceiver().start()
+        subscriber(ctx, "DPI", receiver.port)
+        burst(ctx, identities=6, updates=4)
+        relays = [Relay(ctx.engine, fast(settings, relay_batch_size=5), relay_id=f"r{i}") for i in (1, 2)]
+        await asyncio.gather(*(drain(r, lambda: all(x.state == "done" for x in rows(ctx))) for r in relays))
+        for relay in relays:
+            await relay.close()
+        await receiver.close()
+        return receiver, relays
+
+    receiver, relays = asyncio.run(run())
+    assert len(receiver.received) == len(rows(ctx)) == 30  # each message exactly once
+    check_delivery(ctx, receiver)
+    if ctx.engine.dialect.name == "postgresql":
+        assert all(r.counters["delivered"] > 0 for r in relays)
