@@ -32,12 +32,12 @@ from app.config import development_settings  # noqa: E402
 from app.db.migrations import upgrade  # noqa: E402
 from app.integrations.hl7.mllp import MllpClient, MllpServer  # noqa: E402
 from app.main import build_context  # noqa: E402
+from app.services.context import Actor  # noqa: E402
 from app.services.replay import replay_step, running_jobs  # noqa: E402
 from app.services.subscribers import SubscriberInput, create_subscriber, switch_ins_ready  # noqa: E402
-from app.services.context import Actor  # noqa: E402
 from app.workers.mllp_listener import build_server  # noqa: E402
 from app.workers.relay import Relay  # noqa: E402
-from bench.hl7_data import ack_for, a31, fill_identities, fill_outbox  # noqa: E402
+from bench.hl7_data import a31, ack_for, fill_identities, fill_outbox  # noqa: E402
 
 ADMIN = Actor("bench", frozenset({"admin"}))
 
@@ -58,6 +58,7 @@ async def _send_all(port: int, messages: list[bytes], senders: int) -> float:
 
 async def floor_bare(messages: list[bytes], senders: int) -> float:
     """Frame + ACK only."""
+
     async def handler(message: bytes, _peer: object) -> bytes:
         return ack_for(message)
 
@@ -116,9 +117,8 @@ async def _drain(ctx, settings, count: int, subscriber_id: int, replay_job: int 
     replaying = asyncio.create_task(_run_replay(ctx, replay_job)) if replay_job else None
     while True:
         if await relay.run_once() == 0:
-            if replaying is None or replaying.done():
-                if _open_rows(ctx, subscriber_id) == 0:
-                    break
+            if (replaying is None or replaying.done()) and _open_rows(ctx, subscriber_id) == 0:
+                break
             await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - start
     await relay.close()
@@ -149,6 +149,7 @@ async def replay(ctx, settings, sink_port: int, identities: int) -> float:
 
 async def sink() -> MllpServer:
     """A downstream application that acknowledges at once."""
+
     async def handler(message: bytes, _peer: object) -> bytes:
         return ack_for(message)
 
@@ -193,9 +194,13 @@ async def run(url: str, raw_url: str, args: argparse.Namespace) -> dict:
         ctx.engine.dispose()
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "senders": args.senders, "messages": args.messages, "replay_identities": args.replay,
-        "floor_bare_msg_s": round(bare), "floor_commit_msg_s": round(commit),
-        "inbound_a31_msg_s": round(ingest), "outbound_delivery_msg_s": round(delivery),
+        "senders": args.senders,
+        "messages": args.messages,
+        "replay_identities": args.replay,
+        "floor_bare_msg_s": round(bare),
+        "floor_commit_msg_s": round(commit),
+        "inbound_a31_msg_s": round(ingest),
+        "outbound_delivery_msg_s": round(delivery),
         "replay_msg_s": round(replayed),
     }
 
@@ -203,11 +208,15 @@ async def run(url: str, raw_url: str, args: argparse.Namespace) -> dict:
 def report(results: dict) -> None:
     """Print the table and write the JSON."""
     floor = results["floor_commit_msg_s"]
-    rows = [("(a) inbound A31 ingest", results["inbound_a31_msg_s"], 1000),
-            ("(b) outbound delivery", results["outbound_delivery_msg_s"], 2000),
-            ("(c) INS-ready replay", results["replay_msg_s"], 2000)]
-    print(f"floors: bare MLLP loop {results['floor_bare_msg_s']} msg/s, "
-          f"MLLP loop + 1 PostgreSQL commit/msg {floor} msg/s")
+    rows = [
+        ("(a) inbound A31 ingest", results["inbound_a31_msg_s"], 1000),
+        ("(b) outbound delivery", results["outbound_delivery_msg_s"], 2000),
+        ("(c) INS-ready replay", results["replay_msg_s"], 2000),
+    ]
+    print(
+        f"floors: bare MLLP loop {results['floor_bare_msg_s']} msg/s, "
+        f"MLLP loop + 1 PostgreSQL commit/msg {floor} msg/s"
+    )
     print(f"{'measure':28} {'msg/s':>8} {'target':>8} {'% commit floor':>15}")
     for label, value, target in rows:
         print(f"{label:28} {value:>8} {target:>8} {100 * value / floor:>14.0f}%")

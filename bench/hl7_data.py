@@ -19,13 +19,15 @@ def a31(cid: str, ipp: str, used: str) -> bytes:
     """An A31 from the GAM (used name optional)."""
     used_rep = f"~{used}^^^^^^D" if used else ""
     return (
-        "\r".join([
-            HEADER.format(cid=cid),
-            "EVN||20260115101010",
-            f"PID|1||{ipp}^^^CHU-X&000897406&N^PI||DUPONT^MARIE^MARIE ANNE^^^^L{used_rep}||19800317|F|||"
-            "^^^^^^BDL^^63113|||||||||||||||||||||PROV",
-            "PV1|1|N",
-        ])
+        "\r".join(
+            [
+                HEADER.format(cid=cid),
+                "EVN||20260115101010",
+                f"PID|1||{ipp}^^^CHU-X&000897406&N^PI||DUPONT^MARIE^MARIE ANNE^^^^L{used_rep}||19800317|F|||"
+                "^^^^^^BDL^^63113|||||||||||||||||||||PROV",
+                "PV1|1|N",
+            ]
+        )
         + "\r"
     ).encode()
 
@@ -38,11 +40,23 @@ def ack_for(message: bytes) -> bytes:
 
 def _snapshot(n: int) -> dict:
     return {
-        "ipp": f"S{n:09d}", "birth_name": "DUPONT", "first_names": "MARIE ANNE", "first_name": "MARIE",
-        "sex": "F", "birth_date": "1980-03-17", "birth_date_completed": False, "birth_place_code": "63113",
-        "used_name": None, "used_first_name": None, "status": "QUAL", "attributes": [],
-        "ins": {"matricule": "275126322074974", "oid": "1.2.250.1.213.1.4.8"}, "identity_id": n,
-        "identity_mode": "INSI", "last_insi_call_date": "2026-01-10", "document": {"type": "CN", "expires_on": None},
+        "ipp": f"S{n:09d}",
+        "birth_name": "DUPONT",
+        "first_names": "MARIE ANNE",
+        "first_name": "MARIE",
+        "sex": "F",
+        "birth_date": "1980-03-17",
+        "birth_date_completed": False,
+        "birth_place_code": "63113",
+        "used_name": None,
+        "used_first_name": None,
+        "status": "QUAL",
+        "attributes": [],
+        "ins": {"matricule": "275126322074974", "oid": "1.2.250.1.213.1.4.8"},
+        "identity_id": n,
+        "identity_mode": "INSI",
+        "last_insi_call_date": "2026-01-10",
+        "document": {"type": "CN", "expires_on": None},
     }
 
 
@@ -50,9 +64,19 @@ def fill_outbox(engine: Engine, subscriber_id: int, count: int) -> None:
     """``count`` pending A31 rows, one per identity (no identity rows needed to deliver them)."""
     now = datetime.now(UTC)
     rows = [
-        {"subscriber_id": subscriber_id, "identity_id": 1_000_000 + n, "event": "A31", "format": "legacy",
-         "kind": "live", "snapshot": _snapshot(n), "state": "pending", "attempts": 0, "error_attempts": 0,
-         "available_at": now, "created_at": now}
+        {
+            "subscriber_id": subscriber_id,
+            "identity_id": 1_000_000 + n,
+            "event": "A31",
+            "format": "legacy",
+            "kind": "live",
+            "snapshot": _snapshot(n),
+            "state": "pending",
+            "attempts": 0,
+            "error_attempts": 0,
+            "available_at": now,
+            "created_at": now,
+        }
         for n in range(count)
     ]
     with engine.begin() as conn:
@@ -63,10 +87,12 @@ def fill_outbox(engine: Engine, subscriber_id: int, count: int) -> None:
 def fill_identities(engine: Engine, subscriber_id: int, count: int) -> None:
     """``count`` QUAL identities with an active INS and a document, all already sent to the subscriber."""
     statements = [
-        """INSERT INTO identity (ipp, birth_name, first_names, first_name, sex, birth_date, birth_date_completed,
-               birth_place_code, status, attributes, source, insi_at, version, active, created_at, updated_at)
+        """INSERT INTO identity (ipp, birth_name, first_names, first_name, sex, birth_date,
+               birth_date_completed, birth_place_code, status, attributes, source, insi_at, version, active,
+               created_at, updated_at)
            SELECT 'B' || lpad(g::text, 9, '0'), 'DUPONT', 'MARIE ANNE', 'MARIE', 'F',
-                  date '1950-01-01' + (g % 20000), false, '63113', 'QUAL', '', 'INSI', now(), 1, true, now(), now()
+                  date '1950-01-01' + (g % 20000), false, '63113', 'QUAL', '', 'INSI', now(), 1, true,
+                  now(), now()
            FROM generate_series(1, :n) g""",
         """INSERT INTO ins (identity_id, matricule, oid, active, source, created_at)
            SELECT id, '1' || lpad(id::text, 12, '0') || '00', '1.2.250.1.213.1.4.8', true, 'INSI', now()

@@ -16,6 +16,7 @@ depends_on = None
 
 _TS = sa.DateTime(timezone=True)
 _OPEN = "state IN ('pending', 'sending', 'dead')"
+_READY = "state IN ('pending', 'sending')"
 
 
 def upgrade() -> None:
@@ -65,11 +66,11 @@ def upgrade() -> None:
         sqlite_where=sa.text(_OPEN),
     )
     op.create_index(
-        "ix_outbox_open",
+        "ix_outbox_ready",
         "outbox_message",
         ["id"],
-        postgresql_where=sa.text(_OPEN),
-        sqlite_where=sa.text(_OPEN),
+        postgresql_where=sa.text(_READY),
+        sqlite_where=sa.text(_READY),
     )
     op.create_table(
         "inbound_message",
@@ -125,7 +126,7 @@ def downgrade() -> None:
     op.drop_table("replay_job")
     op.drop_table("quarantine")
     op.drop_table("inbound_message")
-    op.drop_index("ix_outbox_open", "outbox_message")
+    op.drop_index("ix_outbox_ready", "outbox_message")
     op.drop_index("ix_outbox_open_stream", "outbox_message")
     op.drop_index("ix_outbox_stream", "outbox_message")
     op.drop_table("outbox_message")

@@ -15,6 +15,8 @@ from sqlmodel import Field, SQLModel
 UTF8 = "UNICODE UTF-8"
 DEFAULT_EVENTS = "A28,A31,A40,A47"
 OPEN_CONDITION = "state IN ('pending', 'sending', 'dead')"
+# Rows a relay may claim; a separate predicate so the planner never scans it to find stream heads.
+READY_CONDITION = "state IN ('pending', 'sending')"
 
 
 class SubscriberRow(SQLModel, table=True):
@@ -54,7 +56,10 @@ class OutboxMessageRow(SQLModel, table=True):
             sqlite_where=text(OPEN_CONDITION),
         ),
         Index(
-            "ix_outbox_open", "id", postgresql_where=text(OPEN_CONDITION), sqlite_where=text(OPEN_CONDITION)
+            "ix_outbox_ready",
+            "id",
+            postgresql_where=text(READY_CONDITION),
+            sqlite_where=text(READY_CONDITION),
         ),
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -116,7 +116,7 @@ def _ready(now: datetime) -> Any:
     """Rows a relay may send now: pending and due, or leased by a relay that did not finish."""
     active = select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.enabled, ~SUBSCRIBER.c.paused)
     return and_(
-        OUTBOX.c.state.in_(BLOCKING),
+        OUTBOX.c.state.in_((PENDING, SENDING)),
         or_(
             and_(OUTBOX.c.state == PENDING, OUTBOX.c.available_at <= now),
             and_(OUTBOX.c.state == SENDING, OUTBOX.c.lease_until < now),
@@ -126,10 +126,17 @@ def _ready(now: datetime) -> Any:
 
 
 def _heads(connection: Connection, pairs: set[tuple[int, int]]) -> set[int]:
-    """Id of the first still-open row of each (subscriber, identity) stream."""
+    """Id of the first still-open row of each (subscriber, identity) stream (of a superset of ``pairs``).
+
+    Two IN lists rather than a row-value IN, so both columns are index conditions on PostgreSQL.
+    """
     stmt = (
         select(func.min(OUTBOX.c.id))
-        .where(OUTBOX.c.state.in_(BLOCKING), tuple_(OUTBOX.c.subscriber_id, OUTBOX.c.identity_id).in_(pairs))
+        .where(
+            OUTBOX.c.state.in_(BLOCKING),
+            OUTBOX.c.subscriber_id.in_({s for s, _ in pairs}),
+            OUTBOX.c.identity_id.in_({i for _, i in pairs}),
+        )
         .group_by(OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
     )
     return set(connection.execute(stmt).scalars())
