@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -69,6 +69,44 @@ def interested_subscribers(session: Session, event: str) -> list[SubscriberRow]:
     """Enabled subscribers that want this event (paused ones still get rows, delivered later)."""
     rows = session.execute(select(SubscriberRow).where(SubscriberRow.enabled)).scalars().all()
     return [row for row in rows if event in row.events.split(",")]
+
+
+def enqueue_interested(
+    session: Session, identity_id: int, event: str, snapshot: dict[str, Any], now: datetime
+) -> int:
+    """One row per enabled subscriber that wants ``event``, in one INSERT ... SELECT (no commit).
+
+    Reading the subscribers and writing the rows in the same statement saves a round trip on every
+    identity change and sees exactly the subscriber set of the change's own transaction.
+    """
+    source = select(
+        SUBSCRIBER.c.id,
+        literal(identity_id),
+        literal(event),
+        case((SUBSCRIBER.c.ins_ready, "ins_ready"), else_="legacy"),
+        literal("live"),
+        literal(snapshot, type_=OUTBOX.c.snapshot.type),
+        literal(PENDING),
+        literal(0),
+        literal(0),
+        literal(now, type_=OUTBOX.c.available_at.type),
+        literal(now, type_=OUTBOX.c.created_at.type),
+    ).where(SUBSCRIBER.c.enabled, SUBSCRIBER.c.events.like(f"%{event}%"))
+    columns = [
+        "subscriber_id",
+        "identity_id",
+        "event",
+        "format",
+        "kind",
+        "snapshot",
+        "state",
+        "attempts",
+        "error_attempts",
+        "available_at",
+        "created_at",
+    ]
+    result = session.execute(insert(OUTBOX).from_select(columns, source))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def enqueue(

@@ -70,7 +70,10 @@ def latest_documents(session: Session, identity_ids: list[int]) -> dict[int, dic
         .order_by(col(IdentityDocumentRow.id))
     ).scalars()
     return {
-        row.identity_id: {"type": row.type, "expires_on": row.expires_on.isoformat() if row.expires_on else None}
+        row.identity_id: {
+            "type": row.type,
+            "expires_on": row.expires_on.isoformat() if row.expires_on else None,
+        }
         for row in rows
     }
 
@@ -99,12 +102,8 @@ class OutboxSink:
 
     def identity_changed(self, session: Session, change: IdentityChange) -> None:
         """One row per interested subscriber (none when nobody subscribes)."""
-        event = event_for(change)
-        subscribers = outbox.interested_subscribers(session, event)
-        if not subscribers:
-            return
         snapshot = identity_snapshot(session, change.identity, change.before)
         prior = change.details.get("prior_ipp")
         if prior:
             snapshot["prior_ipp"] = prior
-        outbox.enqueue(session, subscribers, change.identity.id, event, snapshot, self.clock())
+        outbox.enqueue_interested(session, change.identity.id, event_for(change), snapshot, self.clock())
