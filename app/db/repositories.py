@@ -105,6 +105,16 @@ class IdentityRepository:
             return None
         return _to_domain(row, self._ins_rows(identity_id))
 
+    def get_by_ipp(self, ipp: str, *, for_update: bool = False) -> Identity | None:
+        """Load the identity holding a local id (IPP), with its INS records."""
+        stmt = select(IdentityRow).where(IdentityRow.ipp == ipp)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.session.execute(stmt).scalar_one_or_none()
+        if row is None or row.id is None:
+            return None
+        return _to_domain(row, self._ins_rows(row.id))
+
     def get_many(self, identity_ids: Sequence[int], *, for_update: bool = False) -> list[Identity]:
         """Load several identities with their INS records, in id order (two queries)."""
         if not identity_ids:

@@ -184,12 +184,12 @@ def apply_in(uow: UnitOfWork, received: ReceivedIdentity, reason: str, trusted: 
     if received.event == CHANGE_ID:
         identity = _change_ipp(uow, received)
     else:
-        found = uow.identities.id_by_ipp(received.ipp)
+        found = uow.identities.get_by_ipp(received.ipp, for_update=True)
         if found is None:
             traits = identities._build(uow.ctx, received.traits)  # noqa: SLF001 - same validation as REST
             identity = identities.create_in(uow, traits, ipp=received.ipp, source="SM")
         else:
-            identity = identities.load(uow, found)
+            identity = found
     identity = _update_traits(uow, identity, received, reason)
     identity = _apply_ins(uow, identity, received, trusted)
     if received.event == MERGE:

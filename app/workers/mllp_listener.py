@@ -108,13 +108,15 @@ class InboundHandler:
 
     def process(self, raw: bytes) -> bytes:
         """Parse, apply and answer (runs in a worker thread)."""
-        header = sniff_header(raw)
-        sender = f"{header.sending_application}^{header.sending_facility}" if header else "?"
-        received, error = None, None
+        received: ReceivedIdentity | None = None
+        error: DomainError | None = None
         try:
-            received = received_identity(parse_pam(raw))
+            parsed = parse_pam(raw)
+            header: Header | None = parsed.header
+            received = received_identity(parsed)
         except DomainError as exc:
-            error = exc
+            header, error = sniff_header(raw), exc
+        sender = f"{header.sending_application}^{header.sending_facility}" if header else "?"
         try:
             receipt = receive(
                 self.ctx,
