@@ -246,6 +246,16 @@ def mark_done(connection: Connection, ids: Sequence[int], relay_id: str, now: da
         )
 
 
+def give_back(connection: Connection, ids: Sequence[int], relay_id: str) -> None:
+    """Return rows this relay claimed but did not send (no attempt counted)."""
+    if ids:
+        connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), _mine(relay_id))
+            .values(state=PENDING, lease_until=None)
+        )
+
+
 def mark_failed(
     connection: Connection, failures: Sequence[Failure], relay_id: str, now: datetime, policy: RetryPolicy
 ) -> list[int]:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ class Relay:
             hl7.retry_base_seconds, hl7.retry_max_seconds, hl7.max_error_attempts, hl7.lease_seconds
         )
         self.counters: Counter[str] = Counter()
+        self._send_until = 0.0
         self._pools: dict[int, tuple[tuple[object, ...], list[MllpClient]]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -78,6 +80,10 @@ class Relay:
         )
         if not claimed:
             return 0
+        # Stop sending before the lease can expire: another relay may then take the rows over.
+        self._send_until = (
+            time.monotonic() + hl7.lease_seconds - hl7.ack_timeout_seconds - hl7.connect_timeout_seconds
+        )
         subscribers = await asyncio.to_thread(self._subscribers, {c.subscriber_id for c in claimed})
         by_subscriber: dict[int, list[Claimed]] = {}
         for row in claimed:
@@ -97,8 +103,11 @@ class Relay:
 
     def _record(self, done: list[int], failures: list[Failure]) -> None:
         now = self.clock()
+        given_back = [f.id for f in failures if isinstance(f, _NotAttempted)]
+        failures = [f for f in failures if not isinstance(f, _NotAttempted)]
         with self.engine.begin() as connection:
             outbox.mark_done(connection, done, self.relay_id, now)
+            outbox.give_back(connection, given_back, self.relay_id)
             dead = outbox.mark_failed(connection, failures, self.relay_id, now, self.policy)
         self.counters["delivered"] += len(done)
         self.counters["failed"] += len(failures)
@@ -147,6 +156,9 @@ class Relay:
         done: list[int] = []
         failures: list[Failure] = []
         for index, row in enumerate(rows):
+            if time.monotonic() > self._send_until:
+                failures += [_NotAttempted(r.id, "lease ending", False) for r in rows[index:]]
+                break
             failure = await self._deliver(client, subscriber, row)
             if failure is None:
                 done.append(row.id)
@@ -183,3 +195,7 @@ class Relay:
 
 class _AckFailure(Failure):
     """A failure answered by the receiver (the connection is still usable)."""
+
+
+class _NotAttempted(Failure):
+    """A row left unsent because its lease was ending: given back as is."""

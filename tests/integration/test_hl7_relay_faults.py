@@ -186,3 +186,22 @@ def test_two_relays_share_the_queue_without_double_delivery_or_reordering(ctx, s
     check_delivery(ctx, receiver)
     if ctx.engine.dialect.name == "postgresql":
         assert all(r.counters["delivered"] > 0 for r in relays)
+
+
+def test_rows_whose_lease_is_ending_are_given_back_unsent(ctx, settings):
+    async def run():
+        receiver = await FakeReceiver().start()
+        subscriber(ctx, "DPI", receiver.port)
+        new_identity(ctx, 1)
+        short = Relay(ctx.engine, fast(settings, lease_seconds=0.5, ack_timeout_seconds=0.5))
+        await short.run_once()
+        states = [(r.state, r.attempts) for r in rows(ctx)]
+        relay = Relay(ctx.engine, fast(settings))
+        await drain(relay, lambda: all(r.state == "done" for r in rows(ctx)))
+        for r in (short, relay):
+            await r.close()
+        await receiver.close()
+        return states, receiver
+
+    states, receiver = asyncio.run(run())
+    assert states == [("pending", 0)] and len(receiver.received) == 1
