@@ -100,6 +100,15 @@ class Hl7Settings(BaseModel):
     lease_seconds: float = 60.0
     replay_rate_per_second: float = 2000.0
 
+    @model_validator(mode="after")
+    def _check_lease(self) -> Hl7Settings:
+        if self.lease_seconds < self.ack_timeout_seconds + self.connect_timeout_seconds + 1:
+            raise ValueError(
+                "hl7.lease_seconds must exceed ack_timeout_seconds + connect_timeout_seconds by 1 s at least "
+                "(a relay must be able to send within its lease)"
+            )
+        return self
+
 
 class DocumentsSettings(BaseModel):
     """INS DataMatrix and cover pages (see docs/documents.md)."""

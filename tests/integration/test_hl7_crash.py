@@ -38,7 +38,7 @@ class ThreadedReceiver:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.receiver = FakeReceiver(lambda _m, _i: "slow", slow_seconds=0.003)
+        self.receiver = FakeReceiver(lambda _m, _i: "slow", slow_seconds=0.02)
         asyncio.run_coroutine_threadsafe(self.receiver.start(), self.loop).result(5)
 
     def close(self) -> None:
@@ -55,11 +55,12 @@ def relay_process(settings) -> subprocess.Popen:
         "IDENTITO_ENVIRONMENT": "development",
         "IDENTITO_AUTH__SECRET": settings.auth.secret,
         "IDENTITO_AUTH__DEV_TOKENS": "true",
-        "IDENTITO_HL7__LEASE_SECONDS": "1",
+        "IDENTITO_HL7__LEASE_SECONDS": "2",
+        "IDENTITO_HL7__CONNECT_TIMEOUT_SECONDS": "0.5",
         "IDENTITO_HL7__RETRY_BASE_SECONDS": "0.05",
         "IDENTITO_HL7__RETRY_MAX_SECONDS": "0.2",
         "IDENTITO_HL7__RELAY_BATCH_SIZE": "20",
-        "IDENTITO_HL7__ACK_TIMEOUT_SECONDS": "1",
+        "IDENTITO_HL7__ACK_TIMEOUT_SECONDS": "0.5",
         "IDENTITO_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
