@@ -77,6 +77,15 @@ def test_legacy_and_ins_ready_subscribers_get_their_own_format(ctx, settings):
     assert (old.ins, old.status_code, old.zfd) == ((), None, None)
     assert [(c.matricule, c.oid) for c in new.ins] == [("275126322074974", "1.2.250.1.213.1.4.8")]
     assert new.status_code == "VALI" and new.zfd is not None and new.zfd.identity_mode == "SM"
+    # An independent parser reads the bytes that crossed the socket the same way.
+    from hl7apy.parser import parse_message
+
+    ready_pid = parse_message(ready.received[-1].decode(), find_groups=False).pid
+    legacy_pid = parse_message(legacy.received[-1].decode(), find_groups=False).pid
+    assert [(r.cx_1.value, r.cx_5.value) for r in ready_pid.pid_3] == [
+        ("IPP000001", "PI"), ("275126322074974", "INS")]
+    assert [r.cx_5.value for r in legacy_pid.pid_3] == ["PI"]
+    assert [c.to_er7() for c in ready_pid.pid_32] == ["VALI"] and not legacy_pid.pid_32.to_er7()
 
 
 def test_paused_subscriber_keeps_its_queue_until_resumed(ctx, settings):
