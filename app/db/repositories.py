@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Select, and_, exists, insert, or_, select, update
 from sqlmodel import Session, col
 
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
@@ -69,6 +69,20 @@ def _trait_values(traits: Traits) -> dict[str, Any]:
     }
 
 
+def _ins_values(identity_id: int, record: InsRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "identity_id": identity_id,
+        "matricule": record.ins.matricule,
+        "oid": record.ins.oid,
+        "active": record.active,
+        "source": record.source,
+        "valid_from": record.valid_from,
+        "valid_to": record.valid_to,
+        "created_at": now,
+        "deactivated_at": None if record.active else now,
+    }
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     """Identity search criteria; names are already normalised search keys."""
@@ -82,6 +96,18 @@ class SearchFilters:
     ipp: str | None = None
     ins: str | None = None
     status: str | None = None
+
+
+@dataclass(frozen=True)
+class NewIdentity:
+    """An identity to insert in bulk (imports, benchmarks), its traits already built by the domain."""
+
+    traits: Traits
+    state: IdentityState
+    ipp: str | None = None
+    source: str = "SM"
+    ins_records: tuple[InsRecord, ...] = ()
+    insi_at: datetime | None = None
 
 
 def _like_prefix(value: str) -> str:
@@ -164,25 +190,64 @@ class IdentityRepository:
             raise StaleRow(identity.id)
         return expected_version + 1
 
+    def add_many(self, identities: Sequence[NewIdentity], now: datetime) -> list[int]:
+        """Insert identities and their INS in two multi-row statements; return the ids in order."""
+        if not identities:
+            return []
+        rows = [
+            {
+                "ipp": new.ipp,
+                "status": new.state.status.value,
+                "attributes": _attributes_text(new.state.attributes),
+                "source": new.source,
+                "insi_at": new.insi_at,
+                "version": 1,
+                "active": True,
+                "created_at": now,
+                "updated_at": now,
+                **_trait_values(new.traits),
+            }
+            for new in identities
+        ]
+        stmt = insert(IdentityRow).returning(col(IdentityRow.id), sort_by_parameter_order=True)
+        ids = [int(i) for i in self.session.execute(stmt, rows).scalars()]
+        ins_rows = [
+            _ins_values(identity_id, record, now)
+            for identity_id, new in zip(ids, identities, strict=True)
+            for record in new.ins_records
+        ]
+        if ins_rows:
+            self.session.execute(insert(InsRow), ins_rows)
+        return ids
+
     def search(self, filters: SearchFilters, *, limit: int, offset: int) -> list[Identity]:
         """Identities matching every given criterion, ordered by name."""
+        stmt = self.search_statement(filters, limit=limit, offset=offset)
+        rows = self.session.execute(stmt).scalars().all()
+        ins_by_identity: dict[int, list[InsRow]] = {}
+        if rows:
+            for ins_row in self.session.execute(self.ins_statement([r.id or 0 for r in rows])).scalars():
+                ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
+        return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
+
+    @staticmethod
+    def search_statement(filters: SearchFilters, *, limit: int, offset: int) -> Select[Any]:
+        """The SELECT that `search` issues first (also compiled by the benchmark's raw-SQL floor)."""
         stmt = select(IdentityRow).where(col(IdentityRow.active))
-        for condition in self._conditions(filters):
+        for condition in IdentityRepository._conditions(filters):
             stmt = stmt.where(condition)
         stmt = stmt.order_by(
             IdentityRow.birth_name, IdentityRow.first_name, IdentityRow.birth_date, IdentityRow.id
         )
-        rows = self.session.execute(stmt.limit(limit).offset(offset)).scalars().all()
-        ins_by_identity: dict[int, list[InsRow]] = {}
-        if rows:
-            ids = [r.id for r in rows]
-            for ins_row in self.session.execute(
-                select(InsRow).where(col(InsRow.identity_id).in_(ids))
-            ).scalars():
-                ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
-        return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
+        return stmt.limit(limit).offset(offset)
 
-    def _conditions(self, f: SearchFilters) -> list[Any]:
+    @staticmethod
+    def ins_statement(identity_ids: Sequence[int]) -> Select[Any]:
+        """The SELECT that loads the INS records of the identities a search found."""
+        return select(InsRow).where(col(InsRow.identity_id).in_(identity_ids))
+
+    @staticmethod
+    def _conditions(f: SearchFilters) -> list[Any]:
         conditions: list[Any] = []
         if f.birth_name:
             if f.exact_name:
@@ -225,19 +290,7 @@ class IdentityRepository:
     # -- INS --------------------------------------------------------------------------------
     def add_ins(self, identity_id: int, record: InsRecord, now: datetime) -> None:
         """Store an INS (active or historic) for an identity."""
-        self.session.add(
-            InsRow(
-                identity_id=identity_id,
-                matricule=record.ins.matricule,
-                oid=record.ins.oid,
-                active=record.active,
-                source=record.source,
-                valid_from=record.valid_from,
-                valid_to=record.valid_to,
-                created_at=now,
-                deactivated_at=None if record.active else now,
-            )
-        )
+        self.session.add(InsRow(**_ins_values(identity_id, record, now)))
         self.session.flush()
 
     def deactivate_ins(self, identity_id: int, now: datetime) -> int:
