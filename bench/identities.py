@@ -187,6 +187,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefix-length", type=int, default=3, help="letters typed for (b)")
     parser.add_argument("--batch-size", type=int, default=5000, help="identities per seeding commit")
     parser.add_argument("--reuse", action="store_true", help="skip seeding when the database has N rows")
+    parser.add_argument("--seed-only", action="store_true", help="prepare the database, measure nothing")
     parser.add_argument("--output", type=Path, default=None, help="default: bench/results/identities.json")
     return parser.parse_args(argv)
 
@@ -198,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     seeded = prepare_database(url, args.identities, reuse=args.reuse, owned=args.database_url is None,
                               batch_size=args.batch_size, console=console)
+    if args.seed_only:
+        if seeded is not None:
+            console.print(f"create rate: {seeded.rate_per_s:,.0f} identities/s ({seeded.identities:,} in "
+                          f"{seeded.seconds:,.1f} s, {seeded.database_rate_per_s:,.0f}/s of database time)")
+        return 0
     samples = sample_rows(url, args.requests, seed=11)
     queries = build_queries(samples, args.prefix_length)
     t0 = time.perf_counter()

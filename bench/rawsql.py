@@ -1,15 +1,14 @@
-"""The raw-SQL floor: the statements IdentityRepository.search issues, run with the bare driver.
+"""The raw-SQL floor: the statement IdentityRepository.search issues, run with the bare driver.
 
-Each search is compiled from the repository's own statement builders (the identity SELECT, then the
-INS SELECT for the ids it found), then executed with psycopg (PostgreSQL) or sqlite3, in one
-transaction per call like the application's session, without SQLAlchemy or the ORM.
+Each search is compiled from the repository's own statement builder (one SELECT: the page of
+identities joined to their INS records), then executed with psycopg (PostgreSQL) or sqlite3 on an
+autocommit connection like the application's read queries, without SQLAlchemy or the ORM.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,14 +21,6 @@ from sqlalchemy.engine import make_url
 from app.db.repositories import IdentityRepository, SearchFilters
 
 Statement = tuple[str, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class RawSearch:
-    """One search as plain SQL: the identity SELECT and, when it finds rows, the INS SELECT."""
-
-    identities: Statement
-    ins: Statement | None
 
 
 class RawDatabase:
@@ -54,37 +45,24 @@ class RawDatabase:
         return str(compiled), params
 
     def connect(self) -> Any:
-        """A bare driver connection (not autocommit: each call is one transaction)."""
+        """A bare driver connection in autocommit mode."""
         if self.is_sqlite:
-            connection = sqlite3.connect(self.target, check_same_thread=False, timeout=30)
+            connection = sqlite3.connect(self.target, check_same_thread=False, timeout=30,
+                                         isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             return connection
-        return psycopg.connect(self.target, connect_timeout=5)
+        return psycopg.connect(self.target, connect_timeout=5, autocommit=True)
 
-    def prepare(self, filters: Sequence[SearchFilters], limit: int) -> list[RawSearch]:
-        """Compile each search; run it once to learn the ids its INS SELECT will ask for."""
-        searches: list[RawSearch] = []
-        connection = self.connect()
-        try:
-            for f in filters:
-                first = self.compile(IdentityRepository.search_statement(f, limit=limit, offset=0))
-                ids = [row[0] for row in _fetch(connection, first)]
-                second = self.compile(IdentityRepository.ins_statement(ids)) if ids else None
-                connection.rollback()
-                searches.append(RawSearch(first, second))
-        finally:
-            connection.close()
-        return searches
+    def prepare(self, filters: Sequence[SearchFilters], limit: int) -> list[Statement]:
+        """The search statement of each filter set, compiled for the driver."""
+        return [self.compile(IdentityRepository.search_statement(f, limit=limit, offset=0)) for f in filters]
 
-    def worker(self) -> tuple[Callable[[RawSearch], bool], Callable[[], None]]:
+    def worker(self) -> tuple[Callable[[Statement], bool], Callable[[], None]]:
         """A (call, close) pair for one load thread."""
         connection = self.connect()
 
-        def call(search: RawSearch) -> bool:
-            _fetch(connection, search.identities)
-            if search.ins is not None:
-                _fetch(connection, search.ins)
-            connection.rollback()
+        def call(statement: Statement) -> bool:
+            _fetch(connection, statement)
             return True
 
         return call, connection.close

@@ -16,12 +16,12 @@ from app.services.context import Actor, ServiceContext
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The process settings."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_ctx(request: Request) -> ServiceContext:
+async def get_ctx(request: Request) -> ServiceContext:
     """The service context built by the composition root."""
     return request.app.state.ctx  # type: ignore[no-any-return]
 

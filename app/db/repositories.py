@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, insert, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
@@ -110,6 +111,10 @@ class NewIdentity:
     insi_at: datetime | None = None
 
 
+def _name_order(identity: Any) -> tuple[Any, ...]:
+    return (identity.birth_name, identity.first_name, identity.birth_date, identity.id)
+
+
 def _like_prefix(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -209,7 +214,9 @@ class IdentityRepository:
             }
             for new in identities
         ]
-        stmt = insert(IdentityRow).returning(col(IdentityRow.id), sort_by_parameter_order=True)
+        # Core inserts on the tables (not the ORM bulk path): half the client CPU per row.
+        identity_table, ins_table = IdentityRow.__table__, InsRow.__table__  # type: ignore[attr-defined]
+        stmt = insert(identity_table).returning(identity_table.c.id, sort_by_parameter_order=True)
         ids = [int(i) for i in self.session.execute(stmt, rows).scalars()]
         ins_rows = [
             _ins_values(identity_id, record, now)
@@ -217,34 +224,36 @@ class IdentityRepository:
             for record in new.ins_records
         ]
         if ins_rows:
-            self.session.execute(insert(InsRow), ins_rows)
+            self.session.execute(insert(ins_table), ins_rows)
         return ids
 
     def search(self, filters: SearchFilters, *, limit: int, offset: int) -> list[Identity]:
-        """Identities matching every given criterion, ordered by name."""
+        """Identities matching every given criterion, ordered by name, with their INS records."""
+        found: dict[int, tuple[IdentityRow, list[InsRow]]] = {}
         stmt = self.search_statement(filters, limit=limit, offset=offset)
-        rows = self.session.execute(stmt).scalars().all()
-        ins_by_identity: dict[int, list[InsRow]] = {}
-        if rows:
-            for ins_row in self.session.execute(self.ins_statement([r.id or 0 for r in rows])).scalars():
-                ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
-        return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
+        for identity_row, ins_row in self.session.execute(stmt):
+            _, ins_rows = found.setdefault(identity_row.id or 0, (identity_row, []))
+            if ins_row is not None:
+                ins_rows.append(ins_row)
+        return [_to_domain(row, ins_rows) for row, ins_rows in found.values()]
 
     @staticmethod
     def search_statement(filters: SearchFilters, *, limit: int, offset: int) -> Select[Any]:
-        """The SELECT that `search` issues first (also compiled by the benchmark's raw-SQL floor)."""
+        """One SELECT: the page of matching identities (a subquery) left-joined to their INS records.
+
+        A single round trip instead of a second query for the INS of the page (also compiled as is
+        by the benchmark's raw-SQL floor).
+        """
         stmt = select(IdentityRow).where(col(IdentityRow.active))
         for condition in IdentityRepository._conditions(filters):
             stmt = stmt.where(condition)
-        stmt = stmt.order_by(
-            IdentityRow.birth_name, IdentityRow.first_name, IdentityRow.birth_date, IdentityRow.id
+        page = stmt.order_by(*_name_order(IdentityRow)).limit(limit).offset(offset).subquery("page")
+        identity = aliased(IdentityRow, page)
+        return (
+            select(identity, InsRow)
+            .outerjoin(InsRow, col(InsRow.identity_id) == identity.id)
+            .order_by(*_name_order(identity), InsRow.id)
         )
-        return stmt.limit(limit).offset(offset)
-
-    @staticmethod
-    def ins_statement(identity_ids: Sequence[int]) -> Select[Any]:
-        """The SELECT that loads the INS records of the identities a search found."""
-        return select(InsRow).where(col(InsRow.identity_id).in_(identity_ids))
 
     @staticmethod
     def _conditions(f: SearchFilters) -> list[Any]:
