@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, insert, or_, select, update
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
@@ -239,20 +238,21 @@ class IdentityRepository:
 
     @staticmethod
     def search_statement(filters: SearchFilters, *, limit: int, offset: int) -> Select[Any]:
-        """One SELECT: the page of matching identities (a subquery) left-joined to their INS records.
+        """One SELECT: the identities of the page (an id subquery) left-joined to their INS records.
 
-        A single round trip instead of a second query for the INS of the page (also compiled as is
-        by the benchmark's raw-SQL floor).
+        A single round trip instead of a second query for the INS of the page; the page is chosen
+        by ids so that no aliased entity has to be built per call (also compiled as is by the
+        benchmark's raw-SQL floor).
         """
-        stmt = select(IdentityRow).where(col(IdentityRow.active))
+        page = select(IdentityRow.id).where(col(IdentityRow.active))
         for condition in IdentityRepository._conditions(filters):
-            stmt = stmt.where(condition)
-        page = stmt.order_by(*_name_order(IdentityRow)).limit(limit).offset(offset).subquery("page")
-        identity = aliased(IdentityRow, page)
+            page = page.where(condition)
+        page = page.order_by(*_name_order(IdentityRow)).limit(limit).offset(offset)
         return (
-            select(identity, InsRow)
-            .outerjoin(InsRow, col(InsRow.identity_id) == identity.id)
-            .order_by(*_name_order(identity), InsRow.id)
+            select(IdentityRow, InsRow)
+            .outerjoin(InsRow, col(InsRow.identity_id) == IdentityRow.id)
+            .where(col(IdentityRow.id).in_(page.scalar_subquery()))
+            .order_by(*_name_order(IdentityRow), InsRow.id)
         )
 
     @staticmethod
