@@ -6,6 +6,7 @@ Every benchmark prints its figures next to a floor measured in the same run and 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -116,6 +117,24 @@ def run_concurrent(
     for _, close in workers:
         close()
     return summarise(latencies, errors[0], elapsed)
+
+
+@contextmanager
+def worker_pool(
+    make_worker: Callable[[], tuple[Callable[[T], bool], Callable[[], None]]], size: int
+) -> Iterator[Callable[[], tuple[Callable[[T], bool], Callable[[], None]]]]:
+    """Workers made once and handed out in turn (kept connections), closed at the end."""
+    workers = [make_worker() for _ in range(size)]
+    handout = itertools.cycle(workers)
+
+    def lend() -> tuple[Callable[[T], bool], Callable[[], None]]:
+        return next(handout)[0], lambda: None
+
+    try:
+        yield lend
+    finally:
+        for _, close in workers:
+            close()
 
 
 def http_worker(base_url: str, headers: dict[str, str]) -> tuple[Callable[[str], bool], Callable[[], None]]:

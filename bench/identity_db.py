@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import date
 from typing import Any
@@ -135,3 +136,20 @@ def database_facts(database_url: str) -> dict[str, Any]:
     finally:
         engine.dispose()
     return facts
+
+
+def postgres_backends(database: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving this database (read from their titles)."""
+    pids: list[int] = []
+    marker = f" {database} "
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                title = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and marker in title:
+            pids.append(int(entry))
+    return pids

@@ -32,8 +32,10 @@ class RawDatabase:
         if self.is_sqlite:
             self.dialect: Any = sqlite.dialect(paramstyle="named")
             self.target = url.database or ":memory:"
+            self.database_name: str | None = None
         else:
             self.dialect = pg_psycopg.dialect()
+            self.database_name = url.database
             self.target = url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def compile(self, stmt: Select[Any]) -> Statement:

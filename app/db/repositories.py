@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, insert, or_, select, update
+from sqlalchemy import Select, insert, or_, select, update
 from sqlmodel import Session, col
 
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
@@ -291,9 +291,9 @@ class IdentityRepository:
             if value is not None:
                 conditions.append(getattr(IdentityRow, name) == value)
         if f.ins:
-            conditions.append(
-                exists().where(and_(InsRow.identity_id == IdentityRow.id, InsRow.matricule == f.ins))
-            )
+            # An uncorrelated IN: SQLite runs a correlated EXISTS once per identity row.
+            holders = select(InsRow.identity_id).where(InsRow.matricule == f.ins)
+            conditions.append(col(IdentityRow.id).in_(holders))
         return conditions
 
     # -- INS --------------------------------------------------------------------------------
