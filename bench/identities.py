@@ -214,7 +214,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per query kind")
     parser.add_argument("--warmup", type=int, default=500, help="warm-up requests per query kind")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="uvicorn worker processes (2 on 2 cores: one process is GIL-bound)")
     parser.add_argument("--prefix-length", type=int, default=3, help="letters typed for (b)")
     parser.add_argument("--batch-size", type=int, default=5000, help="identities per seeding commit")
     parser.add_argument("--reuse", action="store_true", help="skip seeding when the database has N rows")
