@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
-from app.api.metrics import Metrics
+from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.routers import identities, system
 from app.config import Settings
 from app.db.engine import make_engine
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.verifier = TokenVerifier(settings.auth)
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(system.router)
     app.include_router(identities.router)
     return app

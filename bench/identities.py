@@ -15,6 +15,7 @@ constant. Prints only figures, never a trait.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -36,6 +37,7 @@ from app.config import AuthSettings
 from app.db.repositories import SearchFilters
 from app.domain.traits import search_key
 from bench.common import (
+    RESULTS_DIR,
     Stats,
     api_server,
     http_worker,
@@ -205,6 +207,25 @@ def print_report(seeded: SeedReport | None, results: dict[str, Any], targets: li
                       f"vs {t['limit_ms']:.2f} ms {mark}")
 
 
+def _seed_section(seeded: SeedReport | None, output: Path | None, count: int) -> dict[str, Any] | None:
+    """This run's seeding, or (--reuse) the one recorded by the previous run of the same size."""
+    if seeded is not None:
+        return {"identities": seeded.identities, "ins_rows": seeded.ins_rows,
+                "seconds": round(seeded.seconds, 1), "rate_per_s": round(seeded.rate_per_s),
+                "database_rate_per_s": round(seeded.database_rate_per_s),
+                "skipped_names": seeded.skipped_names, "run_started_at": "this run"}
+    previous = output or RESULTS_DIR / "identities.json"
+    if not previous.exists():
+        return None
+    data = json.loads(previous.read_text(encoding="utf-8"))
+    seed = data.get("seed")
+    if not seed or seed.get("identities") != count:
+        return None
+    if seed.get("run_started_at") in (None, "this run"):
+        seed["run_started_at"] = data.get("started_at")
+    return dict(seed)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -253,10 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "database": database_facts(url),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                     if k != "database_url"},
-        "seed": None if seeded is None else {
-            "identities": seeded.identities, "ins_rows": seeded.ins_rows, "seconds": round(seeded.seconds, 1),
-            "rate_per_s": round(seeded.rate_per_s), "database_rate_per_s": round(seeded.database_rate_per_s),
-            "skipped_names": seeded.skipped_names},
+        "seed": _seed_section(seeded, args.output, args.identities),
         "machine_load_while_measuring": results["cpu"],
         "bare_endpoint": results["bare"].as_dict(),
         "queries": {kind: {"label": KINDS[kind], "sql": results[kind]["sql"].as_dict(),
