@@ -85,6 +85,13 @@ class DocumentsSettings(BaseModel):
 
     max_upload_bytes: int = 20 * 1024 * 1024
     stamp_first_page: bool = False
+    max_pages: int = 2000  # uploads with more pages are refused (422)
+    symbol_mm: float = 25.0  # printed DataMatrix width on the cover page, quiet zone included
+    quiet_zone_modules: int = 2  # at least 1 (ISO/IEC 16022 for ECC 200 asks for 1)
+    png_module_px: int = 10  # default module size of datamatrix.png
+    font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core
+    scan_dpi: int = 200  # rasterisation of a PDF's first page for decoding
+    scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
 
 
 class Settings(BaseSettings):

@@ -63,9 +63,7 @@ def check_ins_printable(state: IdentityState, active_ins: Ins | None) -> Ins:
     """Only a QUAL identity with an active INS has its INS printed (RNIV EXI SI 08, Guide EXI DIF 02)."""
     blocking = sorted(state.attributes & BLOCKING_ATTRIBUTES)
     if blocking:
-        raise RuleViolation(
-            "ins-blocked-attribute", rule="RNIV EXI SI 08", attribute=blocking[0].value
-        )
+        raise RuleViolation("ins-blocked-attribute", rule="RNIV EXI SI 08", attribute=blocking[0].value)
     missing = missing_to_qualify(state.status, active_ins is not None)
     if missing or active_ins is None:
         raise RuleViolation(
@@ -154,6 +152,15 @@ def cover_page_data(
         birth_place_name=birth_place_name,
         document=document or DocumentInfo(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StampedDocument:
+    """A PDF with the cover page prepended; whether page 1 also got the INS block."""
+
+    pdf: bytes
+    first_page_stamped: bool
+    signed: bool
 
 
 class Comparison(StrEnum):

@@ -21,8 +21,13 @@ from app.domain.traits import build_traits
 
 INS = Ins.of("277010115400329", OID_NIR)
 TRAITS = build_traits(
-    birth_name="Garcia-Hammadi", first_names="Sarah-Lou Anna", birth_date="1977-01-21", sex="F",
-    birth_place_code="01154", used_name="Martin", today=date(2026, 1, 1),
+    birth_name="Garcia-Hammadi",
+    first_names="Sarah-Lou Anna",
+    birth_date="1977-01-21",
+    sex="F",
+    birth_place_code="01154",
+    used_name="Martin",
+    today=date(2026, 1, 1),
 )
 
 
@@ -59,7 +64,10 @@ def test_doubtful_or_fictitious_identity_never(attribute):
 
 def test_qual_identity_gets_cover_page_data_with_payload():
     data = cover_page_data(
-        IdentityState.of(Status.QUAL, [Attribute.HOMA]), INS, TRAITS, establishment_name="CH Test",
+        IdentityState.of(Status.QUAL, [Attribute.HOMA]),
+        INS,
+        TRAITS,
+        establishment_name="CH Test",
         document=DocumentInfo(title="Compte rendu"),
     )
     assert parse_payload(data.payload).ins == INS
@@ -74,8 +82,9 @@ def test_usage_label_for_test_and_demo_oids():
 
 
 def test_comparison_same_differs_unknown():
-    printed = parse_payload(cover_page_data(IdentityState.of(Status.QUAL), INS, TRAITS,
-                                            establishment_name="X").payload)
+    printed = parse_payload(
+        cover_page_data(IdentityState.of(Status.QUAL), INS, TRAITS, establishment_name="X").payload
+    )
     assert compare_printed(printed, TRAITS) == (Comparison.SAME, [])
     assert compare_printed(printed, TRAITS.with_changes(sex="M")) == (Comparison.DIFFERS, ["sex"])
     assert compare_printed(printed, None) == (Comparison.UNKNOWN_INS, [])

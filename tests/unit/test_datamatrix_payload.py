@@ -26,8 +26,13 @@ SPEC_EXAMPLE = (
     "S4GARCIA-HAMMADI<GS>S5FS621-01-1977S701154"
 )
 SARAH = InsPayload(
-    "277010115400329", "1.2.250.1.213.1.4.8", "SARAH-LOU ANNA", "GARCIA-HAMMADI", Sex.F,
-    date(1977, 1, 21), "01154",
+    "277010115400329",
+    "1.2.250.1.213.1.4.8",
+    "SARAH-LOU ANNA",
+    "GARCIA-HAMMADI",
+    Sex.F,
+    date(1977, 1, 21),
+    "01154",
 )
 
 
@@ -44,8 +49,11 @@ def serialise(fields: dict[str, str], order: list[str]) -> str:
 
 def fields_of(payload: InsPayload) -> dict[str, str]:
     values = {
-        "S1": payload.matricule, "S2": payload.oid, "S3": payload.first_names,
-        "S4": payload.birth_name, "S5": payload.sex.value,
+        "S1": payload.matricule,
+        "S2": payload.oid,
+        "S3": payload.first_names,
+        "S4": payload.birth_name,
+        "S5": payload.sex.value,
         "S6": payload.birth_date.strftime("%d-%m-") + f"{payload.birth_date.year:04d}",
     }
     if payload.birth_place_code:
@@ -140,8 +148,12 @@ def test_differences_name_the_traits_that_differ():
     from app.domain.traits import build_traits
 
     traits = build_traits(
-        birth_name="GARCIA-HAMMADI", first_names="SARAH-LOU ANNA", birth_date="1977-01-21", sex="F",
-        birth_place_code="01154", today=date(2026, 1, 1),
+        birth_name="GARCIA-HAMMADI",
+        first_names="SARAH-LOU ANNA",
+        birth_date="1977-01-21",
+        sex="F",
+        birth_place_code="01154",
+        today=date(2026, 1, 1),
     )
     assert SARAH.differences(traits) == []
     assert SARAH.differences(traits.with_changes(birth_name="GARCIA")) == ["birth_name"]
