@@ -287,4 +287,4 @@ def _attribute(code: str) -> Attribute:
     try:
         return Attribute(code.strip().upper())
     except (ValueError, AttributeError):
-        raise InvalidTrait("attribute-unknown", field="code", code=str(code)[:10]) from None
+        raise InvalidTrait("attribute-unknown", field="code", value=str(code)[:10]) from None
