@@ -132,3 +132,28 @@ class AuditEventRow(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WorklistItemRow(SQLModel, table=True):
+    """An identitovigilance worklist item: what happened, to which identity, and its resolution."""
+
+    __tablename__ = "worklist_item"
+    __table_args__ = (
+        Index("ix_worklist_kind_open", "kind", "resolved_at", "id"),
+        Index("ix_worklist_identity", "identity_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    identity_id: int = Field(foreign_key="identity.id")
+    other_identity_id: int | None = Field(default=None, foreign_key="identity.id")
+    outcome: str = Field(max_length=64)
+    hint: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    source: str = Field(default="desk", max_length=64)
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    resolved_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=200)
+    resolution: str | None = Field(default=None, max_length=32)
+    resolution_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
