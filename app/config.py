@@ -82,6 +82,9 @@ class InsiSettings(BaseModel):
     assertion_validity_seconds: int = 3600
     assertion_renew_margin_seconds: int = 300
     http_max_connections: int = 32
+    # Highest TLS version with a client certificate. With 1.2 the server refuses a certificate
+    # inside the handshake (a clear TLS error); with 1.3 it can only drop the connection later.
+    mtls_max_version: Literal["1.2", "1.3"] = "1.2"
 
 
 class Hl7Settings(BaseModel):

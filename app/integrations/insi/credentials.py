@@ -142,6 +142,7 @@ class ServerCertificate:
         expected_cn: str,
         ca_bundle: Path | None,
         now: datetime,
+        max_version: str = "1.2",
     ) -> ServerCertificate:
         """Read PKCS#12 (with password) or PEM key + certificate, check it, build the TLS context."""
         try:
@@ -151,6 +152,7 @@ class ServerCertificate:
         info = describe_certificate(cert)
         check_server_certificate(info, expected_cn, now)
         context = client_ssl_context(ca_bundle)
+        context.maximum_version = ssl.TLSVersion.TLSv1_3 if max_version == "1.3" else ssl.TLSVersion.TLSv1_2
         _load_chain(context, cert, pem_key, one_off)
         return cls(info, context)
 

@@ -82,7 +82,7 @@ def build_credentials(
         if path is not None:
             loaded[cn] = ServerCertificate.load(
                 path, password=password, key_path=key_path, expected_cn=cn,
-                ca_bundle=settings.ca_bundle_path, now=moment,
+                ca_bundle=settings.ca_bundle_path, now=moment, max_version=settings.mtls_max_version,
             )
     credentials = Credentials(
         server_auth=credentials.server_auth, auto=loaded.get("INSI-AUTO"), manu=loaded.get("INSI-MANU")
