@@ -66,6 +66,25 @@ class InsiSettings(BaseModel):
     cert_manu_password: str | None = None
     cert_manu_key_path: Path | None = None
     ca_bundle_path: Path | None = None
+    # Read timeout of one socket read; the whole call is bounded by timeout_seconds.
+    read_timeout_seconds: float = 8.0
+    # How calls are authenticated: mutual TLS with a server certificate, or a CPS/CPE card.
+    credential_mode: Literal["server-certificate", "card"] = "server-certificate"
+    # Endpoint of the card (server-auth TLS) mode; None: the same as `endpoint`.
+    card_endpoint: str | None = None
+    card_module_path: Path = Path("/usr/lib/softhsm/libsofthsm2.so")
+    card_token_label: str | None = None
+    card_pin: str | None = None
+    card_key_label: str | None = None
+    card_holder_id: str | None = None  # NameID; None: taken from the card certificate
+    card_billing_id: str = ""  # identifiantFacturation
+    card_activity_sector: str = ""  # secteurActivite
+    assertion_validity_seconds: int = 3600
+    assertion_renew_margin_seconds: int = 300
+    http_max_connections: int = 32
+    # Highest TLS version with a client certificate. With 1.2 the server refuses a certificate
+    # inside the handshake (a clear TLS error); with 1.3 it can only drop the connection later.
+    mtls_max_version: Literal["1.2", "1.3"] = "1.2"
 
 
 class Hl7Settings(BaseModel):
