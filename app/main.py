@@ -15,7 +15,7 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics
-from app.api.routers import identities, system, worklists
+from app.api.routers import identities, qualification, system, worklists
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.migrations import check_schema
@@ -82,5 +82,6 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.middleware("http")(metrics.middleware)
     app.include_router(system.router)
     app.include_router(identities.router)
+    app.include_router(qualification.router)
     app.include_router(worklists.router)
     return app

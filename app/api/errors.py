@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
+from app.domain.insi import InsiError, InsiUnavailable
 from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
 
 log = logging.getLogger("identito.api")
@@ -29,6 +30,8 @@ ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (InvalidTrait, 422),
     (Conflict, 409),
     (RuleViolation, 409),
+    (InsiUnavailable, 503),
+    (InsiError, 502),
 ]
 
 TITLES: dict[int, tuple[str, str]] = {

@@ -14,6 +14,7 @@ class WorklistKind(StrEnum):
 
     INSI_NOT_FOUND = "insi_not_found"
     INSI_AMBIGUOUS = "insi_ambiguous"
+    INSI_FOUND = "insi_found"
     TRAITS_DIFFER = "traits_differ"
     VERIFICATION_FAILED = "verification_failed"
     INS_COLLISION = "ins_collision"
@@ -45,6 +46,7 @@ class Hint(StrEnum):
     CONFIGURATION = "hint-configuration"
     NEW_DOCUMENT = "hint-new-document"
     VERIFY_RECEIVED_INS = "hint-verify-received-ins"
+    REVIEW_FOUND = "hint-review-found"
 
 
 MARRIED_NAME_AGE = 50
@@ -77,6 +79,9 @@ for _hint, _en, _fr in [
     (Hint.NEW_DOCUMENT,
      "The identity document has expired: check a valid document at the next visit.",
      "Le justificatif d'identité est expiré : contrôlez un justificatif valide à la prochaine venue."),
+    (Hint.REVIEW_FOUND,
+     "INSi found this identity with the same traits: check an identity document, then accept the retrieval.",
+     "L'INSi a trouvé cette identité avec les mêmes traits : contrôlez un justificatif puis acceptez la récupération."),
     (Hint.VERIFY_RECEIVED_INS,
      "An INS was received from another system: verify it with INSi before trusting it.",
      "Un INS a été reçu d'un autre système : vérifiez-le auprès de l'INSi avant de s'y fier."),

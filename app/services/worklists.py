@@ -58,8 +58,8 @@ def open_item(
     other_identity_id: int | None = None,
     details: dict[str, Any] | None = None,
     source: str = "desk",
-) -> None:
-    """Open an item inside the caller's transaction (audited with the identity)."""
+) -> int:
+    """Open an item inside the caller's transaction (audited with the identity); returns its id."""
     row = WorklistItemRow(
         kind=kind.value, identity_id=identity_id, other_identity_id=other_identity_id, outcome=outcome,
         hint=hint.value if hint else None, details=details or {}, source=source,
@@ -69,6 +69,7 @@ def open_item(
     uow.session.flush()
     uow.audit("worklist.opened", identity_id, None,
               {"item": row.id, "kind": kind.value, "outcome": outcome}, full=True)
+    return row.id or 0
 
 
 def counts(ctx: ServiceContext, actor: Actor) -> dict[str, int]:
