@@ -15,12 +15,14 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics
-from app.api.routers import identities, qualification, system, worklists
+from app.api.routers import identities, insi, qualification, system, worklists
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.migrations import check_schema
 from app.db.tables import IdentityRow
+from app.domain.insi import InsiGateway
 from app.services.context import ChangeSink, ServiceContext
+from app.services.insi import journal_observer
 
 log = logging.getLogger("identito")
 
@@ -53,17 +55,31 @@ def _identity_counts(engine: Engine, ttl: float = 15.0):  # type: ignore[no-unty
     return collect
 
 
+def build_insi_gateway(settings: Settings, ctx: ServiceContext) -> InsiGateway:
+    """The INSi client, credentials checked now (refuse to start rather than fail at the first call)."""
+    from app.integrations.insi.client import InsiClient
+    from app.integrations.insi.wiring import build_credentials
+
+    return InsiClient(settings.insi, settings.var_dir, build_credentials(settings.insi),
+                      observer=journal_observer(ctx))
+
+
 def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None = None,
-               check_schema_on_start: bool = True) -> FastAPI:
+               check_schema_on_start: bool = True, insi_gateway: InsiGateway | None = None) -> FastAPI:
     """Build the API application."""
     settings = settings or Settings()
     ctx = ctx or build_context(settings)
+    gateway = insi_gateway or ctx.insi_gateway or build_insi_gateway(settings, ctx)
+    ctx.insi_gateway = gateway
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if check_schema_on_start:
             check_schema(ctx.engine)
         yield
+        close = getattr(gateway, "close", None)
+        if close is not None:
+            close()
         ctx.engine.dispose()
 
     app = FastAPI(
@@ -78,10 +94,12 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(settings.auth)
     app.state.metrics = metrics
+    app.state.insi = gateway
     install_error_handlers(app)
     app.middleware("http")(metrics.middleware)
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(qualification.router)
     app.include_router(worklists.router)
+    app.include_router(insi.router)
     return app

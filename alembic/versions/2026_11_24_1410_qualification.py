@@ -1,7 +1,7 @@
 """INSi proposals, campaigns and campaign items.
 
 Revision ID: 2026_11_24_1410
-Revises: 2026_11_24_1400
+Revises: 2026_11_24_1405
 Create Date: 2026-11-24 14:10
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "2026_11_24_1410"
-down_revision = "2026_11_24_1400"
+down_revision = "2026_11_24_1405"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
-from app.domain.insi import InsiError, InsiUnavailable
+from app.domain.insi import (
+    InsiConfigurationError,
+    InsiError,
+    InsiTechnicalError,
+    InsiTimeout,
+    InsiTlsError,
+    InsiUnavailable,
+)
 from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
 
 log = logging.getLogger("identito.api")
@@ -30,7 +37,12 @@ ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (InvalidTrait, 422),
     (Conflict, 409),
     (RuleViolation, 409),
+    # INSi: never "not found"; the body says whether to retry (category, retryable).
+    (InsiTimeout, 504),
     (InsiUnavailable, 503),
+    (InsiTlsError, 502),
+    (InsiConfigurationError, 502),
+    (InsiTechnicalError, 502),
     (InsiError, 502),
 ]
 
@@ -86,6 +98,9 @@ def install_error_handlers(app: FastAPI) -> None:
         extra: dict[str, Any] = {"field": exc.field, "rule": exc.rule}
         if isinstance(exc, StaleVersion):
             extra["current_version"] = exc.params.get("current")
+        if isinstance(exc, InsiError):
+            extra.update(category=exc.category.value, retryable=exc.retryable,
+                         insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)
         return problem(request, status, exc.code, exc.message(language), **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -215,3 +215,27 @@ class CampaignItemRow(SQLModel, table=True):
     claimed_at: datetime | None = None
     finished_at: datetime | None = None
     worklist_item_id: int | None = None
+class InsiCallRow(SQLModel, table=True):
+    """The INSi call journal: one row per wire call (ins-rniv §7). No traits in clear, only a keyed hash."""
+
+    __tablename__ = "insi_call"
+    __table_args__ = (
+        Index("ix_insi_call_at", "at"),
+        Index("ix_insi_call_identity", "identity_id", "at"),
+        Index("ix_insi_call_requested_by", "requested_by", "at"),
+        Index("ix_insi_call_outcome", "outcome", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    operation: str = Field(max_length=40)
+    credential_mode: str = Field(max_length=24)
+    emitter: str = Field(max_length=200)
+    requested_by: str = Field(max_length=200)
+    purpose: str = Field(max_length=12)
+    identity_id: int | None = None  # no foreign key: the journal outlives any identity change
+    outcome: str = Field(max_length=40)
+    error_category: str | None = Field(default=None, max_length=16)
+    duration_ms: float
+    message_id: str = Field(max_length=64)
+    traits_hash: str | None = Field(default=None, max_length=64)

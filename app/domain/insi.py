@@ -60,6 +60,7 @@ class CredentialMode(StrEnum):
     SERVER_CERTIFICATE = "server-certificate"
     CARD = "card"
     RELAYED_ASSERTION = "relayed-assertion"
+    SIMULATOR = "simulator"  # development only: the local simulator over plain HTTP
 
 
 class CallPurpose(StrEnum):
@@ -167,7 +168,7 @@ class CallContext:
 
     requested_by: str
     purpose: CallPurpose = CallPurpose.ATTENDED
-    identity_id: str | None = None
+    identity_id: int | None = None
     relayed_assertion: bytes | None = None
 
 
@@ -215,12 +216,13 @@ class InsiCallRecord:
     credential_mode: CredentialMode
     emitter: str
     requested_by: str
-    identity_id: str | None
+    identity_id: int | None
     outcome: str  # CodeCR, or the error's journal code
     error_category: FaultCategory | None
     duration_ms: float
     message_id: str
     traits_hash: str | None = None
+    purpose: CallPurpose = CallPurpose.ATTENDED
 
 
 class InsiCallObserver(Protocol):

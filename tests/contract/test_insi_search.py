@@ -14,7 +14,7 @@ from tests.insi_support import *  # noqa: F403
 from tests.insi_support import ADRUN, make_client, settings_for
 
 TODAY = date(2026, 11, 24)
-ME = CallContext("agent-42", identity_id="id-1")
+ME = CallContext("agent-42", identity_id=1)
 
 PUBLIC_PERSONS = [
     ("ADRUN", "ZOE", "F", date(1975, 12, 31), "275126322074974", "ZOE", "63220"),
@@ -144,9 +144,9 @@ def test_verify_reports_not_found(client):
 
 
 def test_journal_records_each_call_without_traits(client, journal, sim_http):
-    client.search_by_traits(ADRUN, CallContext("agent-42", CallPurpose.ATTENDED, identity_id="id-7"))
+    client.search_by_traits(ADRUN, CallContext("agent-42", CallPurpose.ATTENDED, identity_id=7))
     (record,) = journal
-    assert record.outcome == "00" and record.requested_by == "agent-42" and record.identity_id == "id-7"
+    assert record.outcome == "00" and record.requested_by == "agent-42" and record.identity_id == 7
     assert record.emitter == "499700000000000 IDENTITO TEST"
     assert record.message_id.encode() in sim_http.behaviour.received[-1]
     assert len(record.traits_hash) == 64 and "ADRUN" not in repr(record)

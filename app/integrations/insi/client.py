@@ -232,6 +232,7 @@ class InsiClient:
                 duration_ms=duration_ms,
                 message_id=message_id,
                 traits_hash=traits_hash,
+                purpose=context.purpose,
             )
         )
 

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
+from lxml import etree
 
 from app.config import InsiSettings
-from app.domain.insi import CallPurpose, InsiConfigurationError
+from app.domain.insi import CallPurpose, CredentialMode, InsiConfigurationError
 from app.integrations.insi.credentials import (
     SERVER_AUTH_CHANNEL,
     Credential,
@@ -30,6 +32,23 @@ def http_client(verify: Any, max_connections: int) -> httpx.Client:
     return httpx.Client(verify=verify, limits=limits, timeout=None, http2=False, trust_env=False)
 
 
+class SimulatorCredential:
+    """Development only: no credential, for the local simulator over plain HTTP on loopback."""
+
+    mode = CredentialMode.SIMULATOR
+    channel = SERVER_AUTH_CHANNEL
+    emitter = "IDENTITO-SIMULATEUR"
+
+    def assertions(self) -> list[etree._Element]:
+        """Nothing to sign."""
+        return []
+
+
+def _local_simulator(settings: InsiSettings) -> bool:
+    url = urlparse(settings.endpoint)
+    return settings.simulator and url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 @dataclass
 class Credentials:
     """The server certificates and/or card of this installation."""
@@ -38,6 +57,7 @@ class Credentials:
     auto: ServerCertificate | None = None
     manu: ServerCertificate | None = None
     card: Credential | None = None
+    fallback: Credential | None = None
     tls_client_channels: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
@@ -53,6 +73,7 @@ class Credentials:
         if self.card is not None:
             return self.card
         chosen = self.manu if purpose is CallPurpose.ATTENDED else self.auto
+        chosen = chosen or self.fallback
         if chosen is None:
             needed = "INSI-MANU" if purpose is CallPurpose.ATTENDED else "INSI-AUTO"
             raise InsiConfigurationError(detail=f"no {needed} certificate configured")
@@ -85,7 +106,10 @@ def build_credentials(
                 ca_bundle=settings.ca_bundle_path, now=moment, max_version=settings.mtls_max_version,
             )
     credentials = Credentials(
-        server_auth=credentials.server_auth, auto=loaded.get("INSI-AUTO"), manu=loaded.get("INSI-MANU")
+        server_auth=credentials.server_auth,
+        auto=loaded.get("INSI-AUTO"),
+        manu=loaded.get("INSI-MANU"),
+        fallback=SimulatorCredential() if _local_simulator(settings) and not loaded else None,
     )
     if settings.credential_mode == "card":
         credentials.card = _card(settings, clock)

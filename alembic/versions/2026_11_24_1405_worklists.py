@@ -1,15 +1,15 @@
 """Identitovigilance worklist items.
 
-Revision ID: 2026_11_24_1400
-Revises: 2026_11_24_1300
-Create Date: 2026-11-24 14:00
+Revision ID: 2026_11_24_1405
+Revises: 2026_11_24_1400
+Create Date: 2026-11-24 14:05
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "2026_11_24_1400"
-down_revision = "2026_11_24_1300"
+revision = "2026_11_24_1405"
+down_revision = "2026_11_24_1400"
 branch_labels = None
 depends_on = None
 
