@@ -133,4 +133,7 @@ def db_current() -> None:
 
 def main() -> None:
     """Console script entry point."""
+    from app.workers.cli import register as register_workers
+
+    register_workers(cli)
     cli()
