@@ -42,7 +42,7 @@ def parse_document_type(code: str) -> DocumentType:
     try:
         return DocumentType(code.strip().upper())
     except ValueError:
-        raise InvalidTrait("document-type-unknown", field="type", code=code[:10]) from None
+        raise InvalidTrait("document-type-unknown", field="type", value=code[:10]) from None
 
 
 def accepted_high_trust(codes: Iterable[str]) -> frozenset[DocumentType]:

@@ -1,0 +1,73 @@
+"""FastAPI dependencies: settings, service context, the authenticated actor, If-Match."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from app.api.auth import AuthError, TokenVerifier
+from app.config import Settings
+from app.domain.roles import Role, require_any
+from app.services.context import Actor, ServiceContext
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def get_settings(request: Request) -> Settings:
+    """The process settings."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_ctx(request: Request) -> ServiceContext:
+    """The service context built by the composition root."""
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def current_actor(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
+    """The token's subject and roles; 401 without a valid bearer token."""
+    if not authorization:
+        raise AuthError(why="no Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(why="expected 'Bearer <token>'")
+    verifier: TokenVerifier = request.app.state.verifier
+    claims = verifier.verify(token.strip())
+    return Actor(subject=str(claims["sub"]), roles=verifier.roles(claims))
+
+
+def require_roles(*roles: Role) -> Callable[..., Actor]:
+    """Dependency: the actor, refused with 403 unless holding one of the roles."""
+
+    def dependency(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+        require_any(actor.roles, *roles)
+        return actor
+
+    return dependency
+
+
+def if_match_version(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+    """The version the client read, from If-Match (None when absent)."""
+    if if_match is None:
+        return None
+    match = _ETAG.match(if_match)
+    if match is None:
+        from app.services.errors import VersionRequired
+
+        raise VersionRequired()
+    return int(match.group(1))
+
+
+def etag(version: int) -> str:
+    """ETag header value of an identity version."""
+    return f'"{version}"'
+
+
+CtxDep = Annotated[ServiceContext, Depends(get_ctx)]
+ActorDep = Annotated[Actor, Depends(current_actor)]
+VersionDep = Annotated[int | None, Depends(if_match_version)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

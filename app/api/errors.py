@@ -1,0 +1,126 @@
+"""The single table that translates typed errors into RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.auth import AuthError
+from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
+from app.domain.insi import (
+    InsiConfigurationError,
+    InsiError,
+    InsiTechnicalError,
+    InsiTimeout,
+    InsiTlsError,
+    InsiUnavailable,
+)
+from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
+
+log = logging.getLogger("identito.api")
+PROBLEM_BASE = "urn:identito:problem:"
+MEDIA_TYPE = "application/problem+json"
+
+# Most specific first. Other layers' errors are added here (and only here).
+ERROR_TABLE: list[tuple[type[Exception], int]] = [
+    (AuthError, 401),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (StaleVersion, 412),
+    (VersionRequired, 428),
+    (MissingReason, 422),
+    (InvalidTrait, 422),
+    (Conflict, 409),
+    (RuleViolation, 409),
+    # INSi: never "not found"; the body says whether to retry (category, retryable).
+    (InsiTimeout, 504),
+    (InsiUnavailable, 503),
+    (InsiTlsError, 502),
+    (InsiConfigurationError, 502),
+    (InsiTechnicalError, 502),
+    (InsiError, 502),
+]
+
+TITLES: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "Requête invalide"),
+    401: ("Authentication required", "Authentification requise"),
+    403: ("Forbidden", "Action non autorisée"),
+    404: ("Not found", "Introuvable"),
+    405: ("Method not allowed", "Méthode non autorisée"),
+    409: ("Conflict with the identity rules", "Conflit avec les règles d'identitovigilance"),
+    412: ("Stale version", "Version périmée"),
+    413: ("Payload too large", "Contenu trop volumineux"),
+    415: ("Unsupported media type", "Type de contenu non pris en charge"),
+    422: ("Invalid data", "Données invalides"),
+    428: ("Version required", "Version requise"),
+    500: ("Internal error", "Erreur interne"),
+    502: ("Upstream service error", "Erreur du service distant"),
+    503: ("Service unavailable", "Service indisponible"),
+    504: ("Upstream timeout", "Délai dépassé auprès du service distant"),
+}
+
+
+def status_for(exc: Exception) -> int | None:
+    """HTTP status of a typed error, from the table."""
+    return next((status for kind, status in ERROR_TABLE if isinstance(exc, kind)), None)
+
+
+def problem(
+    request: Request, status: int, code: str, detail: str, **extensions: Any
+) -> JSONResponse:
+    """Build a problem+json response in the configured language."""
+    language = request.app.state.settings.language
+    english, french = TITLES.get(status, ("Error", "Erreur"))
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": french if language == "fr" else english,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **{k: v for k, v in extensions.items() if v is not None},
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every error as problem+json."""
+
+    @app.exception_handler(DomainError)
+    def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        status = status_for(exc) or 400
+        language = request.app.state.settings.language
+        extra: dict[str, Any] = {"field": exc.field, "rule": exc.rule}
+        if isinstance(exc, StaleVersion):
+            extra["current_version"] = exc.params.get("current")
+        if isinstance(exc, InsiError):
+            extra.update(category=exc.category.value, retryable=exc.retryable,
+                         insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)
+        return problem(request, status, exc.code, exc.message(language), **extra)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "message": "invalid"}
+        detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
+        return problem(request, 422, "invalid-request", detail, field=first["field"] or None, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        status = status_for(exc)
+        if status is not None:
+            return problem(request, status, getattr(exc, "code", "error"), str(exc))
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(request, 500, "internal-error", "Unexpected error; the incident was logged.")

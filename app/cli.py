@@ -1,0 +1,139 @@
+"""Command line: serve, demo, db, token (other commands are added by their own modules)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from app.config import Settings, development_settings
+
+cli = typer.Typer(help="Identito: INS identity qualification service.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a clear message and exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"  - {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(2) from None
+
+
+def setup_logging(level: str) -> None:
+    """Plain logs on stderr: ids only, never patient traits."""
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Run the API with the settings from the environment (schema must be up to date)."""
+    import uvicorn
+
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    from app.db.engine import make_engine
+    from app.db.migrations import SchemaBehind, check_schema
+
+    try:
+        check_schema(make_engine(settings.database_url))
+    except SchemaBehind as exc:
+        typer.echo(f"Refusing to start: {exc}", err=True)
+        raise typer.Exit(3) from None
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower())
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+) -> None:
+    """Run everything on this laptop: SQLite under ./var, migrations, demo data, dev tokens."""
+    import uvicorn
+
+    from app.api.auth import issue_dev_token
+    from app.db.migrations import upgrade
+    from app.main import build_context, create_app
+    from app.services.demo import seed_demo
+
+    settings = development_settings(public_url=f"http://{host}:{port}")
+    setup_logging(settings.log_level)
+    upgrade(settings.database_url)
+    ctx = build_context(settings)
+    created = seed_demo(ctx)
+    token = issue_dev_token(settings.auth, "demo-agent", ["admission", "identitovigilance", "documents", "admin"])
+    typer.echo(
+        f"\nIdentito demo ({settings.database_url}, {created} demo identities created)\n"
+        f"  API docs : {settings.public_url}/docs\n"
+        f"  Health   : {settings.public_url}/health\n"
+        f"  Token    : {token}\n"
+        f"  Try      : curl -H 'Authorization: Bearer <token>' '{settings.public_url}/identities?birth_name=adr'\n"
+    )
+    uvicorn.run(create_app(settings, ctx=ctx), host=host, port=port, log_level="info")
+
+
+@cli.command()
+def token(
+    role: Annotated[list[str], typer.Option("--role", help="Role (repeat for several)")],
+    sub: Annotated[str, typer.Option("--sub", help="Token subject (the agent's login)")] = "dev-user",
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 8 * 3600,
+) -> None:
+    """Print a development token (refused unless the development key is configured)."""
+    from app.api.auth import issue_dev_token
+
+    settings = load_settings()
+    try:
+        typer.echo(issue_dev_token(settings.auth, sub, role, ttl))
+    except (RuntimeError, ValueError) as exc:
+        typer.echo(f"Refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations."""
+    from app.db.migrations import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"Database upgraded to {revision}.")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to a revision ('base' for an empty schema)."""
+    from app.db.migrations import downgrade
+
+    downgrade(load_settings().database_url, revision)
+    typer.echo(f"Database downgraded to {revision}.")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database revision and the code's head."""
+    from app.db.engine import make_engine
+    from app.db.migrations import current_revision, head_revision
+
+    engine = make_engine(load_settings().database_url)
+    typer.echo(f"database: {current_revision(engine) or 'empty'}\ncode head: {head_revision()}")
+
+
+def main() -> None:
+    """Console script entry point."""
+    from app.workers.cli import register as register_workers
+
+    register_workers(cli)
+    cli()

@@ -1,0 +1,299 @@
+"""Repositories: the only place where table rows and domain objects meet. They flush, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlmodel import Session, col
+
+from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
+from app.domain.identity import Identity
+from app.domain.ins import Ins, InsRecord
+from app.domain.status import Attribute, IdentityState, Status
+from app.domain.traits import Sex, Traits
+
+
+class StaleRow(Exception):
+    """The row changed since it was read (optimistic locking)."""
+
+
+def _attributes_text(attributes: frozenset[Attribute]) -> str:
+    return ",".join(sorted(a.value for a in attributes))
+
+
+def _to_domain(row: IdentityRow, ins_rows: Sequence[InsRow]) -> Identity:
+    attributes = frozenset(Attribute(a) for a in row.attributes.split(",") if a)
+    traits = Traits(
+        birth_name=row.birth_name,
+        first_names=row.first_names,
+        first_name=row.first_name,
+        sex=Sex(row.sex),
+        birth_date=row.birth_date,
+        birth_date_completed=row.birth_date_completed,
+        birth_place_code=row.birth_place_code,
+        used_name=row.used_name,
+        used_first_name=row.used_first_name,
+    )
+    records = tuple(
+        InsRecord(Ins(r.matricule, r.oid), r.active, r.source, r.valid_from, r.valid_to)
+        for r in sorted(ins_rows, key=lambda r: (not r.active, -(r.id or 0)))
+    )
+    return Identity(
+        id=row.id or 0,
+        ipp=row.ipp or "",
+        traits=traits,
+        state=IdentityState.of(Status(row.status), attributes),
+        version=row.version,
+        ins_records=records,
+        insi_at=row.insi_at,
+        source=row.source,
+        active=row.active,
+    )
+
+
+def _trait_values(traits: Traits) -> dict[str, Any]:
+    return {
+        "birth_name": traits.birth_name,
+        "first_names": traits.first_names,
+        "first_name": traits.first_name,
+        "sex": traits.sex.value,
+        "birth_date": traits.birth_date,
+        "birth_date_completed": traits.birth_date_completed,
+        "birth_place_code": traits.birth_place_code,
+        "used_name": traits.used_name,
+        "used_first_name": traits.used_first_name,
+    }
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Identity search criteria; names are already normalised search keys."""
+
+    birth_name: str | None = None
+    exact_name: bool = False
+    first_name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    birth_place_code: str | None = None
+    ipp: str | None = None
+    ins: str | None = None
+    status: str | None = None
+
+
+def _like_prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class IdentityRepository:
+    """Identities, their INS, documents and audit trail."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- identities -------------------------------------------------------------------------
+    def get(self, identity_id: int, *, for_update: bool = False) -> Identity | None:
+        """Load one identity with its INS records."""
+        stmt = select(IdentityRow).where(IdentityRow.id == identity_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.session.execute(stmt).scalar_one_or_none()
+        if row is None:
+            return None
+        return _to_domain(row, self._ins_rows(identity_id))
+
+    def _ins_rows(self, identity_id: int) -> Sequence[InsRow]:
+        stmt = select(InsRow).where(InsRow.identity_id == identity_id)
+        return self.session.execute(stmt).scalars().all()
+
+    def id_by_ipp(self, ipp: str) -> int | None:
+        """The identity holding a local id (IPP)."""
+        stmt = select(IdentityRow.id).where(IdentityRow.ipp == ipp)
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def id_by_active_ins(self, matricule: str) -> int | None:
+        """The identity whose active INS is this matricule (at most one, enforced by an index)."""
+        stmt = select(InsRow.identity_id).where(InsRow.matricule == matricule, col(InsRow.active))
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def ids_by_any_ins(self, matricule: str) -> list[int]:
+        """Identities holding this matricule as active or historic INS (ins-rniv §6)."""
+        stmt = select(InsRow.identity_id).where(InsRow.matricule == matricule).distinct()
+        return list(self.session.execute(stmt).scalars().all())
+
+    def add(self, traits: Traits, state: IdentityState, ipp: str | None, source: str, now: datetime) -> int:
+        """Insert a new identity and return its id."""
+        row = IdentityRow(
+            ipp=ipp,
+            status=state.status.value,
+            attributes=_attributes_text(state.attributes),
+            source=source,
+            created_at=now,
+            updated_at=now,
+            **_trait_values(traits),
+        )
+        self.session.add(row)
+        self.session.flush()
+        assert row.id is not None
+        return row.id
+
+    def set_ipp(self, identity_id: int, ipp: str) -> None:
+        """Give a generated IPP to a new identity."""
+        self.session.execute(update(IdentityRow).where(col(IdentityRow.id) == identity_id).values(ipp=ipp))
+
+    def save(self, identity: Identity, *, expected_version: int, now: datetime) -> int:
+        """Write traits, status and attributes if the version is still the expected one."""
+        values = _trait_values(identity.traits) | {
+            "status": identity.status.value,
+            "attributes": _attributes_text(identity.attributes),
+            "insi_at": identity.insi_at,
+            "source": identity.source,
+            "active": identity.active,
+            "updated_at": now,
+            "version": expected_version + 1,
+        }
+        stmt = (
+            update(IdentityRow)
+            .where(col(IdentityRow.id) == identity.id, col(IdentityRow.version) == expected_version)
+            .values(**values)
+        )
+        if self.session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleRow(identity.id)
+        return expected_version + 1
+
+    def search(self, filters: SearchFilters, *, limit: int, offset: int) -> list[Identity]:
+        """Identities matching every given criterion, ordered by name."""
+        stmt = select(IdentityRow).where(col(IdentityRow.active))
+        for condition in self._conditions(filters):
+            stmt = stmt.where(condition)
+        stmt = stmt.order_by(
+            IdentityRow.birth_name, IdentityRow.first_name, IdentityRow.birth_date, IdentityRow.id
+        )
+        rows = self.session.execute(stmt.limit(limit).offset(offset)).scalars().all()
+        ins_by_identity: dict[int, list[InsRow]] = {}
+        if rows:
+            ids = [r.id for r in rows]
+            for ins_row in self.session.execute(
+                select(InsRow).where(col(InsRow.identity_id).in_(ids))
+            ).scalars():
+                ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
+        return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
+
+    def _conditions(self, f: SearchFilters) -> list[Any]:
+        conditions: list[Any] = []
+        if f.birth_name:
+            if f.exact_name:
+                conditions.append(
+                    or_(IdentityRow.birth_name == f.birth_name, IdentityRow.used_name == f.birth_name)
+                )
+            else:
+                pattern = _like_prefix(f.birth_name)
+                conditions.append(
+                    or_(
+                        col(IdentityRow.birth_name).like(pattern, escape="\\"),
+                        col(IdentityRow.used_name).like(pattern, escape="\\"),
+                    )
+                )
+        if f.first_name:
+            pattern = _like_prefix(f.first_name)
+            conditions.append(
+                or_(
+                    col(IdentityRow.first_names).like(pattern, escape="\\"),
+                    col(IdentityRow.first_names).like("% " + pattern, escape="\\"),
+                    col(IdentityRow.used_first_name).like(pattern, escape="\\"),
+                )
+            )
+        simple = {
+            "birth_date": f.birth_date,
+            "sex": f.sex,
+            "birth_place_code": f.birth_place_code,
+            "ipp": f.ipp,
+            "status": f.status,
+        }
+        for name, value in simple.items():
+            if value is not None:
+                conditions.append(getattr(IdentityRow, name) == value)
+        if f.ins:
+            conditions.append(
+                exists().where(and_(InsRow.identity_id == IdentityRow.id, InsRow.matricule == f.ins))
+            )
+        return conditions
+
+    # -- INS --------------------------------------------------------------------------------
+    def add_ins(self, identity_id: int, record: InsRecord, now: datetime) -> None:
+        """Store an INS (active or historic) for an identity."""
+        self.session.add(
+            InsRow(
+                identity_id=identity_id,
+                matricule=record.ins.matricule,
+                oid=record.ins.oid,
+                active=record.active,
+                source=record.source,
+                valid_from=record.valid_from,
+                valid_to=record.valid_to,
+                created_at=now,
+                deactivated_at=None if record.active else now,
+            )
+        )
+        self.session.flush()
+
+    def deactivate_ins(self, identity_id: int, now: datetime) -> int:
+        """Move the active INS to history (kept, marked inactive)."""
+        stmt = (
+            update(InsRow)
+            .where(col(InsRow.identity_id) == identity_id, col(InsRow.active))
+            .values(active=False, deactivated_at=now)
+        )
+        return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    # -- documents --------------------------------------------------------------------------
+    def add_document(self, row: IdentityDocumentRow) -> IdentityDocumentRow:
+        """Record a document check."""
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get_document(self, identity_id: int, document_id: int) -> IdentityDocumentRow | None:
+        """One document check of an identity."""
+        row = self.session.get(IdentityDocumentRow, document_id)
+        return row if row is not None and row.identity_id == identity_id else None
+
+    def documents(self, identity_id: int) -> list[IdentityDocumentRow]:
+        """Every document check of an identity, newest first."""
+        stmt = (
+            select(IdentityDocumentRow)
+            .where(IdentityDocumentRow.identity_id == identity_id)
+            .order_by(col(IdentityDocumentRow.id).desc())
+        )
+        return list(self.session.execute(stmt).scalars().all())
+
+    def set_aside_documents(self, identity_id: int, actor: str, reason: str, now: datetime) -> None:
+        """Withdraw every standing document check (identity marked DOUT/FICT)."""
+        stmt = (
+            update(IdentityDocumentRow)
+            .where(
+                col(IdentityDocumentRow.identity_id) == identity_id,
+                col(IdentityDocumentRow.withdrawn_at).is_(None),
+            )
+            .values(withdrawn_at=now, withdrawn_by=actor, withdrawn_reason=reason)
+        )
+        self.session.execute(stmt)
+
+    # -- audit ------------------------------------------------------------------------------
+    def add_audit(self, row: AuditEventRow) -> None:
+        """Append an audit event."""
+        self.session.add(row)
+
+    def audit(self, identity_id: int, *, limit: int, offset: int) -> list[AuditEventRow]:
+        """The audit trail of an identity, newest first."""
+        stmt = (
+            select(AuditEventRow)
+            .where(AuditEventRow.identity_id == identity_id)
+            .order_by(col(AuditEventRow.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self.session.execute(stmt).scalars().all())

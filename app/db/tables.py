@@ -1,0 +1,241 @@
+"""SQLModel table rows. Rows are storage only: repositories map them to domain objects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
+from sqlmodel import Field, SQLModel
+
+_STATUSES = "('PROV','RECUP','VALI','QUAL')"
+
+
+class IdentityRow(SQLModel, table=True):
+    """One patient identity of the repository, with its RNIV status and attributes."""
+
+    __tablename__ = "identity"
+    __table_args__ = (
+        CheckConstraint(f"status IN {_STATUSES}", name="ck_identity_status"),
+        # RNIV EXI SI 09, enforced by the database too: DOUT/FICT identities stay PROV.
+        CheckConstraint(
+            "NOT ((attributes LIKE '%DOUT%' OR attributes LIKE '%FICT%') AND status <> 'PROV')",
+            name="ck_identity_blocked_prov",
+        ),
+        CheckConstraint(
+            "NOT (attributes LIKE '%DOUT%' AND attributes LIKE '%FICT%')",
+            name="ck_identity_dout_fict",
+        ),
+        CheckConstraint("sex IN ('M','F','U')", name="ck_identity_sex"),
+        Index("ix_identity_birth_name_date", "birth_name", "birth_date"),
+        Index("ix_identity_used_name", "used_name"),
+        Index("ix_identity_birth_date", "birth_date"),
+        Index("ix_identity_status", "status"),
+        Index(
+            "ix_identity_birth_name_prefix",
+            "birth_name",
+            postgresql_ops={"birth_name": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_identity_used_name_prefix",
+            "used_name",
+            postgresql_ops={"used_name": "text_pattern_ops"},
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ipp: str | None = Field(default=None, max_length=64, unique=True)
+    birth_name: str = Field(max_length=100)
+    first_names: str = Field(max_length=100)
+    first_name: str = Field(max_length=100)
+    sex: str = Field(max_length=1)
+    birth_date: date
+    birth_date_completed: bool = False
+    birth_place_code: str | None = Field(default=None, max_length=5)
+    used_name: str | None = Field(default=None, max_length=100)
+    used_first_name: str | None = Field(default=None, max_length=100)
+    status: str = Field(default="PROV", max_length=5)
+    attributes: str = Field(default="", max_length=64)
+    source: str = Field(default="SM", max_length=8)
+    insi_at: datetime | None = None
+    version: int = 1
+    active: bool = True
+    merged_into_id: int | None = Field(default=None, foreign_key="identity.id")
+    created_at: datetime
+    updated_at: datetime
+
+
+class InsRow(SQLModel, table=True):
+    """An INS held by an identity: at most one active, the others kept as history."""
+
+    __tablename__ = "ins"
+    __table_args__ = (
+        # An active matricule belongs to at most one identity (ins-rniv §6).
+        Index(
+            "ux_ins_active_matricule",
+            "matricule",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+        Index(
+            "ux_ins_active_per_identity",
+            "identity_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+        Index("ix_ins_matricule", "matricule"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    matricule: str = Field(max_length=15)
+    oid: str = Field(max_length=32)
+    active: bool = True
+    source: str = Field(default="INSI", max_length=16)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    created_at: datetime
+    deactivated_at: datetime | None = None
+
+
+class IdentityDocumentRow(SQLModel, table=True):
+    """A recorded check of an identity document (RNIV EXI SI 10)."""
+
+    __tablename__ = "identity_document"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    type: str = Field(max_length=4)
+    high_trust: bool
+    checked_by: str = Field(max_length=200)
+    checked_at: datetime
+    expires_on: date | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = Field(default=None, max_length=200)
+    withdrawn_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditEventRow(SQLModel, table=True):
+    """Append-only audit trail: who did what to which identity, with the before/after diff."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_identity_at", "identity_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int | None = Field(default=None, foreign_key="identity.id")
+    at: datetime
+    actor: str = Field(max_length=200)
+    roles: str = Field(default="", max_length=200)
+    action: str = Field(max_length=64)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WorklistItemRow(SQLModel, table=True):
+    """An identitovigilance worklist item: what happened, to which identity, and its resolution."""
+
+    __tablename__ = "worklist_item"
+    __table_args__ = (
+        Index("ix_worklist_kind_open", "kind", "resolved_at", "id"),
+        Index("ix_worklist_identity", "identity_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    identity_id: int = Field(foreign_key="identity.id")
+    other_identity_id: int | None = Field(default=None, foreign_key="identity.id")
+    outcome: str = Field(max_length=64)
+    hint: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    source: str = Field(default="desk", max_length=64)
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    resolved_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=200)
+    resolution: str | None = Field(default=None, max_length=32)
+    resolution_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class InsiProposalRow(SQLModel, table=True):
+    """An INSi answer proposed to the desk, bound to the identity version it was made for."""
+
+    __tablename__ = "insi_proposal"
+
+    id: str = Field(primary_key=True, max_length=36)
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    identity_version: int
+    status: str = Field(default="open", max_length=10)
+    answer: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CampaignRow(SQLModel, table=True):
+    """A batch qualification or verification campaign over a selection of identities."""
+
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    operation: str = Field(max_length=10)
+    selection: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    auto_apply: bool = False
+    rate_limit: float | None = None
+    concurrency: int = 4
+    status: str = Field(default="running", max_length=10)
+    total: int = 0
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class CampaignItemRow(SQLModel, table=True):
+    """One identity of a campaign: pending, in flight (claimed), or done with one outcome."""
+
+    __tablename__ = "campaign_item"
+    __table_args__ = (
+        Index("ux_campaign_item", "campaign_id", "identity_id", unique=True),
+        Index("ix_campaign_item_state", "campaign_id", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    identity_id: int = Field(foreign_key="identity.id")
+    state: str = Field(default="pending", max_length=10)
+    outcome: str | None = Field(default=None, max_length=32)
+    code: str | None = Field(default=None, max_length=32)
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    finished_at: datetime | None = None
+    worklist_item_id: int | None = None
+class InsiCallRow(SQLModel, table=True):
+    """The INSi call journal: one row per wire call (ins-rniv §7). No traits in clear, only a keyed hash."""
+
+    __tablename__ = "insi_call"
+    __table_args__ = (
+        Index("ix_insi_call_at", "at"),
+        Index("ix_insi_call_identity", "identity_id", "at"),
+        Index("ix_insi_call_requested_by", "requested_by", "at"),
+        Index("ix_insi_call_outcome", "outcome", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    operation: str = Field(max_length=40)
+    credential_mode: str = Field(max_length=24)
+    emitter: str = Field(max_length=200)
+    requested_by: str = Field(max_length=200)
+    purpose: str = Field(max_length=12)
+    identity_id: int | None = None  # no foreign key: the journal outlives any identity change
+    outcome: str = Field(max_length=40)
+    error_category: str | None = Field(default=None, max_length=16)
+    duration_ms: float
+    message_id: str = Field(max_length=64)
+    traits_hash: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,79 @@
+"""The identity aggregate: traits, RNIV state, INS and its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.domain.ins import Ins, InsRecord
+from app.domain.status import Attribute, IdentityState, Status
+from app.domain.traits import Traits
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One patient identity as the repository holds it."""
+
+    id: int
+    ipp: str
+    traits: Traits
+    state: IdentityState
+    version: int
+    ins_records: tuple[InsRecord, ...] = field(default_factory=tuple)
+    insi_at: datetime | None = None
+    source: str = "SM"
+    active: bool = True
+
+    @property
+    def status(self) -> Status:
+        """The RNIV status."""
+        return self.state.status
+
+    @property
+    def attributes(self) -> frozenset[Attribute]:
+        """The RNIV attributes."""
+        return self.state.attributes
+
+    @property
+    def active_ins(self) -> Ins | None:
+        """The active INS, when the identity holds one (RECUP or QUAL, ins-rniv §3)."""
+        return next((r.ins for r in self.ins_records if r.active), None)
+
+    @property
+    def ins_history(self) -> tuple[InsRecord, ...]:
+        """Inactive INS kept in history (ins-rniv §6)."""
+        return tuple(r for r in self.ins_records if not r.active)
+
+    @property
+    def transmissible_ins(self) -> Ins | None:
+        """The INS that may leave the repository: only for QUAL (RNIV EXI SI 08)."""
+        return self.active_ins if self.state.ins_transmissible else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain values of the identity for the audit trail."""
+        t = self.traits
+        ins = self.active_ins
+        return {
+            "ipp": self.ipp,
+            "birth_name": t.birth_name,
+            "first_names": t.first_names,
+            "first_name": t.first_name,
+            "sex": t.sex.value,
+            "birth_date": t.birth_date.isoformat(),
+            "birth_date_completed": t.birth_date_completed,
+            "birth_place_code": t.birth_place_code,
+            "used_name": t.used_name,
+            "used_first_name": t.used_first_name,
+            "status": self.status.value,
+            "attributes": sorted(a.value for a in self.attributes),
+            "ins": {"matricule": ins.matricule, "oid": ins.oid} if ins else None,
+        }
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The changed keys only, before and after."""
+    if before is None:
+        return {}, after
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}

@@ -1,0 +1,107 @@
+"""Composition root: builds settings, engine, service context, token verifier and the FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from app import __version__
+from app.api.auth import TokenVerifier
+from app.api.errors import install_error_handlers
+from app.api.metrics import Metrics
+from app.api.routers import campaigns, identities, insi, qualification, system, worklists
+from app.config import Settings
+from app.db.engine import make_engine
+from app.db.migrations import check_schema
+from app.db.tables import IdentityRow
+from app.domain.insi import InsiGateway
+from app.services.context import ChangeSink, ServiceContext
+from app.services.insi import journal_observer
+
+log = logging.getLogger("identito")
+
+
+def build_context(settings: Settings, engine: Engine | None = None,
+                  sinks: list[ChangeSink] | None = None) -> ServiceContext:
+    """The service context every use case receives."""
+    return ServiceContext(
+        engine=engine or make_engine(settings.database_url),
+        high_trust_documents=settings.high_trust_documents,
+        birth_place_codes=settings.birth_place_codes,
+        sinks=list(sinks or []),
+        proposal_ttl_seconds=settings.qualification.proposal_ttl_seconds,
+    )
+
+
+def _identity_counts(engine: Engine, ttl: float = 15.0):  # type: ignore[no-untyped-def]
+    cache: dict[str, object] = {"at": 0.0, "lines": []}
+
+    def collect() -> list[str]:
+        if time.monotonic() - float(cache["at"]) > ttl:  # type: ignore[arg-type]
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(IdentityRow.status, func.count()).group_by(IdentityRow.status)
+                ).all()
+            lines = ["# TYPE identito_identities gauge"]
+            lines += [f'identito_identities{{status="{status}"}} {count}' for status, count in rows]
+            cache.update(at=time.monotonic(), lines=lines)
+        return list(cache["lines"])  # type: ignore[call-overload]
+
+    return collect
+
+
+def build_insi_gateway(settings: Settings, ctx: ServiceContext) -> InsiGateway:
+    """The INSi client, credentials checked now (refuse to start rather than fail at the first call)."""
+    from app.integrations.insi.client import InsiClient
+    from app.integrations.insi.wiring import build_credentials
+
+    return InsiClient(settings.insi, settings.var_dir, build_credentials(settings.insi),
+                      observer=journal_observer(ctx))
+
+
+def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None = None,
+               check_schema_on_start: bool = True, insi_gateway: InsiGateway | None = None) -> FastAPI:
+    """Build the API application."""
+    settings = settings or Settings()
+    ctx = ctx or build_context(settings)
+    gateway = insi_gateway or ctx.insi_gateway or build_insi_gateway(settings, ctx)
+    ctx.insi_gateway = gateway
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if check_schema_on_start:
+            check_schema(ctx.engine)
+        yield
+        close = getattr(gateway, "close", None)
+        if close is not None:
+            close()
+        ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Identito",
+        version=__version__,
+        description="Identity repository and INS qualification service (RNIV, INSi, HL7 PAM FR).",
+        lifespan=lifespan,
+    )
+    metrics = Metrics()
+    metrics.collectors.append(_identity_counts(ctx.engine))
+    app.state.settings = settings
+    app.state.ctx = ctx
+    app.state.verifier = TokenVerifier(settings.auth)
+    app.state.metrics = metrics
+    app.state.insi = gateway
+    install_error_handlers(app)
+    app.middleware("http")(metrics.middleware)
+    app.include_router(system.router)
+    app.include_router(identities.router)
+    app.include_router(qualification.router)
+    app.include_router(worklists.router)
+    app.include_router(campaigns.router)
+    app.include_router(insi.router)
+    return app

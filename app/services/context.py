@@ -1,0 +1,129 @@
+"""What every use case needs: the engine, the clock, the establishment's rules, the change sinks.
+
+``UnitOfWork`` is the one transaction of a use case: the identity change, its audit rows and the
+rows that change sinks (the HL7 outbox) write all go to the database in a single commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.db.repositories import IdentityRepository
+from app.db.tables import AuditEventRow
+from app.domain.documents import DocumentType
+from app.domain.identity import Identity, diff
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a token subject with roles, a sending application, or a job."""
+
+    subject: str
+    roles: frozenset[str]
+    kind: str = "user"
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """One committed change of an identity, as change sinks see it."""
+
+    identity: Identity
+    before: Identity | None
+    trigger: str
+    actor: Actor
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ChangeSink(Protocol):
+    """Something that must hear of identity changes in the same transaction (e.g. the outbox)."""
+
+    def identity_changed(self, session: Session, change: IdentityChange) -> None:
+        """Write whatever the change implies, in the caller's session (no commit)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceContext:
+    """Dependencies of the use cases, built once by the composition root."""
+
+    engine: Engine
+    high_trust_documents: frozenset[DocumentType]
+    birth_place_codes: frozenset[str] | None = None
+    sinks: list[ChangeSink] = field(default_factory=list)
+    now: Callable[[], datetime] = _utcnow
+    ipp_prefix: str = ""
+    insi_gateway: Any = None  # an app.domain.insi.InsiGateway, wired by the composition root
+    proposal_ttl_seconds: int = 15 * 60
+
+    def today(self) -> date:
+        """Today's date by the service clock."""
+        return self.now().date()
+
+    def unit_of_work(self, actor: Actor) -> UnitOfWork:
+        """Open the transaction of one use case."""
+        return UnitOfWork(self, actor)
+
+
+class UnitOfWork:
+    """One use case's transaction: repositories, audit, and change notification before commit."""
+
+    def __init__(self, ctx: ServiceContext, actor: Actor) -> None:
+        self.ctx = ctx
+        self.actor = actor
+        self.session = Session(ctx.engine, expire_on_commit=False)
+        self.identities = IdentityRepository(self.session)
+        self._changes: list[IdentityChange] = []
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def audit(
+        self,
+        action: str,
+        identity_id: int | None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str | None = None,
+        *,
+        full: bool = False,
+    ) -> None:
+        """Append an audit row (the diff of before/after unless full=True)."""
+        if after is not None and not full:
+            before, after = diff(before, after)
+        self.identities.add_audit(
+            AuditEventRow(
+                identity_id=identity_id,
+                at=self.ctx.now(),
+                actor=self.actor.subject,
+                roles=",".join(sorted(self.actor.roles)),
+                action=action,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+        )
+
+    def changed(self, change: IdentityChange) -> None:
+        """Queue a change for the sinks (run just before commit)."""
+        self._changes.append(change)
+
+    def commit(self) -> None:
+        """Let the sinks write their rows, then commit everything at once."""
+        for change in self._changes:
+            for sink in self.ctx.sinks:
+                sink.identity_changed(self.session, change)
+        self.session.commit()
+        self._changes.clear()

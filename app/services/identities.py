@@ -1,0 +1,290 @@
+"""Identity use cases: create, edit, record/withdraw documents, attributes. One function, one commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from app.db.repositories import StaleRow
+from app.db.tables import IdentityDocumentRow
+from app.domain.documents import check_document, parse_document_type
+from app.domain.errors import InvalidTrait
+from app.domain.identity import Identity
+from app.domain.roles import Role, check_strict_edit, require_any
+from app.domain.status import Attribute, Event, IdentityState
+from app.domain.traits import Traits, TraitName, build_traits
+from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
+from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
+
+EDITORS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION)
+TRAIT_FIELDS = tuple(t.value for t in TraitName)
+
+
+@dataclass(frozen=True)
+class TraitsInput:
+    """Raw traits as typed at a desk or received in a message (validated by the domain)."""
+
+    birth_name: str
+    first_names: str
+    birth_date: str | date
+    sex: str
+    first_name: str | None = None
+    birth_place_code: str | None = None
+    used_name: str | None = None
+    used_first_name: str | None = None
+
+
+def _build(ctx: ServiceContext, data: TraitsInput) -> Traits:
+    return build_traits(
+        birth_name=data.birth_name,
+        first_names=data.first_names,
+        first_name=data.first_name,
+        birth_date=data.birth_date,
+        sex=data.sex,
+        birth_place_code=data.birth_place_code,
+        used_name=data.used_name,
+        used_first_name=data.used_first_name,
+        today=ctx.today(),
+        known_birth_places=ctx.birth_place_codes,
+    )
+
+
+def load(uow: UnitOfWork, identity_id: int, *, for_update: bool = True) -> Identity:
+    """Load an identity or raise NotFound."""
+    identity = uow.identities.get(identity_id, for_update=for_update)
+    if identity is None:
+        raise NotFound(what="Identity", ident=identity_id)
+    return identity
+
+
+def check_version(identity: Identity, expected_version: int | None, *, required: bool = True) -> None:
+    """Optimistic locking: the caller must have read the current version."""
+    if expected_version is None:
+        if required:
+            raise VersionRequired()
+        return
+    if expected_version != identity.version:
+        raise StaleVersion(current=identity.version)
+
+
+def store(uow: UnitOfWork, before: Identity, after: Identity, trigger: str, **details: Any) -> Identity:
+    """Save an identity with a version check and queue the change for the sinks."""
+    try:
+        version = uow.identities.save(after, expected_version=before.version, now=uow.ctx.now())
+    except StaleRow:
+        current = uow.identities.get(before.id, for_update=False)
+        raise StaleVersion(current=current.version if current else before.version) from None
+    saved = load(uow, after.id, for_update=False)
+    assert saved.version == version
+    uow.changed(IdentityChange(saved, before, trigger, uow.actor, details))
+    return saved
+
+
+def create_identity(
+    ctx: ServiceContext, actor: Actor, data: TraitsInput, *, ipp: str | None = None, source: str = "SM"
+) -> Identity:
+    """Create a provisional identity (RNIV EXI SI 07: a new identity is PROV)."""
+    require_any(actor.roles, *EDITORS)
+    traits = _build(ctx, data)
+    with ctx.unit_of_work(actor) as uow:
+        identity = create_in(uow, traits, ipp=ipp, source=source)
+        uow.commit()
+    return identity
+
+
+def create_in(uow: UnitOfWork, traits: Traits, *, ipp: str | None, source: str) -> Identity:
+    """Create an identity inside an open unit of work."""
+    ipp = ipp.strip() if ipp else None
+    if ipp and uow.identities.id_by_ipp(ipp) is not None:
+        raise Conflict("ipp-exists", field="ipp", ipp=ipp)
+    identity_id = uow.identities.add(traits, IdentityState(), ipp, source, uow.ctx.now())
+    if not ipp:
+        uow.identities.set_ipp(identity_id, f"{uow.ctx.ipp_prefix}{identity_id:09d}")
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        raise Conflict("ipp-exists", field="ipp", ipp=ipp or identity_id) from None
+    identity = load(uow, identity_id, for_update=False)
+    uow.audit("identity.created", identity.id, None, identity.snapshot(), full=True)
+    uow.changed(IdentityChange(identity, None, "created", uow.actor))
+    return identity
+
+
+def _merged_input(current: Traits, changes: dict[str, Any]) -> TraitsInput:
+    values: dict[str, Any] = {name: getattr(current, name) for name in TRAIT_FIELDS}
+    values["sex"] = current.sex.value
+    values.update(changes)
+    if "first_names" in changes and "first_name" not in changes:
+        values["first_name"] = None  # re-derived from the new list (Guide EXI ID 10)
+    return TraitsInput(**values)
+
+
+def update_identity(
+    ctx: ServiceContext,
+    actor: Actor,
+    identity_id: int,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None,
+    reason: str | None = None,
+) -> Identity:
+    """Edit traits; a hand edit of a strict trait demotes RECUP/QUAL (EXI REC 07)."""
+    require_any(actor.roles, *EDITORS)
+    unknown = set(changes) - set(TRAIT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown traits: {sorted(unknown)}")
+    with ctx.unit_of_work(actor) as uow:
+        before = load(uow, identity_id)
+        check_version(before, expected_version)
+        updated = edit_traits(uow, before, changes, reason)
+        uow.commit()
+    return updated
+
+
+def edit_traits(uow: UnitOfWork, before: Identity, changes: dict[str, Any], reason: str | None) -> Identity:
+    """Apply trait changes inside an open unit of work (the RNIV rules of a hand edit)."""
+    traits = _build(uow.ctx, _merged_input(before.traits, changes))
+    if "birth_date" not in changes:
+        traits = traits.with_changes(
+            birth_date=before.traits.birth_date, birth_date_completed=before.traits.birth_date_completed
+        )
+    if traits == before.traits:
+        return before
+    strict = traits.strict_differences(before.traits)
+    state, events = before.state, []
+    if strict:
+        check_strict_edit(uow.actor.roles, before.status)
+        state, events = before.state.strict_trait_edited()
+        if Event.INS_DEACTIVATED in events and not (reason and reason.strip()):
+            raise MissingReason(field="reason", why="demotion")
+    if Event.INS_DEACTIVATED in events:
+        uow.identities.deactivate_ins(before.id, uow.ctx.now())
+    after = _replace(before, traits=traits, state=state)
+    saved = store(uow, before, after, "updated", strict=sorted(strict))
+    uow.audit("identity.updated", before.id, before.snapshot(), saved.snapshot(), reason)
+    return saved
+
+
+def _replace(identity: Identity, **changes: Any) -> Identity:
+    return replace(identity, **changes)
+
+
+def record_document(
+    ctx: ServiceContext,
+    actor: Actor,
+    identity_id: int,
+    type_code: str,
+    *,
+    expires_on: date | None = None,
+) -> tuple[Identity, IdentityDocumentRow]:
+    """Record a high-trust document check: PROV -> VALI, RECUP -> QUAL (RNIV EXI SI 07/10/23)."""
+    require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE)
+    doc_type = parse_document_type(type_code)
+    with ctx.unit_of_work(actor) as uow:
+        before = load(uow, identity_id)
+        high_trust = check_document(doc_type, expires_on, ctx.today(), ctx.high_trust_documents)
+        state, events = before.state.document_checked(high_trust)
+        row = uow.identities.add_document(
+            IdentityDocumentRow(
+                identity_id=before.id,
+                type=doc_type.value,
+                high_trust=high_trust,
+                checked_by=actor.subject,
+                checked_at=ctx.now(),
+                expires_on=expires_on,
+            )
+        )
+        after = store(uow, before, _replace(before, state=state), "document_checked") if events else before
+        uow.audit(
+            "document.recorded",
+            before.id,
+            {"status": before.status.value},
+            {"document_id": row.id, "type": doc_type.value, "high_trust": high_trust,
+             "expires_on": expires_on.isoformat() if expires_on else None,
+             "status": after.status.value},
+            full=True,
+        )
+        uow.commit()
+    return after, row
+
+
+def withdraw_document(
+    ctx: ServiceContext, actor: Actor, identity_id: int, document_id: int, *, reason: str | None
+) -> Identity:
+    """Withdraw a document check found false or wrong; C drops if none other stands (ins-rniv §3)."""
+    require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE)
+    if not (reason and reason.strip()):
+        raise MissingReason(field="reason", why="withdrawal")
+    with ctx.unit_of_work(actor) as uow:
+        before = load(uow, identity_id)
+        doc = uow.identities.get_document(identity_id, document_id)
+        if doc is None or doc.withdrawn_at is not None:
+            raise NotFound(what="Document", ident=document_id)
+        now, today = ctx.now(), ctx.today()
+        doc.withdrawn_at, doc.withdrawn_by, doc.withdrawn_reason = now, actor.subject, reason
+        others = [
+            d for d in uow.identities.documents(identity_id)
+            if d.id != document_id and d.withdrawn_at is None and d.high_trust
+            and (d.expires_on is None or d.expires_on >= today)
+        ]
+        state, events = before.state.document_withdrawn(bool(others))
+        after = store(uow, before, _replace(before, state=state), "document_withdrawn") if events else before
+        uow.audit("document.withdrawn", before.id, {"document_id": document_id, "status": before.status.value},
+                  {"status": after.status.value}, reason, full=True)
+        uow.commit()
+    return after
+
+
+def set_attribute(
+    ctx: ServiceContext, actor: Actor, identity_id: int, code: str, *,
+    reason: str | None, expected_version: int | None = None,
+) -> Identity:
+    """Set DOUT/FICT/HOMA; DOUT/FICT force PROV and invalidate the INS (RNIV EXI SI 09)."""
+    require_any(actor.roles, Role.IDENTITOVIGILANCE)
+    attribute = _attribute(code)
+    if not (reason and reason.strip()):
+        raise MissingReason(field="reason", why="attribute")
+    with ctx.unit_of_work(actor) as uow:
+        before = load(uow, identity_id)
+        check_version(before, expected_version, required=False)
+        state, events = before.state.attribute_set(attribute)
+        if not events:
+            return before
+        now = ctx.now()
+        if Event.INS_DEACTIVATED in events:
+            uow.identities.deactivate_ins(before.id, now)
+        if Event.DOCUMENTS_SET_ASIDE in events:
+            uow.identities.set_aside_documents(before.id, actor.subject, f"attribute {code}", now)
+        after = store(uow, before, _replace(before, state=state), "attribute_set", attribute=code)
+        uow.audit("attribute.set", before.id, before.snapshot(), after.snapshot(), reason)
+        uow.commit()
+    return after
+
+
+def remove_attribute(
+    ctx: ServiceContext, actor: Actor, identity_id: int, code: str, *,
+    reason: str | None, expected_version: int | None = None,
+) -> Identity:
+    """Remove an attribute; the identity stays PROV until checked again (RNIV EXI SI 09)."""
+    require_any(actor.roles, Role.IDENTITOVIGILANCE)
+    attribute = _attribute(code)
+    if not (reason and reason.strip()):
+        raise MissingReason(field="reason", why="attribute")
+    with ctx.unit_of_work(actor) as uow:
+        before = load(uow, identity_id)
+        check_version(before, expected_version, required=False)
+        state, _ = before.state.attribute_removed(attribute)
+        after = store(uow, before, _replace(before, state=state), "attribute_removed", attribute=code)
+        uow.audit("attribute.removed", before.id, before.snapshot(), after.snapshot(), reason)
+        uow.commit()
+    return after
+
+
+def _attribute(code: str) -> Attribute:
+    try:
+        return Attribute(code.strip().upper())
+    except (ValueError, AttributeError):
+        raise InvalidTrait("attribute-unknown", field="code", value=str(code)[:10]) from None

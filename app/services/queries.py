@@ -1,0 +1,83 @@
+"""Read-only queries for the API: one short transaction each, nothing written."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from app.db.repositories import IdentityRepository, SearchFilters
+from app.db.tables import AuditEventRow, IdentityDocumentRow
+from app.domain.identity import Identity
+from app.domain.ins import check_matricule
+from app.domain.roles import Role, require_any
+from app.domain.traits import normalise_birth_place, normalise_sex, search_key
+from app.services.context import Actor, ServiceContext
+from app.services.errors import NotFound
+
+READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS, Role.ADMIN)
+
+
+def get_identity(ctx: ServiceContext, actor: Actor, identity_id: int) -> Identity:
+    """One identity by id."""
+    require_any(actor.roles, *READERS)
+    with Session(ctx.engine) as session:
+        identity = IdentityRepository(session).get(identity_id)
+    if identity is None:
+        raise NotFound(what="Identity", ident=identity_id)
+    return identity
+
+
+def search_identities(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    birth_name: str | None = None,
+    exact: bool = False,
+    first_name: str | None = None,
+    birth_date: date | None = None,
+    sex: str | None = None,
+    birth_place_code: str | None = None,
+    ipp: str | None = None,
+    ins: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[Identity]:
+    """Search active identities; names accent/case-insensitive, prefix unless exact."""
+    require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
+    filters = SearchFilters(
+        birth_name=search_key(birth_name) if birth_name else None,
+        exact_name=exact,
+        first_name=search_key(first_name) if first_name else None,
+        birth_date=birth_date,
+        sex=normalise_sex(sex).value if sex else None,
+        birth_place_code=normalise_birth_place(birth_place_code) if birth_place_code else None,
+        ipp=ipp.strip() if ipp else None,
+        ins=check_matricule(ins) if ins else None,
+        status=status,
+    )
+    with Session(ctx.engine) as session:
+        return IdentityRepository(session).search(filters, limit=limit, offset=offset)
+
+
+def identity_history(
+    ctx: ServiceContext, actor: Actor, identity_id: int, *, limit: int = 100, offset: int = 0
+) -> list[AuditEventRow]:
+    """The audit trail of an identity, newest first."""
+    require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
+    with Session(ctx.engine) as session:
+        repo = IdentityRepository(session)
+        if repo.get(identity_id) is None:
+            raise NotFound(what="Identity", ident=identity_id)
+        return repo.audit(identity_id, limit=limit, offset=offset)
+
+
+def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[IdentityDocumentRow]:
+    """Document checks recorded for an identity, newest first."""
+    require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
+    with Session(ctx.engine) as session:
+        repo = IdentityRepository(session)
+        if repo.get(identity_id) is None:
+            raise NotFound(what="Identity", ident=identity_id)
+        return repo.documents(identity_id)
