@@ -15,13 +15,14 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics
-from app.api.routers import campaigns, identities, insi, qualification, system, worklists
+from app.api.routers import campaigns, documents, identities, insi, qualification, system, worklists
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.migrations import check_schema
 from app.db.tables import IdentityRow
 from app.domain.insi import InsiGateway
 from app.services.context import ChangeSink, ServiceContext
+from app.services.documents import DocumentTools
 from app.services.insi import journal_observer
 
 log = logging.getLogger("identito")
@@ -65,6 +66,30 @@ def build_insi_gateway(settings: Settings, ctx: ServiceContext) -> InsiGateway:
                       observer=journal_observer(ctx))
 
 
+def birth_place_names(settings: Settings) -> dict[str, str]:
+    """Commune / country names of the configured INSEE code list ("code;name" lines), when given."""
+    if settings.birth_place_codes_file is None:
+        return {}
+    names = {}
+    for line in settings.birth_place_codes_file.read_text(encoding="utf-8").splitlines():
+        code, _, name = line.strip().partition(";")
+        if code and name.strip():
+            names[code.strip().upper()] = name.strip().split(";")[0]
+    return names
+
+
+def build_document_tools(settings: Settings) -> DocumentTools:
+    """The document renderer (DataMatrix, cover page, stamping, scanning) and its settings."""
+    from app.integrations.documents.renderer import DocumentRenderer
+
+    return DocumentTools(
+        renderer=DocumentRenderer(settings.documents),
+        establishment_name=settings.establishment_name,
+        max_upload_bytes=settings.documents.max_upload_bytes,
+        birth_place_names=birth_place_names(settings),
+    )
+
+
 def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None = None,
                check_schema_on_start: bool = True, insi_gateway: InsiGateway | None = None) -> FastAPI:
     """Build the API application."""
@@ -96,6 +121,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.verifier = TokenVerifier(settings.auth)
     app.state.metrics = metrics
     app.state.insi = gateway
+    app.state.documents = build_document_tools(settings)
     install_error_handlers(app)
     app.middleware("http")(metrics.middleware)
     app.include_router(system.router)
@@ -104,4 +130,5 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(worklists.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
+    app.include_router(documents.router)
     return app
