@@ -133,7 +133,9 @@ def db_current() -> None:
 
 def main() -> None:
     """Console script entry point."""
+    from app.cli_documents import register as register_documents
     from app.workers.cli import register as register_workers
 
     register_workers(cli)
+    register_documents(cli)
     cli()
