@@ -46,13 +46,22 @@ RESULTS = Path(__file__).resolve().parent / "results" / "documents.json"
 def sample_data() -> CoverPageData:
     """A QUAL identity with long-ish names and a described document."""
     traits = build_traits(
-        birth_name="GARCIA-HAMMADI", first_names="SARAH-LOU ANNA MARIE", birth_date="1977-01-21", sex="F",
-        birth_place_code="01154", used_name="MARTIN", today=date(2026, 1, 1),
+        birth_name="GARCIA-HAMMADI",
+        first_names="SARAH-LOU ANNA MARIE",
+        birth_date="1977-01-21",
+        sex="F",
+        birth_place_code="01154",
+        used_name="MARTIN",
+        today=date(2026, 1, 1),
     )
     return cover_page_data(
-        IdentityState.of(Status.QUAL), Ins.of("277010115400329", OID_NIR), traits,
+        IdentityState.of(Status.QUAL),
+        Ins.of("277010115400329", OID_NIR),
+        traits,
         establishment_name="Centre hospitalier de démonstration",
-        document=DocumentInfo("Compte rendu opératoire", date(2026, 11, 20), "Dr Durand, chirurgie", "Site Nord"),
+        document=DocumentInfo(
+            "Compte rendu opératoire", date(2026, 11, 20), "Dr Durand, chirurgie", "Site Nord"
+        ),
     )
 
 
@@ -133,8 +142,9 @@ def main() -> None:
     data, renderer = sample_data(), DocumentRenderer()
     raw = data.payload.encode("ascii")
     results = {
-        "floor_pylibdmtx_encode": summary(timings(lambda: pylibdmtx.encode(raw, scheme="C40", size="SquareAuto"),
-                                                  args.runs)),
+        "floor_pylibdmtx_encode": summary(
+            timings(lambda: pylibdmtx.encode(raw, scheme="C40", size="SquareAuto"), args.runs)
+        ),
         "datamatrix_png": summary(timings(lambda: render_png(encode_symbol(data.payload)), args.runs)),
         "datamatrix_svg": summary(timings(lambda: render_svg(encode_symbol(data.payload)), args.runs)),
         "cover_page_render": summary(timings(lambda: renderer.cover_page(data), args.runs)),
@@ -154,14 +164,22 @@ def main() -> None:
         "met": rates["stamped_docs_per_s"] >= 50 and results["cover_page_render"]["p95_ms"] <= 20,
     }
     report = {
-        "timings": results, "throughput": rates, "targets": targets,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "timings": results,
+        "throughput": rates,
+        "targets": targets,
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
     }
     print(f"{'measure':38} {'p50 ms':>9} {'p95 ms':>9}")
     for name, values in results.items():
         print(f"{name:38} {values['p50_ms']:9.2f} {values['p95_ms']:9.2f}")
-    print(f"stamping, {args.workers} workers: {rates['stamped_docs_per_s']} docs/s "
-          f"(floor, bare pypdf concatenation: {rates['floor_pypdf_concat_docs_per_s']} docs/s)")
+    print(
+        f"stamping, {args.workers} workers: {rates['stamped_docs_per_s']} docs/s "
+        f"(floor, bare pypdf concatenation: {rates['floor_pypdf_concat_docs_per_s']} docs/s)"
+    )
     print(f"targets met: {targets['met']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
