@@ -11,12 +11,17 @@ from __future__ import annotations
 import getpass
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.domain.cover_page import DocumentInfo, DocumentRejected, DocumentTooLarge
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from app.services.context import Actor, ServiceContext
+    from app.services.documents import DocumentTools, IdentityRef
 
 EXIT_INPUT, EXIT_RULE, EXIT_NOT_FOUND = 2, 3, 4
 BatchKey = Annotated[str, typer.Option("--key", help="What the file name starts with: ipp, ins or identity")]
@@ -34,7 +39,7 @@ def _exit_code(error: DomainError) -> int:
     return 1
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> tuple[Settings, ServiceContext, DocumentTools, Actor]:
     """Settings, service context, document tools and the operator as actor."""
     from app.cli import load_settings, setup_logging
     from app.db.engine import make_engine
@@ -48,7 +53,7 @@ def _runtime():  # type: ignore[no-untyped-def]
     return settings, ctx, build_document_tools(settings), actor
 
 
-def _ref(identity: int | None, ipp: str | None, ins: str | None):  # type: ignore[no-untyped-def]
+def _ref(identity: int | None, ipp: str | None, ins: str | None) -> IdentityRef:
     from app.services.documents import IdentityRef
 
     return IdentityRef(identity_id=identity, ipp=ipp, ins=ins)
@@ -169,7 +174,16 @@ def cover_page_batch(
         raise typer.Exit(1)
 
 
-def _one_file(ctx, tools, actor, path: Path, out_dir: Path, key: str, first_page, language: str):  # type: ignore[no-untyped-def]
+def _one_file(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    path: Path,
+    out_dir: Path,
+    key: str,
+    first_page: bool | None,
+    language: str,
+) -> tuple[str, str | None]:
     """Cover one file: ('done' | 'refused' | 'failed', reason)."""
     from app.services import documents
 

@@ -119,3 +119,19 @@ def test_page_limit():
     renderer = DocumentRenderer(DocumentsSettings(max_pages=5))
     with pytest.raises(DocumentRejected, match="more than 5 pages"):
         renderer.stamp(sample_pdf(6), data())
+
+
+def test_lying_size_in_trailer_does_not_overwrite_original_objects(tmp_path):
+    original = sample_pdf(3)
+    head, _, tail = original.rpartition(b"/Size ")
+    number = tail.split(b"\n")[0].split()[0]
+    lying = head + b"/Size " + b"3".ljust(len(number)) + tail[len(number):]
+    assert len(lying) == len(original)
+    stamped = RENDERER.stamp(lying, data()).pdf
+    before, after = PdfReader(io.BytesIO(lying)), PdfReader(io.BytesIO(stamped))
+    assert len(after.pages) == 4
+    for old, new in zip(before.pages, after.pages[1:], strict=True):
+        assert raw_contents(new) == raw_contents(old)
+    path = tmp_path / "s.pdf"
+    path.write_bytes(stamped)
+    assert "Compte rendu page 3" in run("pdftotext", "-f", "4", "-l", "4", path, "-")

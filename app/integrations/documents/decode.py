@@ -26,12 +26,11 @@ IMAGE_FORMATS = frozenset({"PNG", "JPEG", "TIFF"})
 def read_symbols(image: Image.Image) -> list[bytes]:
     """Raw bytes of every DataMatrix found in an image."""
     grey = image.convert("L")
-    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.DataMatrix)
+    formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+    found = zxingcpp.read_barcodes(grey, formats=formats)
     if not found:
         # A small symbol on a big page: one more pass with a binarizer suited to print scans.
-        found = zxingcpp.read_barcodes(
-            grey, formats=zxingcpp.BarcodeFormat.DataMatrix, binarizer=zxingcpp.Binarizer.GlobalHistogram
-        )
+        found = zxingcpp.read_barcodes(grey, formats=formats, binarizer=zxingcpp.Binarizer.GlobalHistogram)
     return [result.bytes for result in found if result.valid]
 
 
@@ -78,7 +77,8 @@ def rasterise_first_page(data: bytes, *, dpi: int, max_pixels: int) -> Image.Ima
                 scale = (max_pixels / (width * height)) ** 0.5
             bitmap = page.render(scale=scale, grayscale=True)
             try:
-                return bitmap.to_pil().copy()
+                image: Image.Image = bitmap.to_pil().copy()
+                return image
             finally:
                 bitmap.close()
         finally:

@@ -80,9 +80,16 @@ def _check_xref(data: bytes) -> None:
         raise DocumentRejected(reason="broken PDF (damaged cross-reference table; repair it first)")
 
 
+def _catalog(reader: PdfReader) -> DictionaryObject:
+    root = reader.trailer["/Root"].get_object()
+    if not isinstance(root, DictionaryObject):
+        raise DocumentRejected(reason="broken PDF (no catalog)")
+    return root
+
+
 def _page_tree(data: bytes, reader: PdfReader, max_pages: int) -> OpenedPdf:
     _check_xref(data)
-    root = reader.trailer["/Root"].get_object()
+    root = _catalog(reader)
     pages_ref = root.raw_get("/Pages")
     if not isinstance(pages_ref, IndirectObject):
         raise DocumentRejected(reason="broken PDF (no page tree)")
@@ -105,7 +112,7 @@ def _page_tree(data: bytes, reader: PdfReader, max_pages: int) -> OpenedPdf:
 def is_signed(opened: OpenedPdf) -> bool:
     """Whether the document carries signatures (AcroForm SigFlags or signature fields with a value)."""
     try:
-        root = opened.reader.trailer["/Root"].get_object()
+        root = _catalog(opened.reader)
         form = root.get("/AcroForm")
         form = form.get_object() if form is not None else None
         if not isinstance(form, DictionaryObject):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterator
+from typing import cast
 
 from pypdf import PdfReader
 from pypdf.generic import (
@@ -29,7 +30,7 @@ from pypdf.generic import (
     StreamObject,
 )
 
-from app.domain.cover_page import StampedDocument
+from app.domain.cover_page import DocumentRejected, StampedDocument
 from app.integrations.documents.pdfinput import OpenedPdf, is_signed, startxref
 
 BLOCK_NAME = "/IdentitoINS"
@@ -40,11 +41,11 @@ class _Update:
 
     def __init__(self, opened: OpenedPdf) -> None:
         self.opened = opened
-        self.next_id = int(opened.reader.trailer["/Size"])
+        self.next_id = _first_free_number(opened.reader)
         self.objects: dict[tuple[int, int], bytes] = {}
 
     def reserve(self) -> IndirectObject:
-        ref = IndirectObject(self.next_id, 0, None)  # type: ignore[arg-type]
+        ref = IndirectObject(self.next_id, 0, None)
         self.next_id += 1
         return ref
 
@@ -61,7 +62,7 @@ class _Update:
             if isinstance(value, IndirectObject):
                 if value.idnum not in mapping:
                     mapping[value.idnum] = self.reserve()
-                    self.put(mapping[value.idnum], copy(source.get_object(value)))
+                    self.put(mapping[value.idnum], copy(cast(PdfObject, source.get_object(value))))
                 return mapping[value.idnum]
             if isinstance(value, StreamObject):
                 new_stream = _RawStream(value._data)  # the encoded bytes, filters kept
@@ -78,6 +79,20 @@ class _Update:
         if isinstance(obj, DictionaryObject) and not isinstance(obj, StreamObject) and skip:
             return DictionaryObject({NameObject(k): copy(v) for k, v in obj.items() if k not in skip})
         return copy(obj)
+
+
+MAX_OBJECT_NUMBER = 8_388_607  # ISO 32000-1 Annex C
+
+
+def _first_free_number(reader: PdfReader) -> int:
+    """Above both the trailer's /Size and every object number actually in the file (a lying /Size)."""
+    size = reader.trailer.get("/Size", 0)
+    used = [idnum for table in reader.xref.values() for idnum in table]
+    used += list(reader.xref_objStm)
+    first: int = max([int(cast(int, size)), *(int(n) + 1 for n in used)])
+    if first > MAX_OBJECT_NUMBER:
+        raise DocumentRejected(reason="broken PDF (object numbers out of range)")
+    return first
 
 
 class _RawStream(DictionaryObject):
@@ -110,8 +125,8 @@ def prepend_cover(opened: OpenedPdf, cover_pdf: bytes, block_pdf: bytes | None =
     assert isinstance(cover_page, DictionaryObject)
     cover_page[NameObject("/Parent")] = opened.pages_ref
     update.put(cover_ref, cover_page)
-    tree = DictionaryObject(opened.pages_ref.get_object())
-    tree[NameObject("/Kids")] = ArrayObject([cover_ref, *tree["/Kids"]])
+    tree = DictionaryObject(cast(DictionaryObject, opened.pages_ref.get_object()))
+    tree[NameObject("/Kids")] = ArrayObject([cover_ref, *cast(ArrayObject, tree["/Kids"])])
     tree[NameObject("/Count")] = NumberObject(opened.page_count + 1)
     update.put(opened.pages_ref, tree)
     signed = is_signed(opened)
@@ -142,7 +157,12 @@ def _stamp_first_page(update: _Update, block_pdf: bytes) -> None:
     )
     update.put(form_ref, form)
     new_page = DictionaryObject(page)
-    resources = DictionaryObject(_inherited(page, "/Resources") or DictionaryObject())
+    inherited_resources = _inherited(page, "/Resources")
+    resources = DictionaryObject(
+        cast(DictionaryObject, inherited_resources.get_object())
+        if inherited_resources
+        else DictionaryObject()
+    )
     xobjects = resources.get("/XObject")
     xobjects = DictionaryObject(xobjects.get_object() if xobjects is not None else {})
     xobjects[NameObject(BLOCK_NAME)] = form_ref
@@ -168,7 +188,7 @@ def _inherited(page: DictionaryObject, key: str) -> PdfObject | None:
         if node is None:
             return None
         if key in node:
-            return node.raw_get(key)
+            return cast(PdfObject, node.raw_get(key))
         parent = node.get("/Parent")
         node = parent.get_object() if parent is not None else None
     return None
@@ -176,7 +196,7 @@ def _inherited(page: DictionaryObject, key: str) -> PdfObject | None:
 
 def _placement(page: DictionaryObject, block_box: object) -> bytes:
     """Draw the block upright in the top-right corner of the page as displayed (/Rotate honoured)."""
-    box = [float(v.get_object()) for v in (page.get("/CropBox") or page["/MediaBox"])]
+    box = [float(v.get_object()) for v in cast(ArrayObject, page.get("/CropBox") or page["/MediaBox"])]
     x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
     width, height = (float(v) for v in list(block_box)[2:4])  # type: ignore[call-overload]
     margin = 14.0

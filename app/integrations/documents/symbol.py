@@ -56,18 +56,15 @@ def encode_symbol(payload: str) -> Symbol:
         encoded = pylibdmtx.encode(data, scheme="C40", size="SquareAuto")
     except (UnicodeEncodeError, pylibdmtx.PyLibDMTXError) as error:
         raise SymbolError(f"cannot encode the payload as C40 DataMatrix: {error}") from None
-    image = Image.frombytes("RGB", (encoded.width, encoded.height), encoded.pixels).convert("L")
+    grey = Image.frombytes("RGB", (encoded.width, encoded.height), encoded.pixels).convert("L").tobytes()
     modules = (encoded.width - 2 * _LIBDMTX_MARGIN_PX) // _LIBDMTX_MODULE_PX
     centre = _LIBDMTX_MARGIN_PX + _LIBDMTX_MODULE_PX // 2
-    pixels = image.load()
-    rows = tuple(
-        tuple(
-            pixels[centre + _LIBDMTX_MODULE_PX * x, centre + _LIBDMTX_MODULE_PX * y] < 128
-            for x in range(modules)
-        )
-        for y in range(modules)
-    )
-    return Symbol(rows)
+
+    def dark(x: int, y: int) -> bool:
+        row, column = centre + _LIBDMTX_MODULE_PX * y, centre + _LIBDMTX_MODULE_PX * x
+        return bool(grey[row * encoded.width + column] < 128)
+
+    return Symbol(tuple(tuple(dark(x, y) for x in range(modules)) for y in range(modules)))
 
 
 def render_png(symbol: Symbol, *, module_px: int = 10, quiet_modules: int = 2, dpi: int = 300) -> bytes:
@@ -75,11 +72,11 @@ def render_png(symbol: Symbol, *, module_px: int = 10, quiet_modules: int = 2, d
     if module_px < 1 or quiet_modules < 1:
         raise ValueError("module size and quiet zone must be at least 1")
     side = symbol.size + 2 * quiet_modules
-    small = Image.new("1", (side, side), 1)
-    pixels = small.load()
+    grid = bytearray(b"\xff" * side * side)
     for y, x, length in symbol.runs():
-        for offset in range(length):
-            pixels[quiet_modules + x + offset, quiet_modules + y] = 0
+        start = (quiet_modules + y) * side + quiet_modules + x
+        grid[start : start + length] = b"\x00" * length
+    small = Image.frombytes("L", (side, side), bytes(grid)).convert("1")
     image = small.resize((side * module_px, side * module_px), Image.Resampling.NEAREST)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, dpi=(dpi, dpi))
