@@ -104,3 +104,41 @@ def page_tree_pdf(count: int, kids: str = "3 0 R") -> bytes:
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
         ]
     )
+
+
+def object_stream_pdf() -> bytes:
+    """A PDF 1.5 whose catalog, page tree and page live in an object stream, with an xref stream."""
+    content = b"BT /F1 18 Tf 72 700 Td (Compte rendu page 1) Tj ET"
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+    ]
+    header, offset = b"", 0
+    for number, body in enumerate(bodies, start=1):
+        header += f"{number} {offset} ".encode()
+        offset += len(body) + 1
+    packed = header + b"".join(body + b"\n" for body in bodies)
+    out = bytearray(b"%PDF-1.5\n")
+    positions = {4: len(out)}
+    out += b"4 0 obj\n<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream\nendobj\n"
+    positions[5] = len(out)
+    out += b"5 0 obj\n<< /Type /ObjStm /N 3 /First %d /Length %d >>\nstream\n" % (len(header), len(packed))
+    out += packed + b"\nendstream\nendobj\n"
+    positions[6] = len(out)
+    rows = [
+        (0, 0, 65535),
+        (2, 5, 0),
+        (2, 5, 1),
+        (2, 5, 2),
+        (1, positions[4], 0),
+        (1, positions[5], 0),
+        (1, positions[6], 0),
+    ]
+    table = b"".join(
+        kind.to_bytes(1, "big") + a.to_bytes(4, "big") + b.to_bytes(2, "big") for kind, a, b in rows
+    )
+    out += b"6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(table)
+    out += table + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % positions[6]
+    return bytes(out)

@@ -7,6 +7,9 @@ import io
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from PIL import Image
 from sqlmodel import Session
 
@@ -263,3 +266,27 @@ def test_scan_of_unknown_ins_and_of_foreign_symbols(client, settings) -> None:
     assert "header" in other["symbols"][0]["error"]
     blank = client.post("/documents/scan", files=upload(sample_pdf(1)), headers=docs(settings)).json()
     assert blank == {"found": 0, "symbols": []}
+
+
+PREFIXES = st.sampled_from(
+    [b"", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\x00", b"GIF89a"]
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@given(prefix=PREFIXES, body=st.binary(max_size=3000), cut=st.integers(0, 100))
+@hsettings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_random_uploads_never_crash(client, settings, prefix, body, cut) -> None:
+    if not hasattr(client.app.state, "fuzz_identity"):  # one QUAL identity for all examples
+        client.app.state.fuzz_identity = create(client, settings)
+    valid = sample_pdf(1)
+    content = prefix + body if cut == 0 else valid[: len(valid) * cut // 100] + body
+    stamp = client.post(
+        "/documents/cover-page",
+        files=upload(content),
+        headers=docs(settings),
+        data={"identity_id": str(client.app.state.fuzz_identity)},
+    )
+    scan = client.post("/documents/scan", files=upload(content), headers=docs(settings))
+    assert stamp.status_code in (200, 422) and scan.status_code in (200, 422)
+    assert stamp.status_code == 422 or stamp.content.startswith(content)

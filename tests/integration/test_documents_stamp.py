@@ -11,7 +11,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObjec
 from app.config import DocumentsSettings
 from app.domain.cover_page import DocumentRejected
 from app.integrations.documents.renderer import DocumentRenderer
-from tests.documents_support import data, pdf_page_png, run, sample_pdf, zxing_bytes
+from tests.documents_support import data, object_stream_pdf, pdf_page_png, run, sample_pdf, zxing_bytes
 
 RENDERER = DocumentRenderer()
 
@@ -45,7 +45,11 @@ def signed_like_pdf() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("make", [lambda: sample_pdf(10), xref_stream_pdf], ids=["xref-table", "xref-stream"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: sample_pdf(10), xref_stream_pdf, object_stream_pdf],
+    ids=["xref-table", "xref-stream", "objstm"],
+)
 def test_original_bytes_pages_and_metadata_are_kept(make, tmp_path):
     original = make()
     stamped = RENDERER.stamp(original, data()).pdf
@@ -72,6 +76,18 @@ def test_poppler_reads_the_cover_first_then_the_original(tmp_path):
     assert "Compte rendu page 1" in run("pdftotext", "-f", "2", "-l", "2", path, "-")
     assert "Compte rendu page 10" in run("pdftotext", "-f", "11", "-l", "11", path, "-")
     assert zxing_bytes(pdf_page_png(path, 1, tmp_path / "p1")) == [data().payload.encode()]
+
+
+def test_object_stream_original_reads_back_in_poppler(tmp_path):
+    original = object_stream_pdf()
+    source = tmp_path / "o.pdf"
+    source.write_bytes(original)
+    assert "Compte rendu page 1" in run("pdftotext", source, "-")  # the hand-made file is valid
+    path = tmp_path / "s.pdf"
+    path.write_bytes(RENDERER.stamp(original, data(), first_page=True).pdf)
+    assert "Matricule INS" in run("pdftotext", "-f", "1", "-l", "1", path, "-")
+    assert "Compte rendu page 1" in run("pdftotext", "-f", "2", "-l", "2", path, "-")
+    assert zxing_bytes(pdf_page_png(path, 2, tmp_path / "p2", dpi=200)) == [data().payload.encode()]
 
 
 def test_stamping_twice_chains_updates():
@@ -125,7 +141,7 @@ def test_lying_size_in_trailer_does_not_overwrite_original_objects(tmp_path):
     original = sample_pdf(3)
     head, _, tail = original.rpartition(b"/Size ")
     number = tail.split(b"\n")[0].split()[0]
-    lying = head + b"/Size " + b"3".ljust(len(number)) + tail[len(number):]
+    lying = head + b"/Size " + b"3".ljust(len(number)) + tail[len(number) :]
     assert len(lying) == len(original)
     stamped = RENDERER.stamp(lying, data()).pdf
     before, after = PdfReader(io.BytesIO(lying)), PdfReader(io.BytesIO(stamped))
