@@ -162,7 +162,8 @@ class Simulator:
             element, action, message_id = self.check(request, root)
             await self._inject(None)
             code, person = self.answer(element)
-            await self._inject(person)
+            if person is not None:
+                await self._inject(person)
         except Rejected as rejected:
             return _soap(soap.fault(rejected.kind, dialect, message_id), 500)
         return _soap(soap.resultat(code, person, dialect, action, message_id), 200)
