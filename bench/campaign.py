@@ -158,7 +158,6 @@ def main() -> None:
         client = InsiClient(insi, var_dir, build_credentials(insi))
         settings = development_settings(database_url=url, var_dir=var_dir)
         ctx = build_context(settings)
-        client.observer = journal_observer(ctx)  # the worker journals every call, so does the bench
         gateway = RecordingGateway(client)
         ctx.insi_gateway = gateway
         q = QualificationSettings(campaign_backoff_base_seconds=0.01)
@@ -166,6 +165,7 @@ def main() -> None:
         console.print(f"simulator at {LATENCY * 1000:.0f} ms, concurrency {args.concurrency}, ideal {ideal:.0f}/s")
         floor(client, args.concurrency, 2.0)  # warm-up
         bare = floor(client, args.concurrency, 8.0)
+        client.observer = journal_observer(ctx)  # the worker journals every call, so does the campaign
         seed(ctx, args.items + args.rate_items, 0)
         with ctx.engine.connect() as connection:
             ids = [r[0] for r in connection.exec_driver_sql("SELECT id FROM identity ORDER BY id")]
