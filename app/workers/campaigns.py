@@ -84,8 +84,11 @@ class CampaignRunner:
         return self.finish_if_done(campaign_id)
 
     def run_forever(self) -> None:
-        """Worker loop: run every running campaign, then poll."""
+        """Worker loop: run every running campaign, look for expired documents, then poll."""
+        from app.services.worklists import scan_expired_documents
+
         while not self.stop.is_set():
+            scan_expired_documents(self.ctx)
             with Session(self.ctx.engine) as session:
                 running = session.execute(select(CampaignRow.id).where(
                     CampaignRow.status == CampaignStatus.RUNNING.value).order_by(col(CampaignRow.id))).scalars().all()
