@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal, select
 from sqlmodel import Session, col
 
 from app.db.tables import WorklistItemRow
@@ -130,3 +130,27 @@ def _kind(kind: str) -> WorklistKind:
         return WorklistKind(kind)
     except ValueError:
         raise NotFound(what="Worklist", ident=kind) from None
+
+
+def scan_expired_documents(ctx: ServiceContext) -> int:
+    """Open a document_expired item for each expired document check of a VALI/QUAL identity (once)."""
+    from app.db.tables import IdentityDocumentRow, IdentityRow
+
+    today = ctx.today()
+    already = select(WorklistItemRow.id).where(
+        WorklistItemRow.kind == WorklistKind.DOCUMENT_EXPIRED.value,
+        WorklistItemRow.outcome == literal("document:", String) + cast(IdentityDocumentRow.id, String),
+    ).exists()
+    stmt = select(IdentityDocumentRow.id, IdentityDocumentRow.identity_id, IdentityDocumentRow.type).join(
+        IdentityRow, IdentityRow.id == IdentityDocumentRow.identity_id).where(
+        col(IdentityDocumentRow.expires_on) < today, col(IdentityDocumentRow.withdrawn_at).is_(None),
+        col(IdentityDocumentRow.high_trust), col(IdentityRow.status).in_(("VALI", "QUAL")), ~already)
+    job = Actor("job:document-expiry", frozenset({"identitovigilance"}), kind="job")
+    with ctx.unit_of_work(job) as uow:
+        found = uow.session.execute(stmt.limit(1000)).all()
+        for document_id, identity_id, doc_type in found:
+            open_item(uow, WorklistKind.DOCUMENT_EXPIRED, identity_id, f"document:{document_id}",
+                      hint=Hint.NEW_DOCUMENT, details={"document_id": document_id, "type": doc_type},
+                      source="job:document-expiry")
+        uow.commit()
+    return len(found)

@@ -133,7 +133,8 @@ class Simulator:
             who = who if who is not None else element.find(f"{{{REC_VIT}}}MatriculeOD")
             if who is None:
                 raise Rejected("malformed")
-            matricule = (_text(who, f"{{{REC_VIT}}}NumIdentifiant") or "") + (_text(who, f"{{{REC_VIT}}}Cle") or "")
+            # The matricule's children are typed in the shared types namespace; accept either.
+            matricule = (_text(who, "{*}NumIdentifiant") or "") + (_text(who, "{*}Cle") or "")
             found = self.book.by_vitale(
                 matricule,
                 _text(element, f"{{{REC_VIT}}}NomNaissance") or "",
@@ -162,7 +163,8 @@ class Simulator:
             element, action, message_id = self.check(request, root)
             await self._inject(None)
             code, person = self.answer(element)
-            await self._inject(person)
+            if person is not None:
+                await self._inject(person)
         except Rejected as rejected:
             return _soap(soap.fault(rejected.kind, dialect, message_id), 500)
         return _soap(soap.resultat(code, person, dialect, action, message_id), 200)

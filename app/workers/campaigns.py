@@ -84,8 +84,11 @@ class CampaignRunner:
         return self.finish_if_done(campaign_id)
 
     def run_forever(self) -> None:
-        """Worker loop: run every running campaign, then poll."""
+        """Worker loop: run every running campaign, look for expired documents, then poll."""
+        from app.services.worklists import scan_expired_documents
+
         while not self.stop.is_set():
+            scan_expired_documents(self.ctx)
             with Session(self.ctx.engine) as session:
                 running = session.execute(select(CampaignRow.id).where(
                     CampaignRow.status == CampaignStatus.RUNNING.value).order_by(col(CampaignRow.id))).scalars().all()
@@ -127,27 +130,23 @@ class CampaignRunner:
     # -- item level -----------------------------------------------------------------------------
     def claim(self, campaign_id: int) -> Claim | None:
         """Take the next pending item of a running campaign (committed before any call)."""
-        with Session(self.ctx.engine) as session:
-            status = session.execute(select(CampaignRow.status).where(CampaignRow.id == campaign_id)).scalar_one()
+        with self.ctx.engine.begin() as connection:
+            status = connection.execute(
+                select(CampaignRow.status).where(CampaignRow.id == campaign_id)).scalar_one()
             if status != CampaignStatus.RUNNING.value:
                 return None
-            for _ in range(20):
-                stmt = select(CampaignItemRow.id, CampaignItemRow.identity_id, CampaignItemRow.attempts).where(
-                    CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.state == "pending"
-                ).order_by(col(CampaignItemRow.id)).limit(1)
-                if session.bind is not None and session.bind.dialect.name == "postgresql":
-                    stmt = stmt.with_for_update(skip_locked=True)
-                found = session.execute(stmt).first()
-                if found is None:
-                    return None
-                item_id, identity_id, attempts = found
-                taken = session.execute(update(CampaignItemRow).where(
-                    CampaignItemRow.id == item_id, CampaignItemRow.state == "pending").values(
-                    state="in_flight", claimed_at=self.ctx.now(), attempts=attempts + 1))
-                session.commit()
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    return Claim(item_id, identity_id, attempts + 1)
-        return None
+            nxt = select(CampaignItemRow.id).where(
+                CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.state == "pending"
+            ).order_by(col(CampaignItemRow.id)).limit(1)
+            if connection.dialect.name == "postgresql":
+                nxt = nxt.with_for_update(skip_locked=True)
+            row = connection.execute(
+                update(CampaignItemRow)
+                .where(CampaignItemRow.id == nxt.scalar_subquery(), CampaignItemRow.state == "pending")
+                .values(state="in_flight", claimed_at=self.ctx.now(), attempts=CampaignItemRow.attempts + 1)
+                .returning(CampaignItemRow.id, CampaignItemRow.identity_id, CampaignItemRow.attempts)
+            ).first()
+        return Claim(row[0], row[1], row[2]) if row is not None else None
 
     def process(self, campaign_id: int, claim: Claim, operation: Operation, auto_apply: bool, job: Actor,
                 limiter: RateLimiter, breaker: CircuitBreaker) -> None:
@@ -249,7 +248,8 @@ class CampaignRunner:
                 expect_state: str = "in_flight") -> bool:
         done = session.execute(update(CampaignItemRow).where(
             CampaignItemRow.id == item_id, CampaignItemRow.state == expect_state).values(
-            state="done", outcome=outcome, code=code, worklist_item_id=worklist, finished_at=self.ctx.now()))
+            state="done", outcome=outcome, code=code, worklist_item_id=worklist, finished_at=self.ctx.now())
+            .execution_options(synchronize_session=False))
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
 

@@ -57,3 +57,23 @@ def test_not_found_hints() -> None:
     assert not_found_hint(_traits(Sex.F, date(1960, 1, 1), None), today) is Hint.MARRIED_NAME
     assert not_found_hint(_traits(Sex.F, date(1990, 1, 1), None), today) is Hint.CHECK_TRAITS
     assert not_found_hint(_traits(Sex.M, date(1950, 1, 1), None), today) is Hint.CHECK_TRAITS
+
+
+def test_expired_documents_are_listed_once(client, settings, ctx) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.db.tables import IdentityDocumentRow
+
+    identity = identities.create_identity(ctx, actor("admission"),
+                                          identities.TraitsInput("DUPONT", "JEAN", "1980-01-01", "M"))
+    _, doc = identities.record_document(ctx, actor("admission"), identity.id, "CN",
+                                        expires_on=ctx.today() + timedelta(days=30))
+    assert worklists.scan_expired_documents(ctx) == 0
+    with ctx.engine.begin() as connection:
+        connection.execute(update(IdentityDocumentRow).values(expires_on=ctx.today() - timedelta(days=1)))
+    assert worklists.scan_expired_documents(ctx) == 1
+    assert worklists.scan_expired_documents(ctx) == 0
+    items = client.get("/worklists/document_expired", headers=auth(settings, "identitovigilance")).json()["items"]
+    assert [(i["identity_id"], i["details"]["document_id"]) for i in items] == [(identity.id, doc.id)]

@@ -215,3 +215,20 @@ def test_verification_outcomes(desk, settings, ctx, traits, matricule, verdict, 
         assert body["identity"]["ins"] is None
         assert body["identity"]["ins_history"][0]["matricule"] == matricule
         assert [i["identity_id"] for i in _worklist(desk, settings, "verification_failed")] == [created["id"]]
+
+
+def test_retrieval_with_the_carte_vitale(desk, settings, insi_pki) -> None:
+    from tests.insi_support import desk_assertion
+
+    created = _create(desk, settings, **ADRUN_ZOE)
+    vitale = desk_assertion(insi_pki.manu).decode()
+    body = {"by": "vitale", "insured": {"number": "2751263220749", "key": "74"}, "birth_name": "ADRUN",
+            "birth_date": "1975-12-31", "vitale_assertion": vitale}
+    response = desk.post(f"/identities/{created['id']}/insi/retrieve", json=body, headers=_headers(settings))
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["outcome"] == "found" and result["ins"]["matricule"] == "275126322074974"
+    assert result["attempts"] == []
+    missing = desk.post(f"/identities/{created['id']}/insi/retrieve", json={"by": "vitale"},
+                        headers=_headers(settings))
+    assert missing.status_code == 422
