@@ -11,7 +11,15 @@ from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObjec
 from app.config import DocumentsSettings
 from app.domain.cover_page import DocumentRejected
 from app.integrations.documents.renderer import DocumentRenderer
-from tests.documents_support import data, object_stream_pdf, pdf_page_png, run, sample_pdf, zxing_bytes
+from tests.documents_support import (
+    build_pdf,
+    data,
+    object_stream_pdf,
+    pdf_page_png,
+    run,
+    sample_pdf,
+    zxing_bytes,
+)
 
 RENDERER = DocumentRenderer()
 
@@ -151,3 +159,30 @@ def test_lying_size_in_trailer_does_not_overwrite_original_objects(tmp_path):
     path = tmp_path / "s.pdf"
     path.write_bytes(stamped)
     assert "Compte rendu page 3" in run("pdftotext", "-f", "4", "-l", "4", path, "-")
+
+
+def test_block_name_already_used_on_the_page_is_not_rebound(tmp_path):
+    form = b"BT /F1 14 Tf 10 10 Td (Logo du service) Tj ET"
+    original = build_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /XObject << /IdentitoINS 5 0 R >> >> >>",
+            b"<< /Length 38 >>\nstream\nq 1 0 0 1 72 600 cm /IdentitoINS Do Q\nendstream",
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 300 50] /Resources << /Font << /F1"
+            b" << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> /Length %d >>\nstream\n"
+            % len(form)
+            + form
+            + b"\nendstream",
+        ]
+    )
+    stamped = RENDERER.stamp(original, data(), first_page=True).pdf
+    page = PdfReader(io.BytesIO(stamped)).pages[1]
+    xobjects = page["/Resources"]["/XObject"]
+    assert sorted(xobjects) == ["/IdentitoINS", "/IdentitoINS2"]
+    assert xobjects.raw_get("/IdentitoINS").idnum == 5  # the document's own form keeps its name
+    path = tmp_path / "s.pdf"
+    path.write_bytes(stamped)
+    text = run("pdftotext", "-f", "2", "-l", "2", path, "-")
+    assert "Logo du service" in text and "INS à scanner" in text

@@ -142,31 +142,9 @@ def _stamp_first_page(update: _Update, block_pdf: bytes) -> None:
     page_ref = update.opened.first_page_ref
     page = update.opened.reader.get_object(page_ref)
     assert isinstance(page, DictionaryObject)
-    block_reader = PdfReader(io.BytesIO(block_pdf))
-    block_page = block_reader.pages[0]
-    form_ref = update.reserve()
-    form = _RawStream(zlib.compress(block_page.get_contents().get_data()))  # type: ignore[union-attr]
-    form.update(
-        {
-            NameObject("/Type"): NameObject("/XObject"),
-            NameObject("/Subtype"): NameObject("/Form"),
-            NameObject("/Filter"): NameObject("/FlateDecode"),
-            NameObject("/BBox"): ArrayObject(FloatObject(float(v)) for v in block_page.mediabox),
-            NameObject("/Resources"): update.import_graph(block_page.raw_get("/Resources"), block_reader),
-        }
-    )
-    update.put(form_ref, form)
+    form_ref, block_box = _block_form(update, block_pdf)
     new_page = DictionaryObject(page)
-    inherited_resources = _inherited(page, "/Resources")
-    resources = DictionaryObject(
-        cast(DictionaryObject, inherited_resources.get_object())
-        if inherited_resources
-        else DictionaryObject()
-    )
-    xobjects = resources.get("/XObject")
-    xobjects = DictionaryObject(xobjects.get_object() if xobjects is not None else {})
-    xobjects[NameObject(BLOCK_NAME)] = form_ref
-    resources[NameObject("/XObject")] = xobjects
+    resources, name = _resources_with(page, form_ref)
     new_page[NameObject("/Resources")] = resources
     for key in ("/MediaBox", "/CropBox", "/Rotate"):
         inherited = _inherited(page, key)
@@ -174,11 +152,48 @@ def _stamp_first_page(update: _Update, block_pdf: bytes) -> None:
             new_page[NameObject(key)] = inherited
     before, after = update.reserve(), update.reserve()
     update.put(before, _RawStream(b"q\n"))
-    update.put(after, _RawStream(b"\nQ\n" + _placement(new_page, block_page.mediabox) + b"\n"))
+    update.put(after, _RawStream(b"\nQ\n" + _placement(new_page, block_box, name) + b"\n"))
     original = page.raw_get("/Contents") if "/Contents" in page else ArrayObject()
+    if isinstance(original, IndirectObject) and isinstance(original.get_object(), ArrayObject):
+        original = original.get_object()  # an indirect array of streams
     originals = list(original) if isinstance(original, ArrayObject) else [original]
     new_page[NameObject("/Contents")] = ArrayObject([before, *originals, after])
     update.put(page_ref, new_page)
+
+
+def _block_form(update: _Update, block_pdf: bytes) -> tuple[IndirectObject, ArrayObject]:
+    """The one-page block PDF turned into a Form XObject of this update."""
+    block_reader = PdfReader(io.BytesIO(block_pdf))
+    block_page = block_reader.pages[0]
+    box = ArrayObject(FloatObject(float(v)) for v in block_page.mediabox)
+    form_ref = update.reserve()
+    form = _RawStream(zlib.compress(block_page.get_contents().get_data()))  # type: ignore[union-attr]
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/Filter"): NameObject("/FlateDecode"),
+            NameObject("/BBox"): box,
+            NameObject("/Resources"): update.import_graph(block_page.raw_get("/Resources"), block_reader),
+        }
+    )
+    update.put(form_ref, form)
+    return form_ref, box
+
+
+def _resources_with(page: DictionaryObject, form_ref: IndirectObject) -> tuple[DictionaryObject, str]:
+    """A copy of the page's (possibly inherited) resources naming the block under an unused name."""
+    inherited = _inherited(page, "/Resources")
+    resources = DictionaryObject(cast(DictionaryObject, inherited.get_object()) if inherited else {})
+    xobjects = resources.get("/XObject")
+    xobjects = DictionaryObject(xobjects.get_object() if xobjects is not None else {})
+    name, counter = BLOCK_NAME, 1
+    while name in xobjects:  # stamped before: keep the earlier block's name bound to its form
+        counter += 1
+        name = f"{BLOCK_NAME}{counter}"
+    xobjects[NameObject(name)] = form_ref
+    resources[NameObject("/XObject")] = xobjects
+    return resources, name
 
 
 def _inherited(page: DictionaryObject, key: str) -> PdfObject | None:
@@ -194,11 +209,11 @@ def _inherited(page: DictionaryObject, key: str) -> PdfObject | None:
     return None
 
 
-def _placement(page: DictionaryObject, block_box: object) -> bytes:
+def _placement(page: DictionaryObject, block_box: ArrayObject, name: str) -> bytes:
     """Draw the block upright in the top-right corner of the page as displayed (/Rotate honoured)."""
     box = [float(v.get_object()) for v in cast(ArrayObject, page.get("/CropBox") or page["/MediaBox"])]
     x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
-    width, height = (float(v) for v in list(block_box)[2:4])  # type: ignore[call-overload]
+    width, height = float(block_box[2]), float(block_box[3])
     margin = 14.0
     rotate = int(page.get("/Rotate", 0)) % 360
     a, b = width + margin, height + margin
@@ -206,7 +221,7 @@ def _placement(page: DictionaryObject, block_box: object) -> bytes:
     cos, sin = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}.get(rotate, (1, 0))
     tx = corner[0] - (cos * a - sin * b)
     ty = corner[1] - (sin * a + cos * b)
-    return f"q {cos} {sin} {-sin} {cos} {tx:.3f} {ty:.3f} cm {BLOCK_NAME} Do Q".encode()
+    return f"q {cos} {sin} {-sin} {cos} {tx:.3f} {ty:.3f} cm {name} Do Q".encode()
 
 
 def _write(update: _Update) -> bytes:
