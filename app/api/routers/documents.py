@@ -26,6 +26,11 @@ NO_STORE = {"Cache-Control": "no-store"}
 Text = Annotated[str | None, Query(max_length=200)]
 
 
+def _binary(media_type: str) -> dict[int | str, dict[str, object]]:
+    """OpenAPI description of a binary answer."""
+    return {200: {"content": {media_type: {}}, "description": "OK"}}
+
+
 def get_tools(request: Request) -> DocumentTools:
     """The document tools wired by the composition root."""
     return request.app.state.documents  # type: ignore[no-any-return]
@@ -42,7 +47,9 @@ def _pdf(content: bytes, name: str, **headers: str) -> Response:
     )
 
 
-@router.get("/identities/{identity_id}/datamatrix.png", response_class=Response)
+@router.get(
+    "/identities/{identity_id}/datamatrix.png", response_class=Response, responses=_binary("image/png")
+)
 def datamatrix_png(
     identity_id: int,
     ctx: CtxDep,
@@ -57,21 +64,27 @@ def datamatrix_png(
     )
 
 
-@router.get("/identities/{identity_id}/datamatrix.svg", response_class=Response)
+@router.get(
+    "/identities/{identity_id}/datamatrix.svg", response_class=Response, responses=_binary("image/svg+xml")
+)
 def datamatrix_svg(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
     """The DataMatrix INS as vector SVG (for print)."""
     payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
     return Response(tools.renderer.datamatrix_svg(payload), media_type="image/svg+xml", headers=NO_STORE)
 
 
-@router.get("/identities/{identity_id}/datamatrix.txt", response_class=Response)
+@router.get(
+    "/identities/{identity_id}/datamatrix.txt", response_class=Response, responses=_binary("text/plain")
+)
 def datamatrix_txt(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
     """The DataMatrix INS payload as text, the GS separator written <GS>."""
     payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
     return Response(show_separators(payload), media_type="text/plain", headers=NO_STORE)
 
 
-@router.get("/identities/{identity_id}/cover-page.pdf", response_class=Response)
+@router.get(
+    "/identities/{identity_id}/cover-page.pdf", response_class=Response, responses=_binary("application/pdf")
+)
 def identity_cover_page(
     identity_id: int,
     ctx: CtxDep,
@@ -91,7 +104,7 @@ def identity_cover_page(
 FormText = Annotated[str | None, Form(max_length=200)]
 
 
-@router.post("/documents/cover-page", response_class=Response)
+@router.post("/documents/cover-page", response_class=Response, responses=_binary("application/pdf"))
 def stamp_document(
     ctx: CtxDep,
     tools: ToolsDep,
