@@ -133,7 +133,9 @@ class Simulator:
             who = who if who is not None else element.find(f"{{{REC_VIT}}}MatriculeOD")
             if who is None:
                 raise Rejected("malformed")
-            matricule = (_text(who, f"{{{REC_VIT}}}NumIdentifiant") or "") + (_text(who, f"{{{REC_VIT}}}Cle") or "")
+            matricule = (_text(who, f"{{{REC_VIT}}}NumIdentifiant") or "") + (
+                _text(who, f"{{{REC_VIT}}}Cle") or ""
+            )
             found = self.book.by_vitale(
                 matricule,
                 _text(element, f"{{{REC_VIT}}}NomNaissance") or "",

@@ -14,8 +14,12 @@ from app.simulator.server import TlsFiles, run_simulator
 def insi_simulator(
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (the default client endpoint is 8081)")] = 8081,
-    personas: Annotated[Path | None, typer.Option(help="Persona JSON file (default: the public test persons)")] = None,
-    idam: Annotated[list[str], typer.Option("--idam", help="Known IDAM (repeat); none given: IDENTITO-DEV")] = [],  # noqa: B006
+    personas: Annotated[
+        Path | None, typer.Option(help="Persona JSON file (default: the public test persons)")
+    ] = None,
+    idam: Annotated[
+        list[str], typer.Option("--idam", help="Known IDAM (repeat); none given: IDENTITO-DEV")
+    ] = [],  # noqa: B006
     any_idam: Annotated[bool, typer.Option(help="Accept any IDAM")] = False,
     dialect: Annotated[str, typer.Option(help="Answer shapes: current or legacy")] = "current",
     latency_ms: Annotated[float, typer.Option(help="Fixed latency of every answer")] = 0.0,
@@ -23,7 +27,9 @@ def insi_simulator(
     fault_kind: Annotated[str, typer.Option(help="unavailable, technical or timeout")] = "unavailable",
     tls_cert: Annotated[Path | None, typer.Option(help="Server certificate (PEM): serve HTTPS")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="Server key (PEM)")] = None,
-    client_ca: Annotated[Path | None, typer.Option(help="CA of accepted client certificates (mutual TLS)")] = None,
+    client_ca: Annotated[
+        Path | None, typer.Option(help="CA of accepted client certificates (mutual TLS)")
+    ] = None,
 ) -> None:
     """Serve the INSi simulator: same contract as the teleservice, answers from a persona file."""
     if dialect not in ("current", "legacy") or fault_kind not in ("unavailable", "technical", "timeout"):

@@ -39,14 +39,25 @@ def client(tmp_path):
 
 def _individu(p: str, histo: int = 1) -> str:
     def ins(tag: str, number: str, key: str, dates: str = "") -> str:
-        return (f"<{p}{tag}><{p}IdIndividu><{p}NumIdentifiant>{number}</{p}NumIdentifiant><{p}Cle>{key}</{p}Cle>"
-                f"</{p}IdIndividu><{p}OID>1.2.250.1.213.1.4.8</{p}OID>{dates}</{p}{tag}>")
+        return (
+            f"<{p}{tag}><{p}IdIndividu><{p}NumIdentifiant>{number}</{p}NumIdentifiant><{p}Cle>{key}</{p}Cle>"
+            f"</{p}IdIndividu><{p}OID>1.2.250.1.213.1.4.8</{p}OID>{dates}</{p}{tag}>"
+        )
+
     history = "".join(
-        ins("INSHISTO", "2751263220700", f"{i:02d}", f"<{p}DateDeb>2001-01-01</{p}DateDeb><{p}DateFin>2000-01-01</{p}DateFin>")
-        for i in range(histo))
-    return (f"<{p}INDIVIDU>{ins('INSACTIF', '2751263220749', '74')}{history}<{p}TIQ><{p}NomNaissance>ADRUN</{p}NomNaissance>"
-            f"<{p}Prenom>ZOE</{p}Prenom><{p}ListePrenom>ZOE MARIE</{p}ListePrenom><{p}Sexe>F</{p}Sexe>"
-            f"<{p}DateNaissance>1975-12-31</{p}DateNaissance><{p}LieuNaissance>63220</{p}LieuNaissance></{p}TIQ></{p}INDIVIDU>")
+        ins(
+            "INSHISTO",
+            "2751263220700",
+            f"{i:02d}",
+            f"<{p}DateDeb>2001-01-01</{p}DateDeb><{p}DateFin>2000-01-01</{p}DateFin>",
+        )
+        for i in range(histo)
+    )
+    return (
+        f"<{p}INDIVIDU>{ins('INSACTIF', '2751263220749', '74')}{history}<{p}TIQ><{p}NomNaissance>ADRUN</{p}NomNaissance>"  # noqa: E501
+        f"<{p}Prenom>ZOE</{p}Prenom><{p}ListePrenom>ZOE MARIE</{p}ListePrenom><{p}Sexe>F</{p}Sexe>"
+        f"<{p}DateNaissance>1975-12-31</{p}DateNaissance><{p}LieuNaissance>63220</{p}LieuNaissance></{p}TIQ></{p}INDIVIDU>"
+    )
 
 
 def _cr(p: str, code: str = "00", label: str = "OK") -> str:
@@ -56,21 +67,26 @@ def _cr(p: str, code: str = "00", label: str = "OK") -> str:
 FOUND_VARIANTS = {
     "soap-and-env-prefixes": (
         f'<soap:Envelope xmlns:soap="{S12}"><soap:Header/><env:Body xmlns:env="{S12}">'
-        f'<ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:")}{_individu("ins:")}</ins:RESULTAT></env:Body></soap:Envelope>'),
+        f'<ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:")}{_individu("ins:")}</ins:RESULTAT></env:Body></soap:Envelope>'  # noqa: E501
+    ),
     "S-prefix-default-namespace-unused-declarations": (
-        f'<?xml version="1.0"?><soap:Envelope xmlns:soap="{S12}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        f'<?xml version="1.0"?><soap:Envelope xmlns:soap="{S12}" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '  # noqa: E501
         f'xmlns:a="urn:unused"><S:Body xmlns:S="{S12}"><RESULTAT xmlns="{RES}">{_cr("")}{_individu("")}'
-        "</RESULTAT></S:Body></soap:Envelope>"),
+        "</RESULTAT></S:Body></soap:Envelope>"
+    ),
     "soap-default-namespace": (
         f'<Envelope xmlns="{S12}"><Header></Header><Body><RESULTAT xmlns="{RES}">{_cr("")}{_individu("")}'
-        "</RESULTAT></Body></Envelope>"),
+        "</RESULTAT></Body></Envelope>"
+    ),
     "unqualified-children": (
         f'<e:Envelope xmlns:e="{S12}"><e:Body><r:RESULTAT xmlns:r="{RES}">{_cr("")}{_individu("")}'
-        "</r:RESULTAT></e:Body></e:Envelope>"),
+        "</r:RESULTAT></e:Body></e:Envelope>"
+    ),
     "pretty-printed-with-comments": (
         f'<soap:Envelope xmlns:soap="{S12}">\n  <!-- a comment -->\n  <soap:Body>\n    '
-        f'<ins:RESULTAT xmlns:ins="{RES}">\n      {_cr("ins:")}\n      {_individu("ins:")}\n    </ins:RESULTAT>\n'
-        "  </soap:Body>\n</soap:Envelope>"),
+        f'<ins:RESULTAT xmlns:ins="{RES}">\n      {_cr("ins:")}\n      {_individu("ins:")}\n    </ins:RESULTAT>\n'  # noqa: E501
+        "  </soap:Body>\n</soap:Envelope>"
+    ),
 }
 
 
@@ -92,8 +108,10 @@ def test_envelope_variants_are_read_by_namespace(client, variant):
 
 
 def test_several_history_entries(client):
-    content = (f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:")}'
-               f'{_individu("ins:", histo=3)}</ins:RESULTAT></soap:Body></soap:Envelope>')
+    content = (
+        f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:")}'
+        f"{_individu('ins:', histo=3)}</ins:RESULTAT></soap:Body></soap:Envelope>"
+    )
     with respx.mock:
         respx.post(URL).mock(return_value=_reply(content))
         assert len(client.search_by_traits(QUERY, ME).history) == 3
@@ -111,7 +129,7 @@ def test_several_history_entries(client):
         # 00 without INDIVIDU, unknown CodeCR, not XML, empty.
         f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:")}'
         "</ins:RESULTAT></soap:Body></soap:Envelope>",
-        f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:", "07", "?")}'
+        f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:", "07", "?")}'  # noqa: E501
         "</ins:RESULTAT></soap:Body></soap:Envelope>",
         "<html><body>Maintenance</body></html",
         "",
@@ -124,26 +142,46 @@ def test_unreadable_answers_are_technical_errors_not_answers(client, content):
             client.search_by_traits(QUERY, ME)
 
 
-@pytest.mark.parametrize("code,label", [("01", "Aucune identite trouvee"), ("02", "Plusieurs identites trouvees")])
+@pytest.mark.parametrize(
+    "code,label", [("01", "Aucune identite trouvee"), ("02", "Plusieurs identites trouvees")]
+)
 def test_codes_without_individu(client, code, label):
-    content = (f'<soap:Envelope xmlns:soap="{S12}"><env:Body xmlns:env="{S12}"><ins:RESULTAT xmlns:ins="{RES}">'
-               f'{_cr("ins:", code, label)}</ins:RESULTAT></env:Body></soap:Envelope>')
+    content = (
+        f'<soap:Envelope xmlns:soap="{S12}"><env:Body xmlns:env="{S12}"><ins:RESULTAT xmlns:ins="{RES}">'
+        f"{_cr('ins:', code, label)}</ins:RESULTAT></env:Body></soap:Envelope>"
+    )
     with respx.mock:
         respx.post(URL).mock(return_value=_reply(content))
         answer = client.search_by_traits(QUERY, ME)
     assert answer.code.value == code and answer.label == label and answer.active is None
 
 
-def _fault(value: str, subcode: str | None, detail: str | None, severity: str = "fatale", lang: str = "fr",
-           echo: str | None = None, sub_prefix: str = "siram") -> str:
-    sub = (f'<e:Subcode><e:Value xmlns:{sub_prefix}="urn:siram">{sub_prefix}:{subcode}</e:Value></e:Subcode>'
-           if subcode else "")
+def _fault(
+    value: str,
+    subcode: str | None,
+    detail: str | None,
+    severity: str = "fatale",
+    lang: str = "fr",
+    echo: str | None = None,
+    sub_prefix: str = "siram",
+) -> str:
+    sub = (
+        f'<e:Subcode><e:Value xmlns:{sub_prefix}="urn:siram">{sub_prefix}:{subcode}</e:Value></e:Subcode>'
+        if subcode
+        else ""
+    )
     mid = f' messageID="{echo}"' if echo else ""
-    det = (f'<e:Detail><s:Erreur xmlns:s="urn:siram" code="{detail}" severite="{severity}"{mid}>texte</s:Erreur>'
-           "</e:Detail>" if detail else "")
-    return (f'<soap:Envelope xmlns:soap="{S12}"><S:Body xmlns:S="{S12}"><e:Fault xmlns:e="{S12}"><e:Code>'
-            f'<e:Value>e:{value}</e:Value>{sub}</e:Code><e:Reason><e:Text xml:lang="{lang}">Message</e:Text>'
-            f"</e:Reason>{det}</e:Fault></S:Body></soap:Envelope>")
+    det = (
+        f'<e:Detail><s:Erreur xmlns:s="urn:siram" code="{detail}" severite="{severity}"{mid}>texte</s:Erreur>'
+        "</e:Detail>"
+        if detail
+        else ""
+    )
+    return (
+        f'<soap:Envelope xmlns:soap="{S12}"><S:Body xmlns:S="{S12}"><e:Fault xmlns:e="{S12}"><e:Code>'
+        f'<e:Value>e:{value}</e:Value>{sub}</e:Code><e:Reason><e:Text xml:lang="{lang}">Message</e:Text>'
+        f"</e:Reason>{det}</e:Fault></S:Body></soap:Envelope>"
+    )
 
 
 @pytest.mark.parametrize(
@@ -169,7 +207,9 @@ def test_faults_are_typed_errors(client, fault, error, retryable):
 
 def test_the_echoed_message_id_is_kept(client):
     with respx.mock:
-        respx.post(URL).mock(return_value=_reply(_fault("Receiver", "siram_40", "desir_1020", echo="uuid:echo"), 500))
+        respx.post(URL).mock(
+            return_value=_reply(_fault("Receiver", "siram_40", "desir_1020", echo="uuid:echo"), 500)
+        )
         with pytest.raises(InsiUnavailable) as caught:
             client.search_by_traits(QUERY, ME)
     assert caught.value.message_id == "uuid:echo"
@@ -177,7 +217,12 @@ def test_the_echoed_message_id_is_kept(client):
 
 @pytest.mark.parametrize(
     "status,error",
-    [(503, InsiUnavailable), (502, InsiUnavailable), (404, InsiConfigurationError), (500, InsiTechnicalError)],
+    [
+        (503, InsiUnavailable),
+        (502, InsiUnavailable),
+        (404, InsiConfigurationError),
+        (500, InsiTechnicalError),
+    ],
 )
 def test_http_errors_without_soap(client, status, error):
     with respx.mock:
@@ -217,4 +262,7 @@ def test_the_request_carries_soap12_content_type_and_action(client):
         client.search_by_traits(QUERY, ME)
     sent = route.calls.last.request
     assert sent.headers["content-type"].startswith("application/soap+xml; charset=utf-8")
-    assert 'action="urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite"' in sent.headers["content-type"]
+    assert (
+        'action="urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite"'
+        in sent.headers["content-type"]
+    )

@@ -28,17 +28,36 @@ from app.simulator import soap
 from app.simulator.personas import PersonaBook
 
 TODAY = date(2026, 11, 24)
-ADRUN_TRAITS = build_traits(birth_name="ADRUN", first_names="ZOE", birth_date="1975-12-31", sex="F",
-                            birth_place_code="63220", today=TODAY)
+ADRUN_TRAITS = build_traits(
+    birth_name="ADRUN",
+    first_names="ZOE",
+    birth_date="1975-12-31",
+    sex="F",
+    birth_place_code="63220",
+    today=TODAY,
+)
 
 
-def _answer(code: CrCode, matricule: str = "275126322074974", oid: str = OID_NIR, **traits: str) -> InsiAnswer:
+def _answer(
+    code: CrCode, matricule: str = "275126322074974", oid: str = OID_NIR, **traits: str
+) -> InsiAnswer:
     if code is not CrCode.FOUND:
         return InsiAnswer(code, "", "uuid:x")
-    returned = {"birth_name": "ADRUN", "first_names": "ZOE", "sex": "F", "birth_date": "1975-12-31",
-                "birth_place_code": "63220", **traits}
-    return InsiAnswer(code, "OK", "uuid:x", InsEntry(Matricule(matricule[:13], matricule[13:]), oid),
-                      traits=ReturnedTraits(**returned))
+    returned = {
+        "birth_name": "ADRUN",
+        "first_names": "ZOE",
+        "sex": "F",
+        "birth_date": "1975-12-31",
+        "birth_place_code": "63220",
+        **traits,
+    }
+    return InsiAnswer(
+        code,
+        "OK",
+        "uuid:x",
+        InsEntry(Matricule(matricule[:13], matricule[13:]), oid),
+        traits=ReturnedTraits(**returned),
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,7 +66,11 @@ def _answer(code: CrCode, matricule: str = "275126322074974", oid: str = OID_NIR
         (_answer(CrCode.FOUND), Verdict.CONFIRMED, ()),
         (_answer(CrCode.FOUND, "297022A02077878"), Verdict.DIFFERENT_INS, ()),
         (_answer(CrCode.FOUND, oid=OID_NIA), Verdict.DIFFERENT_INS, ()),
-        (_answer(CrCode.FOUND, birth_place_code="2A020", sex="M"), Verdict.TRAITS_DIFFER, ("sex", "birth_place_code")),
+        (
+            _answer(CrCode.FOUND, birth_place_code="2A020", sex="M"),
+            Verdict.TRAITS_DIFFER,
+            ("sex", "birth_place_code"),
+        ),
         (_answer(CrCode.NOT_FOUND), Verdict.NOT_FOUND, ()),
         (_answer(CrCode.SEVERAL), Verdict.AMBIGUOUS, ()),
     ],
@@ -58,8 +81,14 @@ def test_verification_verdicts(answer, verdict, differ):
 
 
 def test_cr02_strategy_stops_at_the_first_answer_that_is_not_02():
-    traits = build_traits(birth_name="MARTIN", first_names="JEAN PAUL", birth_date="1980-05-05", sex="M",
-                          birth_place_code="75056", today=TODAY)
+    traits = build_traits(
+        birth_name="MARTIN",
+        first_names="JEAN PAUL",
+        birth_date="1980-05-05",
+        sex="M",
+        birth_place_code="75056",
+        today=TODAY,
+    )
     sent: list[TraitsQuery] = []
 
     def search(query: TraitsQuery) -> InsiAnswer:
@@ -82,7 +111,9 @@ def test_cr02_strategy_does_not_retry_an_error():
 
 
 def test_sendable_traits_pass():
-    check_traits_query(TraitsQuery("D'ARTAGNAN DE L'HERAULT", ("PIERRE-ALAIN",), "M", date(2001, 6, 17), "2B033"))
+    check_traits_query(
+        TraitsQuery("D'ARTAGNAN DE L'HERAULT", ("PIERRE-ALAIN",), "M", date(2001, 6, 17), "2B033")
+    )
 
 
 @pytest.mark.parametrize("name", [" ADRUN", "ADRUN ", "ADRUN  LE", "ADRÙN", "adrun", "ADRUN2", "ÆLIS"])
@@ -90,7 +121,10 @@ def test_unsendable_birth_names_name_the_trait(name):
     with pytest.raises(InvalidTrait) as caught:
         check_traits_query(TraitsQuery(name, ("ZOE",), "F", date(1975, 12, 31)))
     assert caught.value.field == "birth_name"
-    assert "birth name" in caught.value.message("en").lower() and "nom de naissance" in caught.value.message("fr").lower()
+    assert (
+        "birth name" in caught.value.message("en").lower()
+        and "nom de naissance" in caught.value.message("fr").lower()
+    )
 
 
 def test_errors_say_what_to_do_in_french():

@@ -192,7 +192,11 @@ class InsiClient:
         http_headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{ACTIONS[operation]}"'}
         try:
             raw = post_with_deadline(
-                self.channels[credential.channel], self._endpoint(credential), content, http_headers, self.timeouts
+                self.channels[credential.channel],
+                self._endpoint(credential),
+                content,
+                http_headers,
+                self.timeouts,
             )
             answer = parse_response(raw, message_id)
         except InsiError as exc:
@@ -240,4 +244,3 @@ class InsiClient:
         """Close the HTTP clients."""
         for client in self.channels.values():
             client.close()
-

@@ -68,7 +68,10 @@ def build_assertion(facts: AssertionFacts, now: datetime, validity: timedelta) -
     context = _sub(authn, "AuthnContext")
     _sub(context, "AuthnContextClassRef", "urn:oasis:names:tc:SAML:2.0:ac:classes:X509")
     statement = _sub(root, "AttributeStatement")
-    for name, value in (("identifiantFacturation", facts.billing_id), ("secteurActivite", facts.activity_sector)):
+    for name, value in (
+        ("identifiantFacturation", facts.billing_id),
+        ("secteurActivite", facts.activity_sector),
+    ):
         attribute = _sub(statement, "Attribute", Name=name)
         _sub(attribute, "AttributeValue", value)
     return root

@@ -27,9 +27,10 @@ from app.integrations.insi.credentials import (
 
 
 def http_client(verify: Any, max_connections: int) -> httpx.Client:
-    """An httpx client for one TLS identity (timeouts are set per call)."""
+    """An httpx client for one TLS identity (each call sets its own timeouts within its deadline)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.Client(verify=verify, limits=limits, timeout=None, http2=False, trust_env=False)
+    timeout = httpx.Timeout(10.0)
+    return httpx.Client(verify=verify, limits=limits, timeout=timeout, http2=False, trust_env=False)
 
 
 class SimulatorCredential:
@@ -72,7 +73,7 @@ class Credentials:
         """MANU for a person's call, AUTO for an unattended one; the card when configured."""
         if self.card is not None:
             return self.card
-        chosen = self.manu if purpose is CallPurpose.ATTENDED else self.auto
+        chosen: Credential | None = self.manu if purpose is CallPurpose.ATTENDED else self.auto
         chosen = chosen or self.fallback
         if chosen is None:
             needed = "INSI-MANU" if purpose is CallPurpose.ATTENDED else "INSI-AUTO"
@@ -102,8 +103,13 @@ def build_credentials(
     for cn, path, password, key_path in pairs:
         if path is not None:
             loaded[cn] = ServerCertificate.load(
-                path, password=password, key_path=key_path, expected_cn=cn,
-                ca_bundle=settings.ca_bundle_path, now=moment, max_version=settings.mtls_max_version,
+                path,
+                password=password,
+                key_path=key_path,
+                expected_cn=cn,
+                ca_bundle=settings.ca_bundle_path,
+                now=moment,
+                max_version=settings.mtls_max_version,
             )
     credentials = Credentials(
         server_auth=credentials.server_auth,
