@@ -13,7 +13,9 @@ Targets: overhead p99 <= 5 ms (server certificate), assertion cost per call afte
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -35,6 +37,7 @@ from app.integrations.insi.wiring import build_credentials  # noqa: E402
 from app.simulator.pki import TestAuthority  # noqa: E402
 
 LATENCY_MS = 50.0
+ROUNDS = 4
 QUERY = TraitsQuery("ADRUN", ("ZOE",), "F", date(1975, 12, 31))
 BODY = {"NomNaissance": "ADRUN", "Prenom": ["ZOE"], "Sexe": "F", "DateNaissance": "1975-12-31"}
 
@@ -138,8 +141,15 @@ def bench_server_certificate(folder: Path, calls: int, concurrency: int) -> dict
             assert client.search_by_traits(QUERY, me).code is CrCode.FOUND
 
         timed(full, concurrency * 4, concurrency)  # warm-up: connections and TLS sessions
-        floor = summary(*timed(bare, calls, concurrency))
-        measured = summary(*timed(full, calls, concurrency))
+        gc.collect()
+        gc.freeze()  # what a long-running service does after start-up: the WSDL/import graph is not rescanned
+        # Floor and client alternate in rounds so that both see the same machine load.
+        runs: dict[str, tuple[list[float], float]] = {"floor": ([], 0.0), "client": ([], 0.0)}
+        for _ in range(ROUNDS):
+            for name, call in (("floor", bare), ("client", full)):
+                durations, wall = timed(call, calls // ROUNDS, concurrency)
+                runs[name] = (runs[name][0] + durations, runs[name][1] + wall)
+        floor, measured = summary(*runs["floor"]), summary(*runs["client"])
         client.close()
         return {"floor_bare_httpx": floor, "client_server_certificate": measured}
     finally:
@@ -182,7 +192,7 @@ def bench_assertion(folder: Path, rounds: int = 2000) -> dict[str, float]:
 def main() -> None:
     """Run, print the table, write bench/results/insi.json."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=1600)
+    parser.add_argument("--calls", type=int, default=3200)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,6 +200,7 @@ def main() -> None:
         results = bench_server_certificate(folder, args.calls, args.concurrency)
         assertion = bench_assertion(folder)
     floor, client = results["floor_bare_httpx"], results["client_server_certificate"]
+    load = os.getloadavg()[0]
     print(
         f"INSi client, simulator latency {LATENCY_MS:.0f} ms, {args.calls} calls, concurrency {args.concurrency}"  # noqa: E501
     )
@@ -207,9 +218,10 @@ def main() -> None:
         f"{assertion['reused_p50_ms']} ms / p99 {assertion['reused_p99_ms']} ms "
         f"({assertion['signatures']} signature)"
     )
-    print("targets: overhead p99 <= 5 ms; reused assertion <= 1 ms per call")
+    print(f"targets: overhead p99 <= 5 ms; reused assertion <= 1 ms per call (load average {load:.1f})")
     out = {
         "latency_ms": LATENCY_MS,
+        "load_average": round(load, 2),
         "calls": args.calls,
         "concurrency": args.concurrency,
         **results,

@@ -45,11 +45,10 @@ register(
 
 
 class InsiOperation(StrEnum):
-    """The two operations of the contract, plus the project's verification (a traits search)."""
+    """The two operations of the contract (a verification is a traits search, see insi_rules)."""
 
     TRAITS = "rechercherInsAvecTraitsIdentite"
     VITALE = "rechercherInsAvecCarteVitale"
-    VERIFY = "verifierIns"
 
 
 class CredentialMode(StrEnum):

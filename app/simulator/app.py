@@ -36,6 +36,7 @@ ACTIONS = {
     f"{{{REC_VIT}}}RECVITALE": "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale",
 }
 ALLOWED_CNS = ("INSI-AUTO", "INSI-MANU")
+WSDL_DIR = Path(__file__).resolve().parents[2] / "wsdl"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -79,12 +80,21 @@ def _client_cn(request: Request) -> str | None:
     return str(names[0].value) if names else ""
 
 
+def _body_schemas() -> dict[str, etree.XMLSchema]:
+    """The request body schemas (the project's own XSD), by body element tag."""
+    return {
+        f"{{{REC_SANS}}}RECSANSVITALE": etree.XMLSchema(etree.parse(str(WSDL_DIR / "INSiRecSans.xsd"))),
+        f"{{{REC_VIT}}}RECVITALE": etree.XMLSchema(etree.parse(str(WSDL_DIR / "INSiRecVit.xsd"))),
+    }
+
+
 class Simulator:
     """Request handling of the simulated service."""
 
     def __init__(self, book: PersonaBook, behaviour: Behaviour) -> None:
         self.book, self.behaviour = book, behaviour
         self.random = random.Random(behaviour.seed)
+        self.schemas = _body_schemas()
 
     def check(self, request: Request, root: etree._Element) -> tuple[etree._Element, str, str]:
         """Headers, IDAM, authentication, body: the body element, its Action and the MessageID."""
@@ -103,7 +113,7 @@ class Simulator:
             raise Rejected("unknown-idam")
         self._check_authentication(request, header)
         element = body[0]
-        if ACTIONS.get(element.tag) != action:
+        if ACTIONS.get(element.tag) != action or not self.schemas[element.tag].validate(element):
             raise Rejected("malformed")
         return element, action, message_id
 

@@ -121,3 +121,38 @@ def test_search_needs_exactly_one_kind_of_query(api):
     client, settings = api
     assert client.post("/insi/search", headers=desk(settings), json={}).status_code == 422
     assert client.post("/insi/search", headers=auth(settings, "documents"), json=ADRUN).status_code == 403
+
+
+def test_vitale_search_through_the_api(api, insi_pki, sim_http):
+    from tests.insi_support import desk_assertion
+
+    client, settings = api
+    body = {
+        "vitale": {
+            "insured": {"number": "2751263220749", "key": "74"},
+            "birth_name": "ADRUN",
+            "birth_date": "1975-12-31",
+            "assertion": desk_assertion(insi_pki.auto).decode(),
+        },
+        "relayed_assertion": desk_assertion(insi_pki.manu).decode(),
+    }
+    response = client.post("/insi/search", headers=desk(settings), json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["ins"]["matricule"] == "275126322074974"
+    (call,) = client.get("/insi/calls", headers=cell(settings)).json()["items"]
+    assert (call["operation"], call["credential_mode"]) == (
+        "rechercherInsAvecCarteVitale",
+        "relayed-assertion",
+    )
+
+
+def test_an_expired_relayed_assertion_is_refused_before_any_call(api, insi_pki, sim_http):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.insi_support import desk_assertion
+
+    client, settings = api
+    stale = desk_assertion(insi_pki.manu, now=datetime.now(UTC) - timedelta(hours=3)).decode()
+    response = client.post("/insi/search", headers=desk(settings), json={**ADRUN, "relayed_assertion": stale})
+    assert response.status_code == 422 and "expired" in response.json()["detail"]
+    assert list(sim_http.behaviour.received) == []

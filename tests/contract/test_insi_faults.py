@@ -254,3 +254,20 @@ def test_tls_endpoint_refuses_at_startup_certificates_insi_would_refuse(insi_pki
                 settings_for("https://127.0.0.1:1/lps", insi_pki, **overrides), datetime.now(UTC)
             )
         assert words in str(caught.value)
+
+
+def test_a_body_outside_the_schema_is_refused_by_the_simulator(sim_http, insi_pki):
+    import httpx
+
+    from app.integrations.insi.transport import Timeouts
+
+    request = _bare_request().replace(b">ADRUN<", b">adrun<")
+    with httpx.Client() as plain:
+        raw = post_with_deadline(
+            plain,
+            sim_http.url,
+            request,
+            {"Content-Type": "application/soap+xml; charset=utf-8"},
+            Timeouts(2, 2, 3),
+        )
+    assert raw.status_code == 500 and b"siram_1<" in raw.content and b"Sender" in raw.content
