@@ -142,4 +142,7 @@ _register_insi_simulator()
 
 def main() -> None:
     """Console script entry point."""
+    from app.workers.cli import register as register_workers
+
+    register_workers(cli)
     cli()

@@ -99,6 +99,22 @@ class Hl7Settings(BaseModel):
     connect_timeout_seconds: float = 5.0
 
 
+class QualificationSettings(BaseModel):
+    """Desk proposals and batch campaigns (see docs/qualification.md)."""
+
+    proposal_ttl_seconds: int = Field(default=15 * 60, ge=0)
+    campaign_rate_limit: float | None = Field(default=5.0, ge=0)  # calls/s; conservative by default
+    campaign_concurrency: int = Field(default=4, ge=1, le=64)
+    campaign_max_attempts: int = Field(default=5, ge=1, le=20)
+    campaign_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    campaign_backoff_cap_seconds: float = Field(default=30.0, ge=0)
+    campaign_breaker_threshold: int = Field(default=5, ge=1)
+    campaign_breaker_cooldown_seconds: float = Field(default=30.0, ge=0)
+    # An item claimed longer ago than this is taken as interrupted (its worker died).
+    campaign_lease_seconds: float = Field(default=120.0, gt=0)
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+
+
 class DocumentsSettings(BaseModel):
     """INS DataMatrix and cover pages (see docs/documents.md)."""
 
@@ -134,6 +150,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings(secret=None, jwks_url=None))
     insi: InsiSettings = Field(default_factory=InsiSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    qualification: QualificationSettings = Field(default_factory=QualificationSettings)
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
 
     @model_validator(mode="before")

@@ -15,7 +15,7 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics
-from app.api.routers import identities, insi, system
+from app.api.routers import campaigns, identities, insi, qualification, system, worklists
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.migrations import check_schema
@@ -35,6 +35,7 @@ def build_context(settings: Settings, engine: Engine | None = None,
         high_trust_documents=settings.high_trust_documents,
         birth_place_codes=settings.birth_place_codes,
         sinks=list(sinks or []),
+        proposal_ttl_seconds=settings.qualification.proposal_ttl_seconds,
     )
 
 
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     """Build the API application."""
     settings = settings or Settings()
     ctx = ctx or build_context(settings)
-    gateway = insi_gateway or build_insi_gateway(settings, ctx)
+    gateway = insi_gateway or ctx.insi_gateway or build_insi_gateway(settings, ctx)
+    ctx.insi_gateway = gateway
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -98,5 +100,8 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.middleware("http")(metrics.middleware)
     app.include_router(system.router)
     app.include_router(identities.router)
+    app.include_router(qualification.router)
+    app.include_router(worklists.router)
+    app.include_router(campaigns.router)
     app.include_router(insi.router)
     return app

@@ -172,30 +172,35 @@ class Simulator:
             except etree.XMLSyntaxError:
                 raise Rejected("malformed") from None
             element, action, message_id = self.check(request, root)
-            await self._inject(None)
+            await self._inject_global()
             code, person = self.answer(element)
-            await self._inject(person)
+            if person is not None:
+                await self._inject_persona(person)
         except Rejected as rejected:
             return _soap(soap.fault(rejected.kind, dialect, message_id), 500)
         return _soap(soap.resultat(code, person, dialect, action, message_id), 200)
 
-    async def _inject(self, person: Persona | None) -> None:
-        """Latency, then scripted faults: per persona, or at the configured rate."""
+    async def _inject_global(self) -> None:
+        """The configured latency, then a fault at the configured rate."""
         b = self.behaviour
-        if person is None:
-            if b.latency_ms:
-                await asyncio.sleep(b.latency_ms / 1000)
-            kind = b.fault_kind if b.fault_rate and self.random.random() < b.fault_rate else None
-        else:
-            if person.latency_ms:
-                await asyncio.sleep(person.latency_ms / 1000)
-            kind = person.fault
-        if kind == "timeout":
-            await asyncio.sleep(b.hang_seconds)
-            raise Rejected("unavailable")
-        if kind is not None:
-            raise Rejected(kind)
+        if b.latency_ms:
+            await asyncio.sleep(b.latency_ms / 1000)
+        if b.fault_rate and self.random.random() < b.fault_rate:
+            await self._fault(b.fault_kind)
 
+    async def _inject_persona(self, person: Persona) -> None:
+        """The person's own latency and scripted fault."""
+        if person.latency_ms:
+            await asyncio.sleep(person.latency_ms / 1000)
+        if person.fault is not None:
+            await self._fault(person.fault)
+
+    async def _fault(self, kind: str) -> None:
+        """Answer a fault; a "timeout" first keeps the caller waiting."""
+        if kind == "timeout":
+            await asyncio.sleep(self.behaviour.hang_seconds)
+            raise Rejected("unavailable")
+        raise Rejected(kind)
 
 def _soap(content: bytes, status: int) -> Response:
     return Response(content, status_code=status, media_type="application/soap+xml; charset=utf-8")

@@ -103,3 +103,62 @@ def test_audit_rows_carry_the_token_subject(client: TestClient, settings: Settin
     created = client.post("/identities", json=BODY, headers={"Authorization": f"Bearer {token}"}).json()
     history = client.get(f"/identities/{created['id']}/history", headers={"Authorization": f"Bearer {token}"})
     assert history.json()[0]["actor"] == "nurse-7"
+
+
+def test_jwks_from_the_identity_provider(database_url: str) -> None:
+    """Production mode: keys fetched from the provider's JWKS URL over a real socket, by kid."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from jose import jwk
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    jwks = {"keys": [{**jwk.construct(public, "RS256").to_dict(), "kid": "k1", "use": "sig"}]}
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            body = json.dumps(jwks).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings(
+            environment="production", database_url=database_url,
+            auth={"algorithms": ["RS256"], "jwks_url": f"http://127.0.0.1:{server.server_port}/certs",
+                  "issuer": "https://sso.example.org", "audience": "identito"},
+        )
+        with TestClient(create_app(settings)) as client:
+            claims = _claims(settings)
+            good = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "k1"})
+            assert _status(client, good) == 200
+            assert _status(client, good) == 200
+            assert hits == ["/certs"]  # cached
+            other_kid = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "k2"})
+            assert _status(client, other_kid) == 401
+    finally:
+        server.shutdown()
+
+
+def test_unreachable_jwks_is_401_not_500(database_url: str) -> None:
+    settings = Settings(environment="production", database_url=database_url,
+                        auth={"algorithms": ["RS256"], "jwks_url": "http://127.0.0.1:9/certs",
+                              "http_timeout_seconds": 1})
+    with TestClient(create_app(settings)) as client:
+        token = jwt.encode(_claims(settings), "x", algorithm="HS256")
+        response = client.get("/identities", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401 and "keys unavailable" in response.json()["detail"]

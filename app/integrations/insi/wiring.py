@@ -6,6 +6,7 @@ card mode every call carries the card holder's signed assertion over server-auth
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +30,16 @@ from app.integrations.insi.credentials import (
 def http_client(verify: Any, max_connections: int) -> httpx.Client:
     """An httpx client for one TLS identity (each call sets its own timeouts within its deadline)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    timeout = httpx.Timeout(10.0)
-    return httpx.Client(verify=verify, limits=limits, timeout=timeout, http2=False, trust_env=False)
+    # TCP_NODELAY: headers and body go out in two writes; with Nagle the body waits for the delayed
+    # ACK of the headers (about 40 ms per call on Linux).
+    transport = httpx.HTTPTransport(
+        verify=verify,
+        limits=limits,
+        http2=False,
+        trust_env=False,
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+    return httpx.Client(transport=transport, timeout=httpx.Timeout(10.0), trust_env=False)
 
 
 class SimulatorCredential:
