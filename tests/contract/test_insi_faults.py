@@ -271,3 +271,42 @@ def test_a_body_outside_the_schema_is_refused_by_the_simulator(sim_http, insi_pk
             Timeouts(2, 2, 3),
         )
     assert raw.status_code == 500 and b"siram_1<" in raw.content and b"Sender" in raw.content
+
+
+def test_a_server_dripping_bytes_cannot_outlast_the_total_deadline(insi_pki, tmp_path):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 5000\r\n\r\n"
+            )
+            while not stop.is_set():
+                try:
+                    connection.sendall(b" ")
+                except OSError:
+                    return
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/lps"
+    client = make_client(settings_for(url, insi_pki, timeout_seconds=0.5, read_timeout_seconds=8.0), tmp_path)
+    started = time.monotonic()
+    try:
+        with pytest.raises(InsiTimeout):
+            client.search_by_traits(ADRUN, ME)
+        assert time.monotonic() - started < 1.0  # every read succeeds: only the total deadline stops it
+    finally:
+        stop.set()
+        client.close()
+        listener.close()
+        thread.join(timeout=2)
