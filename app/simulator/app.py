@@ -202,6 +202,7 @@ class Simulator:
             raise Rejected("unavailable")
         raise Rejected(kind)
 
+
 def _soap(content: bytes, status: int) -> Response:
     return Response(content, status_code=status, media_type="application/soap+xml; charset=utf-8")
 

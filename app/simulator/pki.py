@@ -30,13 +30,14 @@ class Issued:
     def p12(self, password: str) -> Path:
         """The same key and certificate as a PKCS#12 file protected by a password."""
         key = serialization.load_pem_private_key(self.key.read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
         cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
         data = pkcs12.serialize_key_and_certificates(
             b"insi",
             key,
             cert,
             None,
-            serialization.BestAvailableEncryption(password.encode()),  # type: ignore[arg-type]
+            serialization.BestAvailableEncryption(password.encode()),
         )
         path = self.cert.with_suffix(".p12")
         path.write_bytes(data)

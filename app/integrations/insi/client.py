@@ -88,7 +88,9 @@ class InsiClient:
         self.channels = credentials.http_clients(settings.http_max_connections)
         transport = LocalHttpxTransport(self.channels[credentials.default_channel], self.timeouts)
         wsdl = settings.wsdl_path or DEFAULT_WSDL
-        self._zeep = zeep.Client(str(wsdl), transport=transport, settings=zeep.Settings(forbid_dtd=True))
+        self._zeep = zeep.Client(  # type: ignore[no-untyped-call]
+            str(wsdl), transport=transport, settings=zeep.Settings(forbid_dtd=True)
+        )
         try:
             self._service = self._zeep.bind(SERVICE, PORT)
         except (ValueError, KeyError):
@@ -163,7 +165,7 @@ class InsiClient:
     ) -> bytes:
         """The whole SOAP request: zeep's envelope and body, our four headers."""
         now = self.clock()
-        envelope = self._zeep.create_message(self._service, operation.value, **body)
+        envelope = self._zeep.create_message(self._service, operation.value, **body)  # type: ignore[no-untyped-call]
         headers = [
             hdr.contexte_lps(self.software, credential.emitter, now),
             hdr.contexte_bam(credential.emitter, now, vitale),
@@ -173,7 +175,7 @@ class InsiClient:
         if security is not None:
             headers.append(security)
         hdr.install_headers(envelope, SOAP12, headers)
-        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
     def _call(
         self,

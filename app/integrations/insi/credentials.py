@@ -106,7 +106,7 @@ def _load_pem_or_p12(
     else:
         cert = x509.load_pem_x509_certificate(data)
         key = serialization.load_pem_private_key(key_path.read_bytes(), secret)
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)  # type: ignore[union-attr]
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     return cert, pem_key, one_off
 
 

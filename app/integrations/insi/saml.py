@@ -78,7 +78,7 @@ def build_assertion(facts: AssertionFacts, now: datetime, validity: timedelta) -
 
 
 def _c14n(element: etree._Element) -> bytes:
-    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+    return bytes(etree.tostring(element, method="c14n", exclusive=True, with_comments=False))
 
 
 def _ds(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -108,7 +108,7 @@ def sign_assertion(
     _ds(signature, "SignatureValue", base64.b64encode(value).decode())
     x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
     _ds(x509_data, "X509Certificate", base64.b64encode(certificate_der).decode())
-    return etree.tostring(assertion)
+    return bytes(etree.tostring(assertion))
 
 
 def parse_xml(data: bytes, what: str) -> etree._Element:
