@@ -117,3 +117,8 @@ def test_an_operator_can_point_at_other_wsdl_files_but_never_a_url(sim_http, ins
     remote = InsiSettings(endpoint=sim_http.url, wsdl_path="https://example.invalid/insi.wsdl")  # type: ignore[arg-type]
     with pytest.raises(InsiConfigurationError):
         InsiClient(remote, tmp_path / "var", build_credentials(remote))
+    broken = tmp_path / "broken.wsdl"
+    broken.write_text("<definitions>not a wsdl")
+    bad = InsiSettings(endpoint=sim_http.url, wsdl_path=broken)
+    with pytest.raises(InsiConfigurationError):
+        InsiClient(bad, tmp_path / "var", build_credentials(bad))
