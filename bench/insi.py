@@ -225,7 +225,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3200)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for a quiet machine")
+    parser.add_argument("--max-load", type=float, default=1.5, help="1-minute load average deemed quiet")
     args = parser.parse_args()
+    deadline = time.monotonic() + args.wait_quiet
+    while os.getloadavg()[0] > args.max_load and time.monotonic() < deadline:
+        time.sleep(5)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         results = bench_server_certificate(folder, args.calls, args.concurrency)
