@@ -131,6 +131,15 @@ def db_current() -> None:
     typer.echo(f"database: {current_revision(engine) or 'empty'}\ncode head: {head_revision()}")
 
 
+def _register_insi_simulator() -> None:
+    from app.simulator.cli import insi_simulator
+
+    cli.command("insi-simulator")(insi_simulator)
+
+
+_register_insi_simulator()
+
+
 def main() -> None:
     """Console script entry point."""
     from app.cli_documents import register as register_documents

@@ -136,7 +136,9 @@ def request_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(WSDL_DIR / "soap12-request.xsd")))
 
 
-def desk_assertion(issued: Issued, *, now: datetime | None = None, validity: timedelta = timedelta(hours=1)) -> bytes:
+def desk_assertion(
+    issued: Issued, *, now: datetime | None = None, validity: timedelta = timedelta(hours=1)
+) -> bytes:
     """An assertion signed "at the desk" with a software key (stands for the desk's card agent)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -150,5 +152,86 @@ def desk_assertion(issued: Issued, *, now: datetime | None = None, validity: tim
     assertion = build_assertion(facts, now or datetime.now(UTC), validity)
     der = cert.public_bytes(serialization.Encoding.DER)
     return sign_assertion(
-        assertion, lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()), der  # type: ignore[union-attr]
+        assertion,
+        lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+        der,  # type: ignore[union-attr]
     )
+
+
+def init_softhsm_token(folder: Path, token: str, pin: str, label: str) -> str:
+    """Initialise a SoftHSM2 token in ``folder`` (own SOFTHSM2_CONF) with an RSA key and its
+    self-signed certificate, both labelled ``label``; returns the certificate (PEM)."""
+    import os
+    import subprocess
+
+    import pkcs11
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from pkcs11 import Attribute, CertificateType, ObjectClass
+    from pkcs11.util.rsa import decode_rsa_private_key
+
+    (folder / "tokens").mkdir(parents=True, exist_ok=True)
+    conf = folder / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", token, "--pin", pin, "--so-pin", "65432100"],
+        check=True,
+        capture_output=True,
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "CPS TEST"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "899700000042"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "899700000042/JEAN DUPONT"),
+        ]
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    der_key = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    with (
+        pkcs11.lib("/usr/lib/softhsm/libsofthsm2.so")
+        .get_token(token_label=token)
+        .open(rw=True, user_pin=pin) as s
+    ):
+        attrs = decode_rsa_private_key(der_key)
+        attrs.update(
+            {
+                Attribute.TOKEN: True,
+                Attribute.LABEL: label,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.PRIVATE: True,
+            }
+        )
+        s.create_object(attrs)
+        s.create_object(
+            {
+                Attribute.CLASS: ObjectClass.CERTIFICATE,
+                Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+                Attribute.TOKEN: True,
+                Attribute.LABEL: label,
+                Attribute.SUBJECT: cert.subject.public_bytes(),
+                Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
+            }
+        )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

@@ -6,6 +6,7 @@ Create Date: 2026-11-24 14:00
 """
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "2026_11_24_1400"

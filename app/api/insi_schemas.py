@@ -24,7 +24,9 @@ class TraitsSearch(BaseModel):
 
     def query(self) -> TraitsQuery:
         """The domain query."""
-        return TraitsQuery(self.birth_name, tuple(self.first_names), self.sex, self.birth_date, self.birth_place_code)
+        return TraitsQuery(
+            self.birth_name, tuple(self.first_names), self.sex, self.birth_date, self.birth_place_code
+        )
 
 
 class MatriculeIn(BaseModel):
@@ -56,8 +58,12 @@ class VitaleSearch(BaseModel):
     def query(self) -> VitaleQuery:
         """The domain query."""
         return VitaleQuery(
-            self.insured.domain(), self.birth_name, self.birth_date, self.birth_rank,
-            self.beneficiary.domain() if self.beneficiary else None, self.assertion.encode("utf-8"),
+            self.insured.domain(),
+            self.birth_name,
+            self.birth_date,
+            self.birth_rank,
+            self.beneficiary.domain() if self.beneficiary else None,
+            self.assertion.encode("utf-8"),
         )
 
 
@@ -70,7 +76,9 @@ class InsiSearchRequest(BaseModel):
     vitale: VitaleSearch | None = None
     identity_id: int | None = Field(default=None, description="Identity the search is for (journal only)")
     relayed_assertion: str | None = Field(
-        default=None, max_length=_ASSERTION_MAX, description="Assertion signed at the desk (XML), placed unchanged"
+        default=None,
+        max_length=_ASSERTION_MAX,
+        description="Assertion signed at the desk (XML), placed unchanged",
     )
 
     @model_validator(mode="after")
@@ -126,10 +134,15 @@ class InsiAnswerOut(BaseModel):
             ins=InsOut.of(answer.active) if answer.active else None,
             history=[InsOut.of(h) for h in answer.history],
             traits=ReturnedTraitsOut(
-                birth_name=traits.birth_name, first_names=traits.first_names,
-                first_name=traits.first_birth_first_name, sex=traits.sex, birth_date=traits.birth_date,
+                birth_name=traits.birth_name,
+                first_names=traits.first_names,
+                first_name=traits.first_birth_first_name,
+                sex=traits.sex,
+                birth_date=traits.birth_date,
                 birth_place_code=traits.birth_place_code,
-            ) if traits else None,
+            )
+            if traits
+            else None,
         )
 
 

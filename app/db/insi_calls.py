@@ -70,5 +70,7 @@ class InsiCallRepository:
             query = query.where(col(InsiCallRow.at) >= filters.since)
         if filters.until is not None:
             query = query.where(col(InsiCallRow.at) < filters.until)
-        query = query.order_by(col(InsiCallRow.at).desc(), col(InsiCallRow.id).desc()).limit(limit).offset(offset)
+        query = (
+            query.order_by(col(InsiCallRow.at).desc(), col(InsiCallRow.id).desc()).limit(limit).offset(offset)
+        )
         return list(self.session.execute(query).scalars().all())

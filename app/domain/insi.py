@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.domain.errors import DomainError
 from app.domain.messages import register
 
 register(
     "insi-configuration",
-    "INSi refused this installation's configuration ({detail}): the administrator must fix it. "
-    "Do not retry.",
+    "INSi refused this installation's configuration ({detail}): the administrator must fix it. Do not retry.",
     "L'INSi refuse la configuration de cette installation ({detail}) : l'administrateur doit "
     "la corriger. Ne pas réessayer.",
 )
@@ -29,29 +28,27 @@ register(
 )
 register(
     "insi-timeout",
-    "INSi did not answer within {seconds} s: try again later (this is not a \"not found\").",
+    'INSi did not answer within {seconds} s: try again later (this is not a "not found").',
     "L'INSi n'a pas répondu en {seconds} s : réessayez plus tard (ce n'est pas un « non trouvé »).",
 )
 register(
     "insi-tls",
     "The secure connection to INSi failed ({detail}): the administrator must check the certificates.",
-    "La connexion sécurisée à l'INSi a échoué ({detail}) : l'administrateur doit vérifier les "
-    "certificats.",
+    "La connexion sécurisée à l'INSi a échoué ({detail}) : l'administrateur doit vérifier les certificats.",
 )
 register(
     "insi-technical",
-    "INSi reported a technical error ({detail}): try again later (this is not a \"not found\").",
+    'INSi reported a technical error ({detail}): try again later (this is not a "not found").',
     "L'INSi a signalé une erreur technique ({detail}) : réessayez plus tard (ce n'est pas un "
     "« non trouvé »).",
 )
 
 
 class InsiOperation(StrEnum):
-    """The two operations of the contract, plus the project's verification (a traits search)."""
+    """The two operations of the contract (a verification is a traits search, see insi_rules)."""
 
     TRAITS = "rechercherInsAvecTraitsIdentite"
     VITALE = "rechercherInsAvecCarteVitale"
-    VERIFY = "verifierIns"
 
 
 class CredentialMode(StrEnum):
@@ -258,7 +255,7 @@ class InsiError(DomainError):
         fault_code: str | None = None,
         detail_code: str | None = None,
         message_id: str | None = None,
-        **params: object,
+        **params: Any,
     ) -> None:
         self.fault_code = fault_code
         self.detail_code = detail_code

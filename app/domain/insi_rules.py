@@ -23,8 +23,8 @@ from app.domain.insi import (
 )
 from app.domain.messages import register
 from app.domain.traits import (
-    Traits,
     TraitName,
+    Traits,
     normalise_birth_place,
     normalise_first_names,
     normalise_name,
@@ -126,9 +126,7 @@ def resolve_several(search: Callable[[TraitsQuery], InsiAnswer], traits: Traits)
     if len(traits.first_names.split(" ")) > 1:
         steps.append(("all-first-names", query_from_traits(traits, all_first_names=True)))
     if traits.birth_place_code:
-        steps.append(
-            ("birth-place", query_from_traits(traits, all_first_names=True, with_place=True))
-        )
+        steps.append(("birth-place", query_from_traits(traits, all_first_names=True, with_place=True)))
     attempts: list[Attempt] = []
     answer: InsiAnswer | None = None
     for step, query in steps:

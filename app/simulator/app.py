@@ -36,6 +36,7 @@ ACTIONS = {
     f"{{{REC_VIT}}}RECVITALE": "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale",
 }
 ALLOWED_CNS = ("INSI-AUTO", "INSI-MANU")
+WSDL_DIR = Path(__file__).resolve().parents[2] / "wsdl"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -79,12 +80,21 @@ def _client_cn(request: Request) -> str | None:
     return str(names[0].value) if names else ""
 
 
+def _body_schemas() -> dict[str, etree.XMLSchema]:
+    """The request body schemas (the project's own XSD), by body element tag."""
+    return {
+        f"{{{REC_SANS}}}RECSANSVITALE": etree.XMLSchema(etree.parse(str(WSDL_DIR / "INSiRecSans.xsd"))),
+        f"{{{REC_VIT}}}RECVITALE": etree.XMLSchema(etree.parse(str(WSDL_DIR / "INSiRecVit.xsd"))),
+    }
+
+
 class Simulator:
     """Request handling of the simulated service."""
 
     def __init__(self, book: PersonaBook, behaviour: Behaviour) -> None:
         self.book, self.behaviour = book, behaviour
         self.random = random.Random(behaviour.seed)
+        self.schemas = _body_schemas()
 
     def check(self, request: Request, root: etree._Element) -> tuple[etree._Element, str, str]:
         """Headers, IDAM, authentication, body: the body element, its Action and the MessageID."""
@@ -103,7 +113,7 @@ class Simulator:
             raise Rejected("unknown-idam")
         self._check_authentication(request, header)
         element = body[0]
-        if ACTIONS.get(element.tag) != action:
+        if ACTIONS.get(element.tag) != action or not self.schemas[element.tag].validate(element):
             raise Rejected("malformed")
         return element, action, message_id
 
@@ -133,8 +143,9 @@ class Simulator:
             who = who if who is not None else element.find(f"{{{REC_VIT}}}MatriculeOD")
             if who is None:
                 raise Rejected("malformed")
-            # The matricule's children are typed in the shared types namespace; accept either.
-            matricule = (_text(who, "{*}NumIdentifiant") or "") + (_text(who, "{*}Cle") or "")
+            matricule = (_text(who, f"{{{REC_VIT}}}NumIdentifiant") or "") + (
+                _text(who, f"{{{REC_VIT}}}Cle") or ""
+            )
             found = self.book.by_vitale(
                 matricule,
                 _text(element, f"{{{REC_VIT}}}NomNaissance") or "",
@@ -161,30 +172,35 @@ class Simulator:
             except etree.XMLSyntaxError:
                 raise Rejected("malformed") from None
             element, action, message_id = self.check(request, root)
-            await self._inject(None)
+            await self._inject_global()
             code, person = self.answer(element)
             if person is not None:
-                await self._inject(person)
+                await self._inject_persona(person)
         except Rejected as rejected:
             return _soap(soap.fault(rejected.kind, dialect, message_id), 500)
         return _soap(soap.resultat(code, person, dialect, action, message_id), 200)
 
-    async def _inject(self, person: Persona | None) -> None:
-        """Latency, then scripted faults: per persona, or at the configured rate."""
+    async def _inject_global(self) -> None:
+        """The configured latency, then a fault at the configured rate."""
         b = self.behaviour
-        if person is None:
-            if b.latency_ms:
-                await asyncio.sleep(b.latency_ms / 1000)
-            kind = b.fault_kind if b.fault_rate and self.random.random() < b.fault_rate else None
-        else:
-            if person.latency_ms:
-                await asyncio.sleep(person.latency_ms / 1000)
-            kind = person.fault
+        if b.latency_ms:
+            await asyncio.sleep(b.latency_ms / 1000)
+        if b.fault_rate and self.random.random() < b.fault_rate:
+            await self._fault(b.fault_kind)
+
+    async def _inject_persona(self, person: Persona) -> None:
+        """The person's own latency and scripted fault."""
+        if person.latency_ms:
+            await asyncio.sleep(person.latency_ms / 1000)
+        if person.fault is not None:
+            await self._fault(person.fault)
+
+    async def _fault(self, kind: str) -> None:
+        """Answer a fault; a "timeout" first keeps the caller waiting."""
         if kind == "timeout":
-            await asyncio.sleep(b.hang_seconds)
+            await asyncio.sleep(self.behaviour.hang_seconds)
             raise Rejected("unavailable")
-        if kind is not None:
-            raise Rejected(kind)
+        raise Rejected(kind)
 
 
 def _soap(content: bytes, status: int) -> Response:

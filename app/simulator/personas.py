@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PERSONAS = Path(__file__).with_name("personas.json")
 FAULT_KINDS = ("unavailable", "technical", "timeout", "unknown-idam", "certificate")
@@ -61,7 +62,7 @@ def _ins(data: dict[str, str]) -> SimIns:
     return SimIns(data["number"], data["key"], data["oid"], data.get("start"), data.get("end"))
 
 
-def _persona(data: dict[str, object]) -> Persona:
+def _persona(data: dict[str, Any]) -> Persona:
     fault = data.get("fault")
     if fault is not None and fault not in FAULT_KINDS:
         raise ValueError(f"persona {data.get('id')}: unknown fault {fault!r} (one of {FAULT_KINDS})")
@@ -71,11 +72,11 @@ def _persona(data: dict[str, object]) -> Persona:
         first_names=str(data["first_names"]),
         sex=str(data["sex"]),
         birth_date=str(data["birth_date"]),
-        birth_place=data.get("birth_place"),  # type: ignore[arg-type]
-        ins=_ins(data["ins"]),  # type: ignore[arg-type]
-        history=tuple(_ins(h) for h in data.get("history", [])),  # type: ignore[union-attr]
-        fault=fault,  # type: ignore[arg-type]
-        latency_ms=float(data.get("latency_ms", 0.0)),  # type: ignore[arg-type]
+        birth_place=data.get("birth_place"),
+        ins=_ins(data["ins"]),
+        history=tuple(_ins(h) for h in data.get("history", [])),
+        fault=fault,
+        latency_ms=float(data.get("latency_ms", 0.0)),
     )
 
 

@@ -30,9 +30,14 @@ class Issued:
     def p12(self, password: str) -> Path:
         """The same key and certificate as a PKCS#12 file protected by a password."""
         key = serialization.load_pem_private_key(self.key.read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
         cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
         data = pkcs12.serialize_key_and_certificates(
-            b"insi", key, cert, None, serialization.BestAvailableEncryption(password.encode())  # type: ignore[arg-type]
+            b"insi",
+            key,
+            cert,
+            None,
+            serialization.BestAvailableEncryption(password.encode()),
         )
         path = self.cert.with_suffix(".p12")
         path.write_bytes(data)
@@ -44,7 +49,10 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _name(cn: str, ou: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "IDENTITO TEST")]
+    attrs = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "IDENTITO TEST"),
+    ]
     if ou:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou))
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
@@ -55,7 +63,9 @@ def _write(folder: Path, stem: str, cert: x509.Certificate, key: rsa.RSAPrivateK
     cert_path, key_path = folder / f"{stem}.crt", folder / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return Issued(cert_path, key_path)
 

@@ -19,28 +19,43 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.simulator.app import Behaviour, create_simulator_app
 
 
+def _wrap_with_client_certificate(protocol: Any, transport: asyncio.Transport) -> None:
+    """Give this connection's app the client certificate chain (ASGI TLS extension)."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+    inner = protocol.app
+
+    async def with_tls(scope: Any, receive: Any, send: Any) -> None:
+        extensions = dict(scope.get("extensions") or {})
+        extensions["tls"] = {"client_cert_chain": chain, "server_cert": None}
+        scope["extensions"] = extensions
+        await inner(scope, receive, send)
+
+    protocol.app = with_tls
+
+
 class TlsH11Protocol(H11Protocol):
-    """h11 protocol that exposes the TLS client certificate to the app (ASGI TLS extension)."""
+    """h11 protocol that exposes the TLS client certificate to the app."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Wrap the app of this connection with its client certificate chain."""
         super().connection_made(transport)
-        ssl_object = transport.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
-        inner = self.app
+        _wrap_with_client_certificate(self, transport)
 
-        async def with_tls(scope: Any, receive: Any, send: Any) -> None:
-            extensions = dict(scope.get("extensions") or {})
-            extensions["tls"] = {"client_cert_chain": chain, "server_cert": None}
-            scope["extensions"] = extensions
-            await inner(scope, receive, send)
 
-        self.app = with_tls
+class TlsHttpToolsProtocol(HttpToolsProtocol):
+    """httptools protocol (faster) that exposes the TLS client certificate to the app."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Wrap the app of this connection with its client certificate chain."""
+        super().connection_made(transport)
+        _wrap_with_client_certificate(self, transport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +79,7 @@ def _config(app: Starlette, host: str, port: int, tls: TlsFiles | None) -> uvico
     }
     if tls is not None:
         options.update(
-            http=TlsH11Protocol,
+            http=TlsHttpToolsProtocol,
             ssl_certfile=str(tls.certfile),
             ssl_keyfile=str(tls.keyfile),
             ssl_ca_certs=str(tls.client_ca) if tls.client_ca else None,

@@ -34,26 +34,40 @@ class Fault:
 
 FAULTS: dict[str, Fault] = {
     "unknown-idam": Fault(
-        "Sender", "siram_100", "desir_550",
-        "Le numero d'autorisation du logiciel est inconnu.", "IDAM inconnu",
+        "Sender",
+        "siram_100",
+        "desir_550",
+        "Le numero d'autorisation du logiciel est inconnu.",
+        "IDAM inconnu",
     ),
     "certificate": Fault(
-        "Sender", None, "DESIR_560",
-        "Le certificat utilise n'est pas autorise pour ce service.", "CN du certificat non autorise",
+        "Sender",
+        None,
+        "DESIR_560",
+        "Le certificat utilise n'est pas autorise pour ce service.",
+        "CN du certificat non autorise",
     ),
     "unavailable": Fault(
-        "Receiver", "siram_40", "desir_1020",
+        "Receiver",
+        "siram_40",
+        "desir_1020",
         "Le service est momentanement indisponible. Veuillez reessayer ulterieurement.",
         "Service indisponible",
     ),
     "technical": Fault(
-        "Receiver", "siram_40", "insi_102",
-        "Une erreur technique est survenue lors de la recherche.", "Erreur technique recherche traits",
+        "Receiver",
+        "siram_40",
+        "insi_102",
+        "Une erreur technique est survenue lors de la recherche.",
+        "Erreur technique recherche traits",
     ),
     # Not a documented INSi code: the simulator's answer to a request it cannot read.
     "malformed": Fault(
-        "Sender", "siram_1", "simulateur_requete_invalide",
-        "La requete est mal formee.", "Requete invalide",
+        "Sender",
+        "siram_1",
+        "simulateur_requete_invalide",
+        "La requete est mal formee.",
+        "Requete invalide",
     ),
 }
 
@@ -135,7 +149,8 @@ def fault(kind: str, dialect: Dialect, message_id: str | None) -> bytes:
     body = (
         f'<env:Fault xmlns:env="{SOAP12}"><env:Code><env:Value>env:{f.code}</env:Value>{subcode}</env:Code>'
         f'<env:Reason><env:Text xml:lang="{lang}">{escape(f.reason)}</env:Text></env:Reason>'
-        f'<env:Detail><siram:Erreur xmlns:siram="urn:siram" code="{f.detail_code}" severite="{severity}"{echo}>'
+        f'<env:Detail><siram:Erreur xmlns:siram="urn:siram" code="{f.detail_code}" '
+        f'severite="{severity}"{echo}>'
         f"{escape(f.technical)}</siram:Erreur></env:Detail></env:Fault>"
     )
     return _envelope(body, dialect).encode("utf-8")

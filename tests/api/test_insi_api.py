@@ -31,30 +31,48 @@ def cell(settings):
 
 def test_search_returns_the_answer_and_journals_the_call(api):
     client, settings = api
-    created = client.post("/identities", headers=desk(settings), json={
-        "birth_name": "ADRUN", "first_names": "ZOE", "sex": "F", "birth_date": "1975-12-31"})
+    created = client.post(
+        "/identities",
+        headers=desk(settings),
+        json={"birth_name": "ADRUN", "first_names": "ZOE", "sex": "F", "birth_date": "1975-12-31"},
+    )
     identity = created.json()
-    response = client.post("/insi/search", headers=desk(settings), json={**ADRUN, "identity_id": identity["id"]})
+    response = client.post(
+        "/insi/search", headers=desk(settings), json={**ADRUN, "identity_id": identity["id"]}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["code"] == "00" and body["label"] == "OK"
-    assert body["ins"] == {"matricule": "275126322074974", "oid": "1.2.250.1.213.1.4.8", "start": None, "end": None}
+    assert body["ins"] == {
+        "matricule": "275126322074974",
+        "oid": "1.2.250.1.213.1.4.8",
+        "start": None,
+        "end": None,
+    }
     assert body["traits"]["first_names"] == "ZOE" and body["traits"]["birth_place_code"] == "63220"
     after = client.get(f"/identities/{identity['id']}", headers=desk(settings)).json()
     assert after["status"] == identity["status"] and after["version"] == identity["version"]
     calls = client.get("/insi/calls", headers=cell(settings)).json()["items"]
     assert len(calls) == 1
     call = calls[0]
-    assert (call["outcome"], call["requested_by"], call["identity_id"]) == ("00", "agent-desk", identity["id"])
+    assert (call["outcome"], call["requested_by"], call["identity_id"]) == (
+        "00",
+        "agent-desk",
+        identity["id"],
+    )
     assert call["operation"] == "rechercherInsAvecTraitsIdentite" and call["message_id"] == body["message_id"]
     assert call["credential_mode"] == "simulator" and "ADRUN" not in str(call)
 
 
 def test_several_and_none_are_answers(api):
     client, settings = api
-    several = {"traits": {"birth_name": "DURAND", "first_names": ["MARIE"], "sex": "F", "birth_date": "1990-03-03"}}
+    several = {
+        "traits": {"birth_name": "DURAND", "first_names": ["MARIE"], "sex": "F", "birth_date": "1990-03-03"}
+    }
     assert client.post("/insi/search", headers=desk(settings), json=several).json()["code"] == "02"
-    none = {"traits": {"birth_name": "HOUILLES", "first_names": ["PAUL"], "sex": "M", "birth_date": "1993-01-27"}}
+    none = {
+        "traits": {"birth_name": "HOUILLES", "first_names": ["PAUL"], "sex": "M", "birth_date": "1993-01-27"}
+    }
     assert client.post("/insi/search", headers=desk(settings), json=none).json()["code"] == "01"
     filtered = client.get("/insi/calls", params={"outcome": "01"}, headers=cell(settings)).json()["items"]
     assert [c["outcome"] for c in filtered] == ["01"]
@@ -103,3 +121,38 @@ def test_search_needs_exactly_one_kind_of_query(api):
     client, settings = api
     assert client.post("/insi/search", headers=desk(settings), json={}).status_code == 422
     assert client.post("/insi/search", headers=auth(settings, "documents"), json=ADRUN).status_code == 403
+
+
+def test_vitale_search_through_the_api(api, insi_pki, sim_http):
+    from tests.insi_support import desk_assertion
+
+    client, settings = api
+    body = {
+        "vitale": {
+            "insured": {"number": "2751263220749", "key": "74"},
+            "birth_name": "ADRUN",
+            "birth_date": "1975-12-31",
+            "assertion": desk_assertion(insi_pki.auto).decode(),
+        },
+        "relayed_assertion": desk_assertion(insi_pki.manu).decode(),
+    }
+    response = client.post("/insi/search", headers=desk(settings), json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["ins"]["matricule"] == "275126322074974"
+    (call,) = client.get("/insi/calls", headers=cell(settings)).json()["items"]
+    assert (call["operation"], call["credential_mode"]) == (
+        "rechercherInsAvecCarteVitale",
+        "relayed-assertion",
+    )
+
+
+def test_an_expired_relayed_assertion_is_refused_before_any_call(api, insi_pki, sim_http):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.insi_support import desk_assertion
+
+    client, settings = api
+    stale = desk_assertion(insi_pki.manu, now=datetime.now(UTC) - timedelta(hours=3)).decode()
+    response = client.post("/insi/search", headers=desk(settings), json={**ADRUN, "relayed_assertion": stale})
+    assert response.status_code == 422 and "expired" in response.json()["detail"]
+    assert list(sim_http.behaviour.received) == []

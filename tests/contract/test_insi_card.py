@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import InvalidSignature, XMLVerifier
 
@@ -19,7 +14,7 @@ from app.domain.insi import CallContext, CrCode, InsiConfigurationError
 from app.integrations.insi.card import CardCredential
 from app.integrations.insi.ns import DS, SAML2
 from tests.insi_support import *  # noqa: F403
-from tests.insi_support import ADRUN, make_client, request_schema, settings_for
+from tests.insi_support import ADRUN, init_softhsm_token, make_client, request_schema, settings_for
 
 MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 PIN, TOKEN, LABEL = "123456", "identito-cps", "signature"
@@ -32,57 +27,24 @@ class Token:
         self.cert_pem, self.folder = cert_pem, folder
 
 
-def _self_signed(key: rsa.RSAPrivateKey) -> x509.Certificate:
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "CPS TEST"),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, "899700000042"),
-        x509.NameAttribute(NameOID.COMMON_NAME, "899700000042/JEAN DUPONT"),
-    ])
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256())
-    )
-
-
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory) -> Token:
     """Initialise a SoftHSM2 token (own SOFTHSM2_CONF) with a generated key and self-signed certificate."""
-    import pkcs11
-    from pkcs11 import Attribute, CertificateType, ObjectClass
-    from pkcs11.util.rsa import decode_rsa_private_key
-
     folder = tmp_path_factory.mktemp("softhsm")
-    (folder / "tokens").mkdir()
-    conf = folder / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "654321"],
-                   check=True, capture_output=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = _self_signed(key)
-    der_key = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    token = pkcs11.lib(str(MODULE)).get_token(token_label=TOKEN)
-    with token.open(rw=True, user_pin=PIN) as session:
-        attrs = decode_rsa_private_key(der_key)
-        attrs.update({Attribute.TOKEN: True, Attribute.LABEL: LABEL, Attribute.SENSITIVE: True,
-                      Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True})
-        session.create_object(attrs)
-        session.create_object({
-            Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-            Attribute.TOKEN: True, Attribute.LABEL: LABEL, Attribute.SUBJECT: cert.subject.public_bytes(),
-            Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
-        })
-    return Token(cert.public_bytes(serialization.Encoding.PEM).decode(), folder)
+    return Token(init_softhsm_token(folder, TOKEN, PIN, LABEL), folder)
 
 
 def card(clock=None, pin: str = PIN) -> CardCredential:
     options = {"clock": clock} if clock else {}
-    return CardCredential(module=MODULE, token_label=TOKEN, pin=pin, key_label=LABEL,
-                          billing_id="101234567", activity_sector="SA07", **options)
+    return CardCredential(
+        module=MODULE,
+        token_label=TOKEN,
+        pin=pin,
+        key_label=LABEL,
+        billing_id="101234567",
+        activity_sector="SA07",
+        **options,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +60,18 @@ def xmlsec_verify(data: bytes, cert_pem: str, folder: Path) -> subprocess.Comple
     doc.write_bytes(data)
     cert.write_text(cert_pem)
     return subprocess.run(
-        ["xmlsec1", "--verify", "--pubkey-cert-pem", str(cert), "--id-attr:ID",
-         f"{SAML2}:Assertion", str(doc)], capture_output=True, text=True)
+        [
+            "xmlsec1",
+            "--verify",
+            "--pubkey-cert-pem",
+            str(cert),
+            "--id-attr:ID",
+            f"{SAML2}:Assertion",
+            str(doc),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_card_signs_a_saml_assertion_signxml_accepts(signed, softhsm):
@@ -109,8 +81,10 @@ def test_the_card_signs_a_saml_assertion_signxml_accepts(signed, softhsm):
     name_id = assertion.find(f"{{{SAML2}}}Subject/{{{SAML2}}}NameID")
     assert name_id.text == "899700000042" and name_id.get("NameQualifier") == "CPS"
     assert "899700000042/JEAN DUPONT" in assertion.findtext(f"{{{SAML2}}}Issuer")
-    values = {a.get("Name"): a.findtext(f"{{{SAML2}}}AttributeValue")
-              for a in assertion.iter(f"{{{SAML2}}}Attribute")}
+    values = {
+        a.get("Name"): a.findtext(f"{{{SAML2}}}AttributeValue")
+        for a in assertion.iter(f"{{{SAML2}}}Attribute")
+    }
     assert values == {"identifiantFacturation": "101234567", "secteurActivite": "SA07"}
     conditions = assertion.find(f"{{{SAML2}}}Conditions")
     start = datetime.fromisoformat(conditions.get("NotBefore").replace("Z", "+00:00"))
@@ -121,7 +95,10 @@ def test_the_card_signs_a_saml_assertion_signxml_accepts(signed, softhsm):
 def test_the_signature_uses_exclusive_c14n_rsa_sha256_and_carries_the_certificate(signed, softhsm):
     root = etree.fromstring(signed)
     info = root.find(f"{{{DS}}}Signature/{{{DS}}}SignedInfo")
-    assert info.find(f"{{{DS}}}CanonicalizationMethod").get("Algorithm") == "http://www.w3.org/2001/10/xml-exc-c14n#"
+    assert (
+        info.find(f"{{{DS}}}CanonicalizationMethod").get("Algorithm")
+        == "http://www.w3.org/2001/10/xml-exc-c14n#"
+    )
     assert info.find(f"{{{DS}}}SignatureMethod").get("Algorithm").endswith("rsa-sha256")
     assert info.find(f"{{{DS}}}Reference").get("URI") == "#" + root.get("ID")
     embedded = root.findtext(f".//{{{DS}}}X509Certificate")
@@ -159,9 +136,17 @@ def test_a_wrong_pin_is_a_configuration_error(softhsm):
 
 
 def test_card_search_over_server_auth_tls(softhsm, sim_tls, insi_pki, tmp_path, journal):
-    settings = settings_for(sim_tls.url, insi_pki, credential_mode="card", card_token_label=TOKEN, card_pin=PIN,
-                            card_key_label=LABEL, card_module_path=MODULE, card_billing_id="101234567",
-                            card_activity_sector="SA07")
+    settings = settings_for(
+        sim_tls.url,
+        insi_pki,
+        credential_mode="card",
+        card_token_label=TOKEN,
+        card_pin=PIN,
+        card_key_label=LABEL,
+        card_module_path=MODULE,
+        card_billing_id="101234567",
+        card_activity_sector="SA07",
+    )
     client = make_client(settings, tmp_path, journal)
     assert client.search_by_traits(ADRUN, CallContext("dr-dupont")).code is CrCode.FOUND
     assert client.search_by_traits(ADRUN, CallContext("dr-dupont")).code is CrCode.FOUND

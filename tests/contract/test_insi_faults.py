@@ -52,7 +52,9 @@ def tls_client(sim_tls, insi_pki, tmp_path, journal):
         (ERREUR, InsiTechnicalError, "insi_102", "siram_40", FaultCategory.TECHNICAL),
     ],
 )
-def test_scripted_faults_are_typed(http_client, sim_http, journal, dialect, query, error, detail, subcode, category):
+def test_scripted_faults_are_typed(
+    http_client, sim_http, journal, dialect, query, error, detail, subcode, category
+):
     sim_http.behaviour.dialect = dialect
     with pytest.raises(error) as caught:
         http_client.search_by_traits(query, ME)
@@ -76,7 +78,11 @@ def test_unknown_idam_is_a_configuration_error(sim_http, insi_pki, tmp_path, dia
 
 
 def test_faults_at_a_given_rate(http_client, sim_http):
-    sim_http.behaviour.fault_rate, sim_http.behaviour.fault_kind, sim_http.behaviour.seed = 1.0, "technical", 1
+    sim_http.behaviour.fault_rate, sim_http.behaviour.fault_kind, sim_http.behaviour.seed = (
+        1.0,
+        "technical",
+        1,
+    )
     with pytest.raises(InsiTechnicalError):
         http_client.search_by_traits(ADRUN, ME)
     sim_http.behaviour.fault_rate = 0.0
@@ -113,7 +119,10 @@ def test_nobody_listening_is_unavailability(insi_pki, tmp_path):
 
 def test_mutual_tls_uses_manu_for_a_person_and_auto_for_a_campaign(tls_client, sim_tls, journal):
     assert tls_client.search_by_traits(ADRUN, ME).code is CrCode.FOUND
-    assert tls_client.search_by_traits(ADRUN, CallContext("campaign-3", CallPurpose.UNATTENDED)).code is CrCode.FOUND
+    assert (
+        tls_client.search_by_traits(ADRUN, CallContext("campaign-3", CallPurpose.UNATTENDED)).code
+        is CrCode.FOUND
+    )
     assert list(sim_tls.behaviour.client_cns) == ["INSI-MANU", "INSI-AUTO"]
     assert [r.requested_by for r in journal] == ["agent-42", "campaign-3"]
 
@@ -142,8 +151,13 @@ def test_no_client_certificate_and_no_assertion_gets_desir_560(sim_tls, insi_pki
     from app.integrations.insi.transport import Timeouts
 
     with httpx.Client(verify=client_ssl_context(insi_pki.ca)) as plain:
-        raw = post_with_deadline(plain, sim_tls.url, _bare_request(),
-                                 {"Content-Type": "application/soap+xml; charset=utf-8"}, Timeouts(2, 2, 3))
+        raw = post_with_deadline(
+            plain,
+            sim_tls.url,
+            _bare_request(),
+            {"Content-Type": "application/soap+xml; charset=utf-8"},
+            Timeouts(2, 2, 3),
+        )
     assert raw.status_code == 500 and b"DESIR_560" in raw.content
 
 
@@ -165,15 +179,22 @@ def _bare_request() -> bytes:
     settings = InsiSettings()
     client = InsiClient(settings, Path(tempfile.mkdtemp()), build_credentials(settings))
     body = {"NomNaissance": "ADRUN", "Prenom": ["ZOE"], "Sexe": "F", "DateNaissance": "1975-12-31"}
-    content = client.build_request(InsiOperation.TRAITS, body, NoCredential(), "uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+    content = client.build_request(
+        InsiOperation.TRAITS, body, NoCredential(), "uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    )
     client.close()
     return content
 
 
 def test_a_certificate_from_an_unknown_authority_is_a_tls_error(sim_tls, insi_pki, tmp_path):
     rogue = insi_pki.rogue_manu
-    settings = settings_for(sim_tls.url, insi_pki, cert_manu_path=rogue.cert, cert_manu_key_path=rogue.key,
-                            cert_manu_password=None)
+    settings = settings_for(
+        sim_tls.url,
+        insi_pki,
+        cert_manu_path=rogue.cert,
+        cert_manu_key_path=rogue.key,
+        cert_manu_password=None,
+    )
     client = make_client(settings, tmp_path)
     with pytest.raises(InsiTlsError) as caught:
         client.search_by_traits(ADRUN, ME)
@@ -190,8 +211,8 @@ def test_an_untrusted_server_is_a_tls_error(sim_tls, insi_pki, tmp_path):
 
 
 def test_relayed_assertion_over_server_auth_tls(sim_tls, insi_pki, tmp_path, journal):
-    from signxml import XMLVerifier
     from lxml import etree
+    from signxml import XMLVerifier
 
     client = make_client(settings_for(sim_tls.url, insi_pki), tmp_path, journal)
     assertion = desk_assertion(insi_pki.manu)
@@ -209,11 +230,83 @@ def test_tls_endpoint_refuses_at_startup_certificates_insi_would_refuse(insi_pki
     from app.integrations.insi.wiring import build_credentials
 
     for overrides, words in [
-        ({"cert_manu_path": insi_pki.bad_cn.cert, "cert_manu_key_path": insi_pki.bad_cn.key, "cert_manu_password": None}, "CN"),
-        ({"cert_manu_path": insi_pki.expired.cert, "cert_manu_key_path": insi_pki.expired.key, "cert_manu_password": None}, "expired"),
+        (
+            {
+                "cert_manu_path": insi_pki.bad_cn.cert,
+                "cert_manu_key_path": insi_pki.bad_cn.key,
+                "cert_manu_password": None,
+            },
+            "CN",
+        ),
+        (
+            {
+                "cert_manu_path": insi_pki.expired.cert,
+                "cert_manu_key_path": insi_pki.expired.key,
+                "cert_manu_password": None,
+            },
+            "expired",
+        ),
         ({"cert_auto_path": insi_pki.manu.cert, "cert_auto_key_path": insi_pki.manu.key}, "INSI-AUTO"),
         ({"cert_manu_password": "wrong"}, "cannot read"),
     ]:
         with pytest.raises(InsiConfigurationError) as caught:
-            build_credentials(settings_for("https://127.0.0.1:1/lps", insi_pki, **overrides), datetime.now(UTC))
+            build_credentials(
+                settings_for("https://127.0.0.1:1/lps", insi_pki, **overrides), datetime.now(UTC)
+            )
         assert words in str(caught.value)
+
+
+def test_a_body_outside_the_schema_is_refused_by_the_simulator(sim_http, insi_pki):
+    import httpx
+
+    from app.integrations.insi.transport import Timeouts
+
+    request = _bare_request().replace(b">ADRUN<", b">adrun<")
+    with httpx.Client() as plain:
+        raw = post_with_deadline(
+            plain,
+            sim_http.url,
+            request,
+            {"Content-Type": "application/soap+xml; charset=utf-8"},
+            Timeouts(2, 2, 3),
+        )
+    assert raw.status_code == 500 and b"siram_1<" in raw.content and b"Sender" in raw.content
+
+
+def test_a_server_dripping_bytes_cannot_outlast_the_total_deadline(insi_pki, tmp_path):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 5000\r\n\r\n"
+            )
+            while not stop.is_set():
+                try:
+                    connection.sendall(b" ")
+                except OSError:
+                    return
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/lps"
+    client = make_client(settings_for(url, insi_pki, timeout_seconds=0.5, read_timeout_seconds=8.0), tmp_path)
+    started = time.monotonic()
+    try:
+        with pytest.raises(InsiTimeout):
+            client.search_by_traits(ADRUN, ME)
+        assert time.monotonic() - started < 1.0  # every read succeeds: only the total deadline stops it
+    finally:
+        stop.set()
+        client.close()
+        listener.close()
+        thread.join(timeout=2)

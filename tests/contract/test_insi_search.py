@@ -20,8 +20,15 @@ PUBLIC_PERSONS = [
     ("ADRUN", "ZOE", "F", date(1975, 12, 31), "275126322074974", "ZOE", "63220"),
     ("ADRTROIS", "DOMINIQUE", "F", date(1997, 2, 26), "297022A02077878", "DOMINIQUE", "2A020"),
     ("NESSI", "NATHALIE", "F", date(1977, 7, 14), "277076322082910", "NATHALIE", "63220"),
-    ("D'ARTAGNAN DE L'HERAULT", "PIERRE-ALAIN", "M", date(2001, 6, 17), "101066322075460",
-     "PIERRE-ALAIN GUNTHER", "63220"),
+    (
+        "D'ARTAGNAN DE L'HERAULT",
+        "PIERRE-ALAIN",
+        "M",
+        date(2001, 6, 17),
+        "101066322075460",
+        "PIERRE-ALAIN GUNTHER",
+        "63220",
+    ),
 ]
 
 
@@ -62,21 +69,37 @@ def test_homonyms_answer_02(client):
 
 
 def test_cr02_strategy_adds_the_other_first_names(client, journal):
-    traits = build_traits(birth_name="DURAND", first_names="MARIE LOUISE", birth_date="1990-03-03",
-                          sex="F", birth_place_code="33063", today=TODAY)
+    traits = build_traits(
+        birth_name="DURAND",
+        first_names="MARIE LOUISE",
+        birth_date="1990-03-03",
+        sex="F",
+        birth_place_code="33063",
+        today=TODAY,
+    )
     resolved = client.resolve_several(traits, ME)
     assert [(a.step, a.code) for a in resolved.attempts] == [
-        ("first-name", CrCode.SEVERAL), ("all-first-names", CrCode.FOUND)]
+        ("first-name", CrCode.SEVERAL),
+        ("all-first-names", CrCode.FOUND),
+    ]
     assert resolved.answer.active.matricule.matricule == "290033306302111"
     assert len(journal) == 2
 
 
 def test_cr02_strategy_then_uses_the_birth_place(client):
-    traits = build_traits(birth_name="LEFORT", first_names="ANNE", birth_date="1985-04-12",
-                          sex="F", birth_place_code="59350", today=TODAY)
+    traits = build_traits(
+        birth_name="LEFORT",
+        first_names="ANNE",
+        birth_date="1985-04-12",
+        sex="F",
+        birth_place_code="59350",
+        today=TODAY,
+    )
     resolved = client.resolve_several(traits, ME)
     assert [(a.step, a.code) for a in resolved.attempts] == [
-        ("first-name", CrCode.SEVERAL), ("birth-place", CrCode.FOUND)]
+        ("first-name", CrCode.SEVERAL),
+        ("birth-place", CrCode.FOUND),
+    ]
     assert resolved.answer.traits.birth_place_code == "59350"
 
 
@@ -115,15 +138,27 @@ def test_traits_outside_the_ins_profile_are_refused_before_any_call(client, sim_
 
 
 def test_verify_confirms_a_stored_ins(client):
-    traits = build_traits(birth_name="ADRUN", first_names="ZOE", birth_date="1975-12-31", sex="F",
-                          birth_place_code="63220", today=TODAY)
+    traits = build_traits(
+        birth_name="ADRUN",
+        first_names="ZOE",
+        birth_date="1975-12-31",
+        sex="F",
+        birth_place_code="63220",
+        today=TODAY,
+    )
     result = client.verify_ins(traits, Ins.of("275126322074974", OID_NIR), ME)
     assert result.verdict is Verdict.CONFIRMED
 
 
 def test_verify_detects_a_different_ins(client):
-    traits = build_traits(birth_name="BERNARD", first_names="LUC ANDRE", birth_date="1965-08-20", sex="M",
-                          birth_place_code="75056", today=TODAY)
+    traits = build_traits(
+        birth_name="BERNARD",
+        first_names="LUC ANDRE",
+        birth_date="1965-08-20",
+        sex="M",
+        birth_place_code="75056",
+        today=TODAY,
+    )
     stale = Ins.of("165087505609973", OID_NIR)  # now only in INSHISTO
     result = client.verify_ins(traits, stale, ME)
     assert result.verdict is Verdict.DIFFERENT_INS
@@ -131,14 +166,22 @@ def test_verify_detects_a_different_ins(client):
 
 
 def test_verify_detects_differing_traits(client):
-    traits = build_traits(birth_name="D'ARTAGNAN DE L'HERAULT", first_names="PIERRE-ALAIN", birth_date="2001-06-17",
-                          sex="M", birth_place_code="63220", today=TODAY)
+    traits = build_traits(
+        birth_name="D'ARTAGNAN DE L'HERAULT",
+        first_names="PIERRE-ALAIN",
+        birth_date="2001-06-17",
+        sex="M",
+        birth_place_code="63220",
+        today=TODAY,
+    )
     result = client.verify_ins(traits, Ins.of("101066322075460", OID_NIR), ME)
     assert result.verdict is Verdict.TRAITS_DIFFER and result.differing_traits == ("first_names",)
 
 
 def test_verify_reports_not_found(client):
-    traits = build_traits(birth_name="HOUILLES", first_names="PIERRE", birth_date="1993-01-27", sex="M", today=TODAY)
+    traits = build_traits(
+        birth_name="HOUILLES", first_names="PIERRE", birth_date="1993-01-27", sex="M", today=TODAY
+    )
     result = client.verify_ins(traits, Ins.of("275126322074974", OID_NIR), ME)
     assert result.verdict is Verdict.NOT_FOUND
 

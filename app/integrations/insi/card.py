@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pkcs11
 from cryptography import x509
@@ -23,11 +24,11 @@ from app.domain.insi import CredentialMode, InsiConfigurationError
 from app.integrations.insi.credentials import SERVER_AUTH_CHANNEL
 from app.integrations.insi.saml import AssertionFacts, build_assertion, sign_assertion
 
-_LIBRARIES: dict[str, pkcs11.lib] = {}
+_LIBRARIES: dict[str, Any] = {}
 _LIB_LOCK = threading.Lock()
 
 
-def _library(module: Path) -> pkcs11.lib:
+def _library(module: Path) -> Any:
     """A PKCS#11 module is loaded once per process."""
     with _LIB_LOCK:
         if str(module) not in _LIBRARIES:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import zeep
+import zeep.exceptions
 from lxml import etree
 
 from app.config import InsiSettings
@@ -28,6 +29,7 @@ from app.domain.insi import (
     InsiAnswer,
     InsiCallObserver,
     InsiCallRecord,
+    InsiConfigurationError,
     InsiError,
     InsiOperation,
     Matricule,
@@ -88,7 +90,12 @@ class InsiClient:
         self.channels = credentials.http_clients(settings.http_max_connections)
         transport = LocalHttpxTransport(self.channels[credentials.default_channel], self.timeouts)
         wsdl = settings.wsdl_path or DEFAULT_WSDL
-        self._zeep = zeep.Client(str(wsdl), transport=transport, settings=zeep.Settings(forbid_dtd=True))
+        try:
+            self._zeep = zeep.Client(  # type: ignore[no-untyped-call]
+                str(wsdl), transport=transport, settings=zeep.Settings(forbid_dtd=True)
+            )
+        except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+            raise InsiConfigurationError(detail=f"the WSDL {Path(str(wsdl)).name} cannot be used") from exc
         try:
             self._service = self._zeep.bind(SERVICE, PORT)
         except (ValueError, KeyError):
@@ -163,7 +170,10 @@ class InsiClient:
     ) -> bytes:
         """The whole SOAP request: zeep's envelope and body, our four headers."""
         now = self.clock()
-        envelope = self._zeep.create_message(self._service, operation.value, **body)
+        try:
+            envelope = self._zeep.create_message(self._service, operation.value, **body)  # type: ignore[no-untyped-call]
+        except (zeep.exceptions.Error, ValueError, TypeError, AttributeError) as exc:
+            raise InsiConfigurationError(detail=f"the WSDL does not describe {operation.value}") from exc
         headers = [
             hdr.contexte_lps(self.software, credential.emitter, now),
             hdr.contexte_bam(credential.emitter, now, vitale),
@@ -173,7 +183,7 @@ class InsiClient:
         if security is not None:
             headers.append(security)
         hdr.install_headers(envelope, SOAP12, headers)
-        return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
     def _call(
         self,
@@ -192,7 +202,11 @@ class InsiClient:
         http_headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{ACTIONS[operation]}"'}
         try:
             raw = post_with_deadline(
-                self.channels[credential.channel], self._endpoint(credential), content, http_headers, self.timeouts
+                self.channels[credential.channel],
+                self._endpoint(credential),
+                content,
+                http_headers,
+                self.timeouts,
             )
             answer = parse_response(raw, message_id)
         except InsiError as exc:
@@ -240,4 +254,3 @@ class InsiClient:
         """Close the HTTP clients."""
         for client in self.channels.values():
             client.close()
-

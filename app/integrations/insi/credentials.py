@@ -80,9 +80,13 @@ def check_server_certificate(info: CertificateInfo, expected_cn: str, now: datet
             f"CN={expected_cn} here (DESIR_560)"
         )
     if now < info.not_before:
-        raise InsiConfigurationError(detail=f"the {expected_cn} certificate is not valid before {info.not_before:%Y-%m-%d}")
+        raise InsiConfigurationError(
+            detail=f"the {expected_cn} certificate is not valid before {info.not_before:%Y-%m-%d}"
+        )
     if now >= info.not_after:
-        raise InsiConfigurationError(detail=f"the {expected_cn} certificate expired on {info.not_after:%Y-%m-%d}")
+        raise InsiConfigurationError(
+            detail=f"the {expected_cn} certificate expired on {info.not_after:%Y-%m-%d}"
+        )
     if not info.organisational_unit:
         raise InsiConfigurationError(detail=f"the {expected_cn} certificate has no OU (the INSi emitter)")
 
@@ -102,7 +106,7 @@ def _load_pem_or_p12(
     else:
         cert = x509.load_pem_x509_certificate(data)
         key = serialization.load_pem_private_key(key_path.read_bytes(), secret)
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)  # type: ignore[union-attr]
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     return cert, pem_key, one_off
 
 
@@ -148,7 +152,9 @@ class ServerCertificate:
         try:
             cert, pem_key, one_off = _load_pem_or_p12(path, password, key_path)
         except (OSError, ValueError) as exc:
-            raise InsiConfigurationError(detail=f"cannot read the {expected_cn} certificate {path.name}") from exc
+            raise InsiConfigurationError(
+                detail=f"cannot read the {expected_cn} certificate {path.name}"
+            ) from exc
         info = describe_certificate(cert)
         check_server_certificate(info, expected_cn, now)
         context = client_ssl_context(ca_bundle)

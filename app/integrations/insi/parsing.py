@@ -36,14 +36,14 @@ def _child(parent: etree._Element, name: str, ns: str = RESULTAT) -> etree._Elem
 
 
 def _children(parent: etree._Element, name: str, ns: str = RESULTAT) -> list[etree._Element]:
-    return parent.findall(f"{{{ns}}}{name}") + parent.findall(name)
+    return list(parent.findall(f"{{{ns}}}{name}")) + list(parent.findall(name))
 
 
 def _text(parent: etree._Element, name: str, ns: str = RESULTAT) -> str | None:
     element = _child(parent, name, ns)
     if element is None or element.text is None:
         return None
-    return element.text.strip()
+    return str(element.text).strip()
 
 
 def _required(parent: etree._Element, name: str, message_id: str) -> str:
@@ -179,4 +179,4 @@ def _qname_local(element: etree._Element | None) -> str | None:
     """The local part of a QName text (siram_40 from "siram:siram_40")."""
     if element is None or not element.text:
         return None
-    return element.text.strip().rsplit(":", 1)[-1]
+    return str(element.text).strip().rsplit(":", 1)[-1]

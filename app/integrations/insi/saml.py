@@ -68,14 +68,17 @@ def build_assertion(facts: AssertionFacts, now: datetime, validity: timedelta) -
     context = _sub(authn, "AuthnContext")
     _sub(context, "AuthnContextClassRef", "urn:oasis:names:tc:SAML:2.0:ac:classes:X509")
     statement = _sub(root, "AttributeStatement")
-    for name, value in (("identifiantFacturation", facts.billing_id), ("secteurActivite", facts.activity_sector)):
+    for name, value in (
+        ("identifiantFacturation", facts.billing_id),
+        ("secteurActivite", facts.activity_sector),
+    ):
         attribute = _sub(statement, "Attribute", Name=name)
         _sub(attribute, "AttributeValue", value)
     return root
 
 
 def _c14n(element: etree._Element) -> bytes:
-    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+    return bytes(etree.tostring(element, method="c14n", exclusive=True, with_comments=False))
 
 
 def _ds(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -105,7 +108,7 @@ def sign_assertion(
     _ds(signature, "SignatureValue", base64.b64encode(value).decode())
     x509_data = _ds(_ds(signature, "KeyInfo"), "X509Data")
     _ds(x509_data, "X509Certificate", base64.b64encode(certificate_der).decode())
-    return etree.tostring(assertion)
+    return bytes(etree.tostring(assertion))
 
 
 def parse_xml(data: bytes, what: str) -> etree._Element:

@@ -28,13 +28,18 @@ from app.integrations.insi.credentials import (
 
 
 def http_client(verify: Any, max_connections: int) -> httpx.Client:
-    """An httpx client for one TLS identity (timeouts are set per call)."""
+    """An httpx client for one TLS identity (each call sets its own timeouts within its deadline)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     # TCP_NODELAY: headers and body go out in two writes; with Nagle the body waits for the delayed
     # ACK of the headers (about 40 ms per call on Linux).
-    transport = httpx.HTTPTransport(verify=verify, limits=limits, http2=False, trust_env=False,
-                                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.Client(transport=transport, timeout=None, trust_env=False)
+    transport = httpx.HTTPTransport(
+        verify=verify,
+        limits=limits,
+        http2=False,
+        trust_env=False,
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+    return httpx.Client(transport=transport, timeout=httpx.Timeout(10.0), trust_env=False)
 
 
 class SimulatorCredential:
@@ -77,7 +82,7 @@ class Credentials:
         """MANU for a person's call, AUTO for an unattended one; the card when configured."""
         if self.card is not None:
             return self.card
-        chosen = self.manu if purpose is CallPurpose.ATTENDED else self.auto
+        chosen: Credential | None = self.manu if purpose is CallPurpose.ATTENDED else self.auto
         chosen = chosen or self.fallback
         if chosen is None:
             needed = "INSI-MANU" if purpose is CallPurpose.ATTENDED else "INSI-AUTO"
@@ -107,8 +112,13 @@ def build_credentials(
     for cn, path, password, key_path in pairs:
         if path is not None:
             loaded[cn] = ServerCertificate.load(
-                path, password=password, key_path=key_path, expected_cn=cn,
-                ca_bundle=settings.ca_bundle_path, now=moment, max_version=settings.mtls_max_version,
+                path,
+                password=password,
+                key_path=key_path,
+                expected_cn=cn,
+                ca_bundle=settings.ca_bundle_path,
+                now=moment,
+                max_version=settings.mtls_max_version,
             )
     credentials = Credentials(
         server_auth=credentials.server_auth,
