@@ -78,3 +78,4 @@ def etag(version: int) -> str:
 CtxDep = Annotated[ServiceContext, Depends(get_ctx)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 VersionDep = Annotated[int | None, Depends(if_match_version)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -11,6 +11,7 @@ from sqlalchemy import Select, insert, or_, select, update
 from sqlmodel import Session, col
 
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
+from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
 from app.domain.ins import Ins, InsRecord
 from app.domain.status import Attribute, IdentityState, Status
@@ -81,6 +82,12 @@ def _ins_values(identity_id: int, record: InsRecord, now: datetime) -> dict[str,
         "created_at": now,
         "deactivated_at": None if record.active else now,
     }
+
+
+def document_check(row: IdentityDocumentRow) -> DocumentCheck:
+    """A document row as a domain value."""
+    return DocumentCheck(row.id or 0, row.identity_id, row.type, row.high_trust, row.checked_by, row.checked_at,
+                         row.expires_on, row.withdrawn_at, row.withdrawn_reason)
 
 
 @dataclass(frozen=True)
@@ -312,16 +319,20 @@ class IdentityRepository:
         return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     # -- documents --------------------------------------------------------------------------
-    def add_document(self, row: IdentityDocumentRow) -> IdentityDocumentRow:
+    def add_document(self, row: IdentityDocumentRow) -> DocumentCheck:
         """Record a document check."""
         self.session.add(row)
         self.session.flush()
-        return row
+        return document_check(row)
 
     def get_document(self, identity_id: int, document_id: int) -> IdentityDocumentRow | None:
         """One document check of an identity."""
         row = self.session.get(IdentityDocumentRow, document_id)
         return row if row is not None and row.identity_id == identity_id else None
+
+    def document_checks(self, identity_id: int) -> list[DocumentCheck]:
+        """Every document check of an identity, newest first, as domain values."""
+        return [document_check(r) for r in self.documents(identity_id)]
 
     def documents(self, identity_id: int) -> list[IdentityDocumentRow]:
         """Every document check of an identity, newest first."""

@@ -61,6 +61,8 @@ class ServiceContext:
     sinks: list[ChangeSink] = field(default_factory=list)
     now: Callable[[], datetime] = _utcnow
     ipp_prefix: str = ""
+    insi_gateway: Any = None  # an app.domain.insi.InsiGateway, wired by the composition root
+    proposal_ttl_seconds: int = 15 * 60
     read_engine: Engine = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -7,7 +7,8 @@ from datetime import date
 from sqlmodel import Session
 
 from app.db.repositories import IdentityRepository, SearchFilters
-from app.db.tables import AuditEventRow, IdentityDocumentRow
+from app.db.tables import AuditEventRow
+from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
 from app.domain.ins import check_matricule
 from app.domain.roles import Role, require_any
@@ -73,11 +74,11 @@ def identity_history(
         return repo.audit(identity_id, limit=limit, offset=offset)
 
 
-def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[IdentityDocumentRow]:
+def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[DocumentCheck]:
     """Document checks recorded for an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
     with Session(ctx.read_engine) as session:
         repo = IdentityRepository(session)
         if repo.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
-        return repo.documents(identity_id)
+        return repo.document_checks(identity_id)

@@ -20,7 +20,7 @@ from app.api.schemas import (
     IdentityUpdate,
     Reason,
 )
-from app.db.tables import IdentityDocumentRow
+from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
 from app.services import identities, queries
 from app.services.errors import MissingReason
@@ -33,8 +33,8 @@ def _read(identity: Identity, actor: ActorDep, response: Response) -> IdentityRe
     return IdentityRead.of(identity, actor.roles)
 
 
-def _document(row: IdentityDocumentRow) -> DocumentRead:
-    return DocumentRead.model_validate(row, from_attributes=True)
+def _document(check: DocumentCheck) -> DocumentRead:
+    return DocumentRead.model_validate(check, from_attributes=True)
 
 
 @router.post("", status_code=201, response_model=IdentityRead)
