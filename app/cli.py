@@ -28,6 +28,29 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+class DropQueryString(logging.Filter):
+    """Access logs keep the path only: query strings carry search traits (names, dates, INS)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = str(args[2]).split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
+def uvicorn_log_config() -> dict[str, object]:
+    """uvicorn's logging, with query strings dropped from access logs (every worker)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["drop_query"] = {"()": "app.cli.DropQueryString"}
+    config["handlers"]["access"]["filters"] = ["drop_query"]
+    return config
+
+
 def setup_logging(level: str) -> None:
     """Plain logs on stderr: ids only, never patient traits."""
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
@@ -54,6 +77,7 @@ def serve(
         typer.echo(f"Refusing to start: {exc}", err=True)
         raise typer.Exit(3) from None
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=uvicorn_log_config(),
                 log_level=settings.log_level.lower())
 
 
@@ -92,7 +116,7 @@ def demo(
         f"  Try            : curl -H 'Authorization: Bearer <token>' '{settings.public_url}/identities?birth_name=adr'\n"
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
     finally:
         runner.stop.set()
         simulator.stop()
