@@ -66,6 +66,25 @@ class InsiSettings(BaseModel):
     cert_manu_password: str | None = None
     cert_manu_key_path: Path | None = None
     ca_bundle_path: Path | None = None
+    # Read timeout of one socket read; the whole call is bounded by timeout_seconds.
+    read_timeout_seconds: float = 8.0
+    # How calls are authenticated: mutual TLS with a server certificate, or a CPS/CPE card.
+    credential_mode: Literal["server-certificate", "card"] = "server-certificate"
+    # Endpoint of the card (server-auth TLS) mode; None: the same as `endpoint`.
+    card_endpoint: str | None = None
+    card_module_path: Path = Path("/usr/lib/softhsm/libsofthsm2.so")
+    card_token_label: str | None = None
+    card_pin: str | None = None
+    card_key_label: str | None = None
+    card_holder_id: str | None = None  # NameID; None: taken from the card certificate
+    card_billing_id: str = ""  # identifiantFacturation
+    card_activity_sector: str = ""  # secteurActivite
+    assertion_validity_seconds: int = 3600
+    assertion_renew_margin_seconds: int = 300
+    http_max_connections: int = 32
+    # Highest TLS version with a client certificate. With 1.2 the server refuses a certificate
+    # inside the handshake (a clear TLS error); with 1.3 it can only drop the connection later.
+    mtls_max_version: Literal["1.2", "1.3"] = "1.2"
 
 
 class Hl7Settings(BaseModel):
@@ -110,11 +129,34 @@ class Hl7Settings(BaseModel):
         return self
 
 
+class QualificationSettings(BaseModel):
+    """Desk proposals and batch campaigns (see docs/qualification.md)."""
+
+    proposal_ttl_seconds: int = Field(default=15 * 60, ge=0)
+    campaign_rate_limit: float | None = Field(default=5.0, ge=0)  # calls/s; conservative by default
+    campaign_concurrency: int = Field(default=4, ge=1, le=64)
+    campaign_max_attempts: int = Field(default=5, ge=1, le=20)
+    campaign_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    campaign_backoff_cap_seconds: float = Field(default=30.0, ge=0)
+    campaign_breaker_threshold: int = Field(default=5, ge=1)
+    campaign_breaker_cooldown_seconds: float = Field(default=30.0, ge=0)
+    # An item claimed longer ago than this is taken as interrupted (its worker died).
+    campaign_lease_seconds: float = Field(default=120.0, gt=0)
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+
+
 class DocumentsSettings(BaseModel):
     """INS DataMatrix and cover pages (see docs/documents.md)."""
 
     max_upload_bytes: int = 20 * 1024 * 1024
     stamp_first_page: bool = False
+    max_pages: int = 2000  # uploads with more pages are refused (422)
+    symbol_mm: float = 25.0  # printed DataMatrix width on the cover page, quiet zone included
+    quiet_zone_modules: int = 2  # at least 1 (ISO/IEC 16022 for ECC 200 asks for 1)
+    png_module_px: int = 10  # default module size of datamatrix.png
+    font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core
+    scan_dpi: int = 200  # rasterisation of a PDF's first page for decoding
+    scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
 
 
 class Settings(BaseSettings):
@@ -145,6 +187,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings(secret=None, jwks_url=None))
     insi: InsiSettings = Field(default_factory=InsiSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    qualification: QualificationSettings = Field(default_factory=QualificationSettings)
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
 
     @model_validator(mode="before")

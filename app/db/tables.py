@@ -132,3 +132,110 @@ class AuditEventRow(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WorklistItemRow(SQLModel, table=True):
+    """An identitovigilance worklist item: what happened, to which identity, and its resolution."""
+
+    __tablename__ = "worklist_item"
+    __table_args__ = (
+        Index("ix_worklist_kind_open", "kind", "resolved_at", "id"),
+        Index("ix_worklist_identity", "identity_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    identity_id: int = Field(foreign_key="identity.id")
+    other_identity_id: int | None = Field(default=None, foreign_key="identity.id")
+    outcome: str = Field(max_length=64)
+    hint: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    source: str = Field(default="desk", max_length=64)
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    resolved_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=200)
+    resolution: str | None = Field(default=None, max_length=32)
+    resolution_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class InsiProposalRow(SQLModel, table=True):
+    """An INSi answer proposed to the desk, bound to the identity version it was made for."""
+
+    __tablename__ = "insi_proposal"
+
+    id: str = Field(primary_key=True, max_length=36)
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    identity_version: int
+    status: str = Field(default="open", max_length=10)
+    answer: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CampaignRow(SQLModel, table=True):
+    """A batch qualification or verification campaign over a selection of identities."""
+
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    operation: str = Field(max_length=10)
+    selection: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    auto_apply: bool = False
+    rate_limit: float | None = None
+    concurrency: int = 4
+    status: str = Field(default="running", max_length=10)
+    total: int = 0
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class CampaignItemRow(SQLModel, table=True):
+    """One identity of a campaign: pending, in flight (claimed), or done with one outcome."""
+
+    __tablename__ = "campaign_item"
+    __table_args__ = (
+        Index("ux_campaign_item", "campaign_id", "identity_id", unique=True),
+        Index("ix_campaign_item_state", "campaign_id", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    identity_id: int = Field(foreign_key="identity.id")
+    state: str = Field(default="pending", max_length=10)
+    outcome: str | None = Field(default=None, max_length=32)
+    code: str | None = Field(default=None, max_length=32)
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    finished_at: datetime | None = None
+    worklist_item_id: int | None = None
+class InsiCallRow(SQLModel, table=True):
+    """The INSi call journal: one row per wire call (ins-rniv §7). No traits in clear, only a keyed hash."""
+
+    __tablename__ = "insi_call"
+    __table_args__ = (
+        Index("ix_insi_call_at", "at"),
+        Index("ix_insi_call_identity", "identity_id", "at"),
+        Index("ix_insi_call_requested_by", "requested_by", "at"),
+        Index("ix_insi_call_outcome", "outcome", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    operation: str = Field(max_length=40)
+    credential_mode: str = Field(max_length=24)
+    emitter: str = Field(max_length=200)
+    requested_by: str = Field(max_length=200)
+    purpose: str = Field(max_length=12)
+    identity_id: int | None = None  # no foreign key: the journal outlives any identity change
+    outcome: str = Field(max_length=40)
+    error_category: str | None = Field(default=None, max_length=16)
+    duration_ms: float
+    message_id: str = Field(max_length=64)
+    traits_hash: str | None = Field(default=None, max_length=64)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 
 from app.domain.errors import InvalidTrait, RuleViolation
@@ -42,7 +43,7 @@ def parse_document_type(code: str) -> DocumentType:
     try:
         return DocumentType(code.strip().upper())
     except ValueError:
-        raise InvalidTrait("document-type-unknown", field="type", code=code[:10]) from None
+        raise InvalidTrait("document-type-unknown", field="type", value=code[:10]) from None
 
 
 def accepted_high_trust(codes: Iterable[str]) -> frozenset[DocumentType]:
@@ -61,3 +62,18 @@ def check_document(
     if expires_on is not None and expires_on < today:
         raise RuleViolation("document-expired", field="expires_on", rule="RNIV EXI SI 10")
     return doc_type in accepted
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCheck:
+    """A recorded check of an identity document (who, when, type, expiry, withdrawal)."""
+
+    id: int
+    identity_id: int
+    type: str
+    high_trust: bool
+    checked_by: str
+    checked_at: datetime
+    expires_on: date | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None

@@ -115,8 +115,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "L'identité est {attribute} : la cellule d'identitovigilance doit d'abord lever cet attribut.",
     ),
     "attribute-unknown": (
-        "Unknown attribute {code}: use DOUT, FICT or HOMA.",
-        "Attribut inconnu {code} : utilisez DOUT, FICT ou HOMA.",
+        "Unknown attribute {value}: use DOUT, FICT or HOMA.",
+        "Attribut inconnu {value} : utilisez DOUT, FICT ou HOMA.",
     ),
     "attribute-absent": (
         "The identity does not carry the attribute {attribute}.",
@@ -127,8 +127,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Choisissez le type de justificatif d'identité (pas de valeur par défaut).",
     ),
     "document-type-unknown": (
-        "Unknown identity document type {code}.",
-        "Type de justificatif inconnu {code}.",
+        "Unknown identity document type {value}.",
+        "Type de justificatif inconnu {value}.",
     ),
     "document-expired": (
         "The identity document has expired.",

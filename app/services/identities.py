@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db.repositories import StaleRow
 from app.db.tables import IdentityDocumentRow
-from app.domain.documents import check_document, parse_document_type
+from app.domain.documents import DocumentCheck, check_document, parse_document_type
 from app.domain.errors import InvalidTrait
 from app.domain.identity import Identity
 from app.domain.roles import Role, check_strict_edit, require_any
@@ -179,7 +179,7 @@ def record_document(
     type_code: str,
     *,
     expires_on: date | None = None,
-) -> tuple[Identity, IdentityDocumentRow]:
+) -> tuple[Identity, DocumentCheck]:
     """Record a high-trust document check: PROV -> VALI, RECUP -> QUAL (RNIV EXI SI 07/10/23)."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE)
     doc_type = parse_document_type(type_code)
@@ -287,4 +287,4 @@ def _attribute(code: str) -> Attribute:
     try:
         return Attribute(code.strip().upper())
     except (ValueError, AttributeError):
-        raise InvalidTrait("attribute-unknown", field="code", code=str(code)[:10]) from None
+        raise InvalidTrait("attribute-unknown", field="code", value=str(code)[:10]) from None

@@ -7,7 +7,8 @@ from datetime import date
 from sqlmodel import Session
 
 from app.db.repositories import IdentityRepository, SearchFilters
-from app.db.tables import AuditEventRow, IdentityDocumentRow
+from app.db.tables import AuditEventRow
+from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
 from app.domain.ins import check_matricule
 from app.domain.roles import Role, require_any
@@ -21,7 +22,7 @@ READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUME
 def get_identity(ctx: ServiceContext, actor: Actor, identity_id: int) -> Identity:
     """One identity by id."""
     require_any(actor.roles, *READERS)
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         identity = IdentityRepository(session).get(identity_id)
     if identity is None:
         raise NotFound(what="Identity", ident=identity_id)
@@ -57,7 +58,7 @@ def search_identities(
         ins=check_matricule(ins) if ins else None,
         status=status,
     )
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         return IdentityRepository(session).search(filters, limit=limit, offset=offset)
 
 
@@ -66,18 +67,18 @@ def identity_history(
 ) -> list[AuditEventRow]:
     """The audit trail of an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         repo = IdentityRepository(session)
         if repo.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
         return repo.audit(identity_id, limit=limit, offset=offset)
 
 
-def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[IdentityDocumentRow]:
+def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[DocumentCheck]:
     """Document checks recorded for an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         repo = IdentityRepository(session)
         if repo.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
-        return repo.documents(identity_id)
+        return repo.document_checks(identity_id)

@@ -20,7 +20,7 @@ from app.api.schemas import (
     IdentityUpdate,
     Reason,
 )
-from app.db.tables import IdentityDocumentRow
+from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
 from app.services import identities, queries
 from app.services.errors import MissingReason
@@ -33,8 +33,8 @@ def _read(identity: Identity, actor: ActorDep, response: Response) -> IdentityRe
     return IdentityRead.of(identity, actor.roles)
 
 
-def _document(row: IdentityDocumentRow) -> DocumentRead:
-    return DocumentRead.model_validate(row, from_attributes=True)
+def _document(check: DocumentCheck) -> DocumentRead:
+    return DocumentRead.model_validate(check, from_attributes=True)
 
 
 @router.post("", status_code=201, response_model=IdentityRead)
@@ -61,7 +61,7 @@ def search_identities(
     status: Annotated[str | None, Query(pattern="^(PROV|RECUP|VALI|QUAL)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> IdentityPage:
+) -> Response:
     """Search active identities (accent/case-insensitive, prefix on names)."""
     found = queries.search_identities(
         ctx, actor, birth_name=birth_name, exact=exact, first_name=first_name, birth_date=birth_date,
@@ -69,7 +69,9 @@ def search_identities(
         limit=limit + 1, offset=offset,
     )
     items = [IdentityRead.of(i, actor.roles) for i in found[:limit]]
-    return IdentityPage(items=items, limit=limit, offset=offset, has_more=len(found) > limit)
+    page = IdentityPage(items=items, limit=limit, offset=offset, has_more=len(found) > limit)
+    # Serialised once here: returning the model would make FastAPI validate it all over again.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{identity_id}", response_model=IdentityRead)

@@ -1,0 +1,1 @@
+"""INSi teleservice client: zeep over httpx, headers, credential adapters, fault mapping."""

@@ -1,16 +1,16 @@
 """HL7 integration: subscriber, outbox_message, inbound_message, quarantine, replay_job.
 
-Revision ID: 2026_11_24_1330
-Revises: 2026_11_24_1300
-Create Date: 2026-11-24 13:30
+Revision ID: 2026_11_24_1430
+Revises: 2026_11_24_1410
+Create Date: 2026-11-24 14:30
 """
 
 import sqlalchemy as sa
 
 from alembic import op
 
-revision = "2026_11_24_1330"
-down_revision = "2026_11_24_1300"
+revision = "2026_11_24_1430"
+down_revision = "2026_11_24_1410"
 branch_labels = None
 depends_on = None
 

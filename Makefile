@@ -1,0 +1,10 @@
+.PHONY: run test bench lint
+run:   ## install everything and run the demo
+	bash scripts/quickstart.sh
+test:  ## run the whole test suite
+	bash scripts/test.sh
+lint:
+	.venv/bin/ruff check app tests bench
+	.venv/bin/lint-imports
+bench:
+	.venv/bin/python bench/identities.py

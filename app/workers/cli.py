@@ -1,0 +1,112 @@
+"""Commands of the workers: `identito worker` and `identito campaign ...`."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated
+
+import typer
+
+campaign_cli = typer.Typer(help="Batch INSi campaigns (INSI-AUTO certificate).", no_args_is_help=True)
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from app.cli import load_settings, setup_logging
+    from app.db.engine import make_engine
+    from app.db.migrations import SchemaBehind, check_schema
+    from app.main import build_context, build_insi_gateway
+    from app.workers.campaigns import CampaignRunner
+
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    except SchemaBehind as exc:
+        typer.echo(f"Refusing to start: {exc}", err=True)
+        raise typer.Exit(3) from None
+    ctx = build_context(settings, engine)
+    ctx.insi_gateway = build_insi_gateway(settings, ctx)
+    return settings, ctx, CampaignRunner(ctx, settings.qualification)
+
+
+def _stop_on_signals(runner) -> None:  # type: ignore[no-untyped-def]
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop.set())
+
+
+def worker(
+    campaign: Annotated[int | None, typer.Option(help="Run only this campaign, then exit")] = None,
+) -> None:
+    """Run the background jobs: INSi campaigns (until stopped with SIGTERM/Ctrl-C)."""
+    _settings, _ctx, runner = _runtime()
+    _stop_on_signals(runner)
+    if campaign is not None:
+        status = runner.run_campaign(campaign)
+        typer.echo(f"campaign {campaign}: {status}")
+        return
+    runner.run_forever()
+
+
+@campaign_cli.command("run")
+def run(
+    name: Annotated[str, typer.Option(help="Campaign name")] = "command-line campaign",
+    operation: Annotated[str, typer.Option(help="retrieve or verify")] = "retrieve",
+    eligible: Annotated[bool, typer.Option(help="All PROV and VALI identities with eligible traits")] = False,
+    status: Annotated[list[str] | None, typer.Option(help="Status to select (repeatable)")] = None,
+    ids: Annotated[str | None, typer.Option(help="Comma-separated identity ids")] = None,
+    older_than_days: Annotated[int | None, typer.Option(help="Last INSi call older than N days")] = None,
+    auto_apply: Annotated[bool, typer.Option(help="Apply exact matches automatically")] = False,
+    rate: Annotated[float | None, typer.Option(help="Calls per second (0: unlimited)")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Concurrent calls")] = None,
+    resume: Annotated[int | None, typer.Option(help="Resume this campaign id instead of creating one")] = None,
+) -> None:
+    """Create (or resume) a campaign and run it here with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from app.services import campaigns
+    from app.services.campaigns import Selection
+    from app.services.context import Actor
+
+    settings, ctx, runner = _runtime()
+    _stop_on_signals(runner)
+    actor = Actor("cli", frozenset({"identitovigilance"}), kind="job")
+    q = settings.qualification
+    if resume is None:
+        selection = Selection(tuple(status or ()), tuple(int(i) for i in ids.split(",")) if ids else (),
+                              older_than_days, eligible)
+        created = campaigns.create_campaign(
+            ctx, actor, name=name, operation=operation, selection=selection, auto_apply=auto_apply,
+            rate_limit=rate if rate is not None else q.campaign_rate_limit,
+            concurrency=concurrency or q.campaign_concurrency)
+        campaign_id = created.id
+    else:
+        campaign_id = resume
+    start = campaigns.progress(ctx, actor, campaign_id)
+    columns = (TextColumn("[bold]campaign {task.fields[cid]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task("run", total=start.total, completed=start.done, cid=campaign_id)
+        final = runner.run_campaign(campaign_id, on_item=lambda: bar.advance(task))
+    end = campaigns.progress(ctx, actor, campaign_id)
+    typer.echo(f"campaign {campaign_id}: {final}, {end.done}/{end.total} done")
+    for outcome, count in sorted(end.outcomes.items()):
+        typer.echo(f"  {outcome:<16} {count}")
+
+
+@campaign_cli.command("status")
+def status_command(campaign_id: int) -> None:
+    """Show a campaign's progress."""
+    from app.services import campaigns
+    from app.services.context import Actor
+
+    _settings, ctx, _runner = _runtime()
+    p = campaigns.progress(ctx, Actor("cli", frozenset({"identitovigilance"})), campaign_id)
+    typer.echo(f"campaign {p.id} ({p.operation}, {p.status}): {p.done}/{p.total}, in flight {p.in_flight}")
+    for outcome, count in sorted(p.outcomes.items()):
+        typer.echo(f"  {outcome:<16} {count}")
+
+
+def register(cli: typer.Typer) -> None:
+    """Add the worker commands to the main command line."""
+    cli.command("worker")(worker)
+    cli.add_typer(campaign_cli, name="campaign")

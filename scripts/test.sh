@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command: install what the tests need, check the layer rules, run the whole test suite
+# (database tests on SQLite and, when reachable, on PostgreSQL at 127.0.0.1:5432).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+.venv/bin/lint-imports
+exec .venv/bin/python -m pytest "$@"
