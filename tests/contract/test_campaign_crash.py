@@ -108,19 +108,24 @@ def test_worker_killed_and_restarted(database_url, ctx, faulty_simulator, tmp_pa
     assert campaign.total == count
 
     first = _worker(database_url, campaign.id, faulty_simulator.url, tmp_path)
-    deadline = time.monotonic() + 600
-    while _done(ctx, campaign.id) < count // 3:
-        assert first.poll() is None, first.stdout.read().decode()[-2000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
+    try:
+        deadline = time.monotonic() + 600
+        while _done(ctx, campaign.id) < count // 3:
+            assert first.poll() is None, first.stdout.read().decode()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
     killed_at = _done(ctx, campaign.id)
     assert killed_at < count
     time.sleep(2.5)  # let the in-flight claims of the dead worker outlive their lease
 
     second = _worker(database_url, campaign.id, faulty_simulator.url, tmp_path)
-    output = second.communicate(timeout=900)[0].decode()
+    try:
+        output = second.communicate(timeout=900)[0].decode()
+    finally:
+        second.kill()
     assert second.returncode == 0, output[-3000:]
     assert f"campaign {campaign.id}: done" in output
 

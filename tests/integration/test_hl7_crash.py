@@ -105,16 +105,23 @@ def test_relay_sigkilled_mid_burst_then_restarted(ctx, settings):
         acknowledged = gam_burst(ctx, settings)
         total = len(rows(ctx))
         first = relay_process(settings)
-        wait(lambda: len(downstream.receiver.acked) >= total // 3)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        try:
+            wait(lambda: len(downstream.receiver.acked) >= total // 3)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
         assert any(r.state != "done" for r in rows(ctx)), "the burst finished before the kill"
         second = relay_process(settings)
         try:
             wait(lambda: all(r.state == "done" for r in rows(ctx)))
         finally:
             second.send_signal(signal.SIGTERM)
-            assert second.wait(10) == 0, second.stderr.read().decode()[-2000:]
+            try:
+                code = second.wait(10)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                raise
+            assert code == 0, second.stderr.read().decode()[-2000:]
     finally:
         downstream.close()
     check_delivery(ctx, downstream.receiver)
