@@ -106,12 +106,14 @@ def demo(
     app = create_app(settings, ctx=ctx)
     runner = CampaignRunner(ctx, settings.qualification)
     threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True).start()
+    stop_hl7 = start_hl7_thread(ctx, settings)
     token = issue_dev_token(settings.auth, "demo-agent", ["admission", "identitovigilance", "documents", "admin"])
     typer.echo(
         f"\nIdentito demo ({settings.database_url}, {created} demo identities created)\n"
         f"  API docs       : {settings.public_url}/docs\n"
         f"  Health         : {settings.public_url}/health\n"
         f"  INSi simulator : {simulator.url} (public INSi test persons)\n"
+        f"  HL7 MLLP in    : {settings.hl7.listen_host}:{settings.hl7.listen_port} (PAM FR from the GAM)\n"
         f"  Token          : {token}\n"
         f"  Try            : curl -H 'Authorization: Bearer <token>' '{settings.public_url}/identities?birth_name=adr'\n"
     )
@@ -119,7 +121,40 @@ def demo(
         uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
     finally:
         runner.stop.set()
+        stop_hl7()
         simulator.stop()
+
+
+def start_hl7_thread(ctx, settings: Settings):  # type: ignore[no-untyped-def]
+    """Run the MLLP listener, the outbox relay and the replay jobs on an event loop in a thread."""
+    import asyncio
+
+    from app.workers.mllp_listener import serve_mllp
+    from app.workers.relay import Relay
+    from app.workers.replay import run_replays
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def listen() -> None:
+        try:
+            await serve_mllp(ctx, settings, stop)
+        except OSError as exc:
+            logging.getLogger("identito").warning(
+                "MLLP listener not started (%s): set IDENTITO_HL7__LISTEN_PORT to a free port", exc.strerror)
+
+    async def main() -> None:
+        await asyncio.gather(listen(), Relay(ctx.engine, settings).run(stop),
+                             run_replays(ctx, stop, settings.hl7.replay_rate_per_second))
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="hl7", daemon=True)
+    thread.start()
+
+    def stop_all() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+
+    return stop_all
 
 
 @cli.command()

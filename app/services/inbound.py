@@ -24,9 +24,11 @@ from app.domain.errors import DomainError
 from app.domain.identity import Identity
 from app.domain.ins import Ins, InsRecord
 from app.domain.status import IdentityState
+from app.domain.worklist import Hint, WorklistKind
 from app.services import identities
 from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
 from app.services.errors import Conflict, NotFound
+from app.services.worklists import open_item
 
 RECEIVED_SOURCE = "HL7-RECEIVED"
 MERGE, CHANGE_ID, CREATE = "A40", "A47", "A28"
@@ -250,6 +252,8 @@ def _apply_ins(uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, 
             uow.audit(
                 "ins.received", identity.id, None, {"oid": ins.oid, "verification": "pending"}, full=True
             )
+            open_item(uow, WorklistKind.INS_RECEIVED, identity.id, "received", hint=Hint.VERIFY_RECEIVED_INS,
+                      details={"oid": ins.oid, "sender": uow.actor.subject}, source="hl7")
     return identity
 
 

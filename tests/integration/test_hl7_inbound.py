@@ -7,6 +7,9 @@ import asyncio
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.services import worklists
+from app.services.context import Actor
+
 from app.db.hl7_tables import InboundMessageRow, OutboxMessageRow, QuarantineRow
 from app.db.repositories import IdentityRepository
 from app.db.tables import AuditEventRow
@@ -83,6 +86,8 @@ def test_ans_sample_creates_the_identity_and_keeps_the_ins_for_verification(ctx,
     with Session(ctx.engine) as session:
         actors = set(session.execute(select(AuditEventRow.actor)).scalars())
     assert actors == {"hl7:GAM^CHU-X"}
+    (item,) = worklists.list_items(ctx, Actor("cell", frozenset({"identitovigilance"})), "ins_received")
+    assert item.identity_id == identity.id and item.created_by == "hl7:GAM^CHU-X"
 
 
 def test_trusted_referential_qualifies_and_ins_ready_subscribers_get_the_ins(ctx, settings):
