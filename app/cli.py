@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -25,6 +26,29 @@ def load_settings() -> Settings:
         lines = [f"  - {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
         typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
         raise typer.Exit(2) from None
+
+
+class DropQueryString(logging.Filter):
+    """Access logs keep the path only: query strings carry search traits (names, dates, INS)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = str(args[2]).split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
+def uvicorn_log_config() -> dict[str, object]:
+    """uvicorn's logging, with query strings dropped from access logs (every worker)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["drop_query"] = {"()": "app.cli.DropQueryString"}
+    config["handlers"]["access"]["filters"] = ["drop_query"]
+    return config
 
 
 def setup_logging(level: str) -> None:
@@ -53,6 +77,7 @@ def serve(
         typer.echo(f"Refusing to start: {exc}", err=True)
         raise typer.Exit(3) from None
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=uvicorn_log_config(),
                 log_level=settings.log_level.lower())
 
 
@@ -68,21 +93,33 @@ def demo(
     from app.db.migrations import upgrade
     from app.main import build_context, create_app
     from app.services.demo import seed_demo
+    from app.simulator.server import SimulatorServer
+    from app.workers.campaigns import CampaignRunner
 
-    settings = development_settings(public_url=f"http://{host}:{port}")
+    simulator = SimulatorServer().start()
+    settings = development_settings(public_url=f"http://{host}:{port}",
+                                    insi={"endpoint": simulator.url, "simulator": True})
     setup_logging(settings.log_level)
     upgrade(settings.database_url)
     ctx = build_context(settings)
     created = seed_demo(ctx)
+    app = create_app(settings, ctx=ctx)
+    runner = CampaignRunner(ctx, settings.qualification)
+    threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True).start()
     token = issue_dev_token(settings.auth, "demo-agent", ["admission", "identitovigilance", "documents", "admin"])
     typer.echo(
         f"\nIdentito demo ({settings.database_url}, {created} demo identities created)\n"
-        f"  API docs : {settings.public_url}/docs\n"
-        f"  Health   : {settings.public_url}/health\n"
-        f"  Token    : {token}\n"
-        f"  Try      : curl -H 'Authorization: Bearer <token>' '{settings.public_url}/identities?birth_name=adr'\n"
+        f"  API docs       : {settings.public_url}/docs\n"
+        f"  Health         : {settings.public_url}/health\n"
+        f"  INSi simulator : {simulator.url} (public INSi test persons)\n"
+        f"  Token          : {token}\n"
+        f"  Try            : curl -H 'Authorization: Bearer <token>' '{settings.public_url}/identities?birth_name=adr'\n"
     )
-    uvicorn.run(create_app(settings, ctx=ctx), host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
+    finally:
+        runner.stop.set()
+        simulator.stop()
 
 
 @cli.command()
@@ -139,10 +176,14 @@ def _register_insi_simulator() -> None:
 
 _register_insi_simulator()
 
+import app.cli_hl7  # noqa: E402,F401  (registers mllp-listen and relay)
+
 
 def main() -> None:
     """Console script entry point."""
+    from app.cli_documents import register as register_documents
     from app.workers.cli import register as register_workers
 
     register_workers(cli)
+    register_documents(cli)
     cli()

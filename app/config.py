@@ -97,6 +97,36 @@ class Hl7Settings(BaseModel):
     sending_facility: str = "IDENTITO"
     ack_timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 5.0
+    # Listener TLS: certificate + key; with a client CA, senders must present a certificate.
+    listen_tls_cert_path: Path | None = None
+    listen_tls_key_path: Path | None = None
+    listen_tls_client_ca_path: Path | None = None
+    max_message_bytes: int = 1024 * 1024
+    idle_timeout_seconds: float = 300.0
+    # Senders (MSH-3) whose INS and PID-32 are trusted as an identity referential; the INS from
+    # any other sender is stored as received and queued for verification.
+    trusted_referentials: list[str] = Field(default_factory=list)
+    # Relay (outbound): TLS towards subscribers flagged tls, batching, retries, replays.
+    relay_tls_ca_path: Path | None = None
+    relay_tls_cert_path: Path | None = None
+    relay_tls_key_path: Path | None = None
+    relay_batch_size: int = 500
+    relay_connections_per_subscriber: int = 4
+    relay_idle_seconds: float = 0.2
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    max_error_attempts: int = 5
+    lease_seconds: float = 60.0
+    replay_rate_per_second: float = 2000.0
+
+    @model_validator(mode="after")
+    def _check_lease(self) -> Hl7Settings:
+        if self.lease_seconds < self.ack_timeout_seconds + self.connect_timeout_seconds + 1:
+            raise ValueError(
+                "hl7.lease_seconds must exceed ack_timeout_seconds + connect_timeout_seconds by 1 s at least "
+                "(a relay must be able to send within its lease)"
+            )
+        return self
 
 
 class QualificationSettings(BaseModel):
@@ -120,6 +150,13 @@ class DocumentsSettings(BaseModel):
 
     max_upload_bytes: int = 20 * 1024 * 1024
     stamp_first_page: bool = False
+    max_pages: int = 2000  # uploads with more pages are refused (422)
+    symbol_mm: float = 25.0  # printed DataMatrix width on the cover page, quiet zone included
+    quiet_zone_modules: int = 2  # at least 1 (ISO/IEC 16022 for ECC 200 asks for 1)
+    png_module_px: int = 10  # default module size of datamatrix.png
+    font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core
+    scan_dpi: int = 200  # rasterisation of a PDF's first page for decoding
+    scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
 
 
 class Settings(BaseSettings):

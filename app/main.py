@@ -14,15 +14,17 @@ from sqlalchemy.engine import Engine
 from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
-from app.api.metrics import Metrics
-from app.api.routers import campaigns, identities, insi, qualification, system, worklists
+from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.routers import campaigns, documents, hl7, identities, insi, qualification, system, worklists
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.migrations import check_schema
 from app.db.tables import IdentityRow
 from app.domain.insi import InsiGateway
 from app.services.context import ChangeSink, ServiceContext
+from app.services.documents import DocumentTools
 from app.services.insi import journal_observer
+from app.services.outbox import OutboxSink
 
 log = logging.getLogger("identito")
 
@@ -34,7 +36,8 @@ def build_context(settings: Settings, engine: Engine | None = None,
         engine=engine or make_engine(settings.database_url),
         high_trust_documents=settings.high_trust_documents,
         birth_place_codes=settings.birth_place_codes,
-        sinks=list(sinks or []),
+        # The HL7 outbox hears every identity change, in the change's own transaction.
+        sinks=list(sinks) if sinks is not None else [OutboxSink()],
         proposal_ttl_seconds=settings.qualification.proposal_ttl_seconds,
     )
 
@@ -63,6 +66,30 @@ def build_insi_gateway(settings: Settings, ctx: ServiceContext) -> InsiGateway:
 
     return InsiClient(settings.insi, settings.var_dir, build_credentials(settings.insi),
                       observer=journal_observer(ctx))
+
+
+def birth_place_names(settings: Settings) -> dict[str, str]:
+    """Commune / country names of the configured INSEE code list ("code;name" lines), when given."""
+    if settings.birth_place_codes_file is None:
+        return {}
+    names = {}
+    for line in settings.birth_place_codes_file.read_text(encoding="utf-8").splitlines():
+        code, _, name = line.strip().partition(";")
+        if code and name.strip():
+            names[code.strip().upper()] = name.strip().split(";")[0]
+    return names
+
+
+def build_document_tools(settings: Settings) -> DocumentTools:
+    """The document renderer (DataMatrix, cover page, stamping, scanning) and its settings."""
+    from app.integrations.documents.renderer import DocumentRenderer
+
+    return DocumentTools(
+        renderer=DocumentRenderer(settings.documents),
+        establishment_name=settings.establishment_name,
+        max_upload_bytes=settings.documents.max_upload_bytes,
+        birth_place_names=birth_place_names(settings),
+    )
 
 
 def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None = None,
@@ -96,12 +123,20 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.verifier = TokenVerifier(settings.auth)
     app.state.metrics = metrics
     app.state.insi = gateway
+    app.state.documents = build_document_tools(settings)
     install_error_handlers(app)
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(qualification.router)
     app.include_router(worklists.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
+    app.include_router(documents.router)
+    app.include_router(hl7.router)
+    # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
+    from app.workers.hl7_wiring import outbox_metrics, rerun_processor
+
+    app.state.hl7_processor = rerun_processor(ctx, settings)
+    metrics.collectors.append(outbox_metrics(ctx))
     return app

@@ -34,6 +34,10 @@ register(
 )
 
 
+class KeysNeeded(Exception):
+    """The identity provider's keys must be fetched (network) before this token can be checked."""
+
+
 class TokenVerifier:
     """Verifies bearer tokens against the configured key or JWKS."""
 
@@ -43,18 +47,24 @@ class TokenVerifier:
         self._jwks_at = 0.0
         self._lock = threading.Lock()
 
-    def _key(self, token: str) -> Any:
+    def _key(self, token: str, fetch: bool) -> Any:
         if self.settings.jwks_url:
-            return self._jwks_keys(token)
+            return self._jwks_keys(token, fetch)
         return self.settings.public_key_pem or self.settings.secret
 
-    def _jwks_keys(self, token: str) -> Any:
-        with self._lock:
+    def _jwks_keys(self, token: str, fetch: bool) -> Any:
+        if not self._lock.acquire(blocking=fetch):
+            raise KeysNeeded()  # another thread is fetching: never wait for it on an event loop
+        try:
             stale = time.monotonic() - self._jwks_at > self.settings.jwks_cache_seconds
             if self._jwks is None or stale:
+                if not fetch:
+                    raise KeysNeeded()
                 self._jwks = self._fetch_jwks()
                 self._jwks_at = time.monotonic()
             jwks = self._jwks
+        finally:
+            self._lock.release()
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except JWTError as exc:
@@ -74,13 +84,17 @@ class TokenVerifier:
         except (httpx.HTTPError, ValueError) as exc:
             raise AuthError(why="identity provider keys unavailable") from exc
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """Verify signature, exp, iss and aud; return the claims."""
+    def verify(self, token: str, *, fetch: bool = True) -> dict[str, Any]:
+        """Verify signature, exp, iss and aud; return the claims.
+
+        With ``fetch=False`` nothing waits on the network or a lock: KeysNeeded is raised instead,
+        so that an event loop can verify in place and hand only key fetches to a thread.
+        """
         try:
             return dict(
                 jwt.decode(
                     token,
-                    self._key(token),
+                    self._key(token, fetch),
                     algorithms=self.settings.algorithms,
                     audience=self.settings.audience,
                     issuer=self.settings.issuer,

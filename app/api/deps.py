@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
-from app.api.auth import AuthError, TokenVerifier
+from app.api.auth import AuthError, KeysNeeded, TokenVerifier
 from app.config import Settings
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
@@ -16,34 +17,41 @@ from app.services.context import Actor, ServiceContext
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The process settings."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_ctx(request: Request) -> ServiceContext:
+async def get_ctx(request: Request) -> ServiceContext:
     """The service context built by the composition root."""
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def current_actor(
+async def current_actor(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Actor:
-    """The token's subject and roles; 401 without a valid bearer token."""
+    """The token's subject and roles; 401 without a valid bearer token.
+
+    Verified on the event loop (pure CPU, no thread hop); only a fetch of the identity provider's
+    keys is handed to a thread.
+    """
     if not authorization:
         raise AuthError(why="no Authorization header")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(why="expected 'Bearer <token>'")
     verifier: TokenVerifier = request.app.state.verifier
-    claims = verifier.verify(token.strip())
+    try:
+        claims = verifier.verify(token.strip(), fetch=False)
+    except KeysNeeded:
+        claims = await run_in_threadpool(verifier.verify, token.strip())
     return Actor(subject=str(claims["sub"]), roles=verifier.roles(claims))
 
 
-def require_roles(*roles: Role) -> Callable[..., Actor]:
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Actor]]:
     """Dependency: the actor, refused with 403 unless holding one of the roles."""
 
-    def dependency(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    async def dependency(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         require_any(actor.roles, *roles)
         return actor
 

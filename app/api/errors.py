@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
+from app.domain.cover_page import DocumentRejected, DocumentTooLarge
+from app.domain.datamatrix import InvalidPayload
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
 from app.domain.insi import (
     InsiConfigurationError,
@@ -35,6 +37,9 @@ ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (VersionRequired, 428),
     (MissingReason, 422),
     (InvalidTrait, 422),
+    (DocumentTooLarge, 413),
+    (DocumentRejected, 422),
+    (InvalidPayload, 422),
     (Conflict, 409),
     (RuleViolation, 409),
     # INSi: never "not found"; the body says whether to retry (category, retryable).
@@ -98,6 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
         extra: dict[str, Any] = {"field": exc.field, "rule": exc.rule}
         if isinstance(exc, StaleVersion):
             extra["current_version"] = exc.params.get("current")
+        if "missing_list" in exc.params:  # INS not printable: the status and what it lacks (EXI SI 08)
+            extra.update(identity_status=exc.params.get("status"), missing=exc.params["missing_list"])
         if isinstance(exc, InsiError):
             extra.update(category=exc.category.value, retryable=exc.retryable,
                          insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)

@@ -63,6 +63,12 @@ class ServiceContext:
     ipp_prefix: str = ""
     insi_gateway: Any = None  # an app.domain.insi.InsiGateway, wired by the composition root
     proposal_ttl_seconds: int = 15 * 60
+    read_engine: Engine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Read-only queries run in autocommit: at READ COMMITTED each statement sees its own
+        # snapshot anyway, and it saves the BEGIN and ROLLBACK round trips of every read.
+        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def today(self) -> date:
         """Today's date by the service clock."""

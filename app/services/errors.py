@@ -62,3 +62,38 @@ register(
     "This INS is already the active INS of identity {other}: possible duplicate or collision.",
     "Cet INS est déjà l'INS actif de l'identité {other} : doublon ou collision possible.",
 )
+register(
+    "subscriber-exists",
+    "A subscriber named {name} already exists.",
+    "Un abonné nommé {name} existe déjà.",
+)
+register(
+    "subscriber-events",
+    "Events must be a comma-separated list among {allowed}.",
+    "Les événements doivent être une liste séparée par des virgules parmi {allowed}.",
+)
+register(
+    "subscriber-charset",
+    "Character set must be one of {allowed}.",
+    "Le jeu de caractères doit être l'un de {allowed}.",
+)
+register(
+    "subscriber-already-ins-ready",
+    "Subscriber {name} is already INS-ready.",
+    "L'abonné {name} est déjà compatible INS.",
+)
+register(
+    "dead-letter-state",
+    "Message {ident} is not a dead letter (state {state}).",
+    "Le message {ident} n'est pas en lettre morte (état {state}).",
+)
+register(
+    "hl7-conflict",
+    "The message conflicts with stored identities (identifier or INS already used).",
+    "Le message est en conflit avec les identités enregistrées (identifiant ou INS déjà utilisé).",
+)
+register(
+    "quarantine-closed",
+    "Quarantined message {ident} is already closed ({state}).",
+    "Le message en quarantaine {ident} est déjà traité ({state}).",
+)

@@ -22,7 +22,7 @@ READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUME
 def get_identity(ctx: ServiceContext, actor: Actor, identity_id: int) -> Identity:
     """One identity by id."""
     require_any(actor.roles, *READERS)
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         identity = IdentityRepository(session).get(identity_id)
     if identity is None:
         raise NotFound(what="Identity", ident=identity_id)
@@ -58,7 +58,7 @@ def search_identities(
         ins=check_matricule(ins) if ins else None,
         status=status,
     )
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         return IdentityRepository(session).search(filters, limit=limit, offset=offset)
 
 
@@ -67,7 +67,7 @@ def identity_history(
 ) -> list[AuditEventRow]:
     """The audit trail of an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         repo = IdentityRepository(session)
         if repo.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
@@ -77,7 +77,7 @@ def identity_history(
 def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[DocumentCheck]:
     """Document checks recorded for an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
-    with Session(ctx.engine) as session:
+    with Session(ctx.read_engine) as session:
         repo = IdentityRepository(session)
         if repo.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)

@@ -61,7 +61,7 @@ def search_identities(
     status: Annotated[str | None, Query(pattern="^(PROV|RECUP|VALI|QUAL)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> IdentityPage:
+) -> Response:
     """Search active identities (accent/case-insensitive, prefix on names)."""
     found = queries.search_identities(
         ctx, actor, birth_name=birth_name, exact=exact, first_name=first_name, birth_date=birth_date,
@@ -69,7 +69,9 @@ def search_identities(
         limit=limit + 1, offset=offset,
     )
     items = [IdentityRead.of(i, actor.roles) for i in found[:limit]]
-    return IdentityPage(items=items, limit=limit, offset=offset, has_more=len(found) > limit)
+    page = IdentityPage(items=items, limit=limit, offset=offset, has_more=len(found) > limit)
+    # Serialised once here: returning the model would make FastAPI validate it all over again.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{identity_id}", response_model=IdentityRead)

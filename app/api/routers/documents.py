@@ -1,0 +1,221 @@
+"""Document pipelines: DataMatrix INS, cover page, stamping an uploaded PDF, scanning a page.
+
+Roles: documents (and identitovigilance). Only a QUAL identity is printed: 409 otherwise, with
+its status and what it lacks. Responses carry patient data: never cached.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel
+
+from app.api.deps import CtxDep, require_roles
+from app.domain.cover_page import DocumentInfo
+from app.domain.datamatrix import show_separators
+from app.domain.roles import Role
+from app.services import documents
+from app.services.context import Actor
+from app.services.documents import DocumentTools, IdentityRef, ScanFinding
+
+router = APIRouter(tags=["documents"])
+PrinterDep = Annotated[Actor, Depends(require_roles(Role.DOCUMENTS, Role.IDENTITOVIGILANCE))]
+NO_STORE = {"Cache-Control": "no-store"}
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+def _binary(media_type: str) -> dict[int | str, dict[str, object]]:
+    """OpenAPI description of a binary answer."""
+    return {200: {"content": {media_type: {}}, "description": "OK"}}
+
+
+def get_tools(request: Request) -> DocumentTools:
+    """The document tools wired by the composition root."""
+    return request.app.state.documents  # type: ignore[no-any-return]
+
+
+ToolsDep = Annotated[DocumentTools, Depends(get_tools)]
+
+
+def _pdf(content: bytes, name: str, **headers: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={**NO_STORE, "Content-Disposition": f'inline; filename="{name}"', **headers},
+    )
+
+
+@router.get(
+    "/identities/{identity_id}/datamatrix.png", response_class=Response, responses=_binary("image/png")
+)
+def datamatrix_png(
+    identity_id: int,
+    ctx: CtxDep,
+    tools: ToolsDep,
+    actor: PrinterDep,
+    module_px: Annotated[int | None, Query(ge=1, le=40, description="Pixels per module")] = None,
+) -> Response:
+    """The DataMatrix INS (ECC 200, C40) as PNG, quiet zone included."""
+    payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
+    return Response(
+        tools.renderer.datamatrix_png(payload, module_px), media_type="image/png", headers=NO_STORE
+    )
+
+
+@router.get(
+    "/identities/{identity_id}/datamatrix.svg", response_class=Response, responses=_binary("image/svg+xml")
+)
+def datamatrix_svg(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
+    """The DataMatrix INS as vector SVG (for print)."""
+    payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
+    return Response(tools.renderer.datamatrix_svg(payload), media_type="image/svg+xml", headers=NO_STORE)
+
+
+@router.get(
+    "/identities/{identity_id}/datamatrix.txt", response_class=Response, responses=_binary("text/plain")
+)
+def datamatrix_txt(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
+    """The DataMatrix INS payload as text, the GS separator written <GS>."""
+    payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
+    return Response(show_separators(payload), media_type="text/plain", headers=NO_STORE)
+
+
+@router.get(
+    "/identities/{identity_id}/cover-page.pdf", response_class=Response, responses=_binary("application/pdf")
+)
+def identity_cover_page(
+    identity_id: int,
+    ctx: CtxDep,
+    tools: ToolsDep,
+    actor: PrinterDep,
+    title: Text = None,
+    document_date: date | None = None,
+    author: Text = None,
+    establishment: Text = None,
+) -> Response:
+    """The A4 INS cover page of a QUAL identity, with the document's description when given."""
+    info = DocumentInfo(title, document_date, author, establishment)
+    pdf = documents.cover_page(ctx, tools, actor, IdentityRef(identity_id=identity_id), info)
+    return _pdf(pdf, f"cover-page-{identity_id}.pdf")
+
+
+FormText = Annotated[str | None, Form(max_length=200)]
+
+
+@router.post("/documents/cover-page", response_class=Response, responses=_binary("application/pdf"))
+def stamp_document(
+    ctx: CtxDep,
+    tools: ToolsDep,
+    actor: PrinterDep,
+    file: Annotated[UploadFile, File(description="The PDF to cover")],
+    identity_id: Annotated[int | None, Form()] = None,
+    ipp: Annotated[str | None, Form(max_length=64)] = None,
+    ins: Annotated[str | None, Form(max_length=20, description="Active or historic matricule INS")] = None,
+    title: FormText = None,
+    document_date: Annotated[date | None, Form()] = None,
+    author: FormText = None,
+    establishment: FormText = None,
+    first_page: Annotated[bool | None, Form(description="Also put the INS block on page 1")] = None,
+) -> Response:
+    """The uploaded PDF with the INS cover page in front; the original bytes are kept as they are."""
+    data = file.file.read(tools.max_upload_bytes + 1)
+    ref = IdentityRef(identity_id=identity_id, ipp=ipp, ins=ins)
+    info = DocumentInfo(title, document_date, author, establishment)
+    result = documents.stamp_document(ctx, tools, actor, data, ref, info, first_page=first_page)
+    return _pdf(
+        result.pdf,
+        "document-with-cover-page.pdf",
+        **{
+            "X-Identito-First-Page-Stamped": str(result.first_page_stamped).lower(),
+            "X-Identito-Signed": str(result.signed).lower(),
+        },
+    )
+
+
+class PrintedTraits(BaseModel):
+    """What the symbol carries."""
+
+    matricule: str
+    oid: str
+    birth_name: str
+    first_names: str
+    sex: str
+    birth_date: date
+    birth_place_code: str | None
+
+
+class FoundIdentity(BaseModel):
+    """The identity holding the printed INS."""
+
+    id: int
+    ipp: str
+    status: str
+    found_by: str
+
+
+class SymbolRead(BaseModel):
+    """One DataMatrix found on the page."""
+
+    payload: str
+    valid: bool
+    error: str | None = None
+    printed: PrintedTraits | None = None
+    comparison: str | None = None
+    differences: list[str] = []
+    identity: FoundIdentity | None = None
+
+    @classmethod
+    def of(cls, finding: ScanFinding) -> SymbolRead:
+        """API view of a finding."""
+        printed = finding.printed
+        identity = finding.identity
+        return cls(
+            payload=finding.payload,
+            valid=printed is not None,
+            error=finding.error,
+            printed=None
+            if printed is None
+            else PrintedTraits(
+                matricule=printed.matricule,
+                oid=printed.oid,
+                birth_name=printed.birth_name,
+                first_names=printed.first_names,
+                sex=printed.sex.value,
+                birth_date=printed.birth_date,
+                birth_place_code=printed.birth_place_code,
+            ),
+            comparison=finding.comparison.value if finding.comparison else None,
+            differences=finding.differences,
+            identity=None
+            if identity is None
+            else FoundIdentity(
+                id=identity.id,
+                ipp=identity.ipp,
+                status=identity.status.value,
+                found_by=finding.found_by or "",
+            ),
+        )
+
+
+class ScanRead(BaseModel):
+    """Every DataMatrix found on the uploaded page."""
+
+    found: int
+    symbols: list[SymbolRead]
+
+
+@router.post("/documents/scan", response_model=ScanRead)
+def scan_document(
+    ctx: CtxDep,
+    tools: ToolsDep,
+    actor: PrinterDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="PNG, JPEG, TIFF or PDF (first page)")],
+) -> ScanRead:
+    """Find the DataMatrix INS, parse it, find the identity by INS and compare the printed traits."""
+    data = file.file.read(tools.max_upload_bytes + 1)
+    findings = documents.scan_document(ctx, tools, actor, data)
+    response.headers["Cache-Control"] = "no-store"
+    return ScanRead(found=len(findings), symbols=[SymbolRead.of(f) for f in findings])

@@ -1,0 +1,330 @@
+"""The outbox: rows written in the identity change's transaction, claimed and marked by relays.
+
+Ordering: the rows of one (subscriber, identity) stream are delivered in id order. Only the head
+of a stream can be claimed: a row is claimable when no earlier row of its stream is still pending,
+being sent, or dead. A dead letter therefore blocks its own stream only. Claiming marks rows
+``sending`` with a lease; a relay that dies leaves them to be reclaimed when the lease expires
+(PostgreSQL: many relays, ``FOR UPDATE SKIP LOCKED``; SQLite: one relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, literal, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from app.db.hl7_tables import OutboxMessageRow, SubscriberRow
+
+PENDING, SENDING, DONE, DEAD, SKIPPED = "pending", "sending", "done", "dead", "skipped"
+BLOCKING = (PENDING, SENDING, DEAD)
+OUTBOX = OutboxMessageRow.__table__  # type: ignore[attr-defined]
+SUBSCRIBER = SubscriberRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff and bounds of redelivery."""
+
+    base_seconds: float = 1.0
+    max_seconds: float = 300.0
+    max_error_attempts: int = 5  # AE answers before the row becomes a dead letter
+    lease_seconds: float = 60.0
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff after ``attempts`` failed attempts."""
+        return timedelta(seconds=min(self.base_seconds * 2 ** max(attempts - 1, 0), self.max_seconds))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row, ready to render and send."""
+
+    id: int
+    subscriber_id: int
+    identity_id: int
+    event: str
+    format: str
+    kind: str
+    snapshot: dict[str, Any]
+    attempts: int
+    error_attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Outcome of a failed delivery: ``error`` (AE) counts towards the dead-letter bound."""
+
+    id: int
+    reason: str
+    is_error_ack: bool
+
+
+def interested_subscribers(session: Session, event: str) -> list[SubscriberRow]:
+    """Enabled subscribers that want this event (paused ones still get rows, delivered later)."""
+    rows = session.execute(select(SubscriberRow).where(SubscriberRow.enabled)).scalars().all()
+    return [row for row in rows if event in row.events.split(",")]
+
+
+def enqueue_interested(
+    session: Session, identity_id: int, event: str, snapshot: dict[str, Any], now: datetime
+) -> int:
+    """One row per enabled subscriber that wants ``event``, in one INSERT ... SELECT (no commit).
+
+    Reading the subscribers and writing the rows in the same statement saves a round trip on every
+    identity change and sees exactly the subscriber set of the change's own transaction.
+    """
+    source = select(
+        SUBSCRIBER.c.id,
+        literal(identity_id),
+        literal(event),
+        case((SUBSCRIBER.c.ins_ready, "ins_ready"), else_="legacy"),
+        literal("live"),
+        literal(snapshot, type_=OUTBOX.c.snapshot.type),
+        literal(PENDING),
+        literal(0),
+        literal(0),
+        literal(now, type_=OUTBOX.c.available_at.type),
+        literal(now, type_=OUTBOX.c.created_at.type),
+    ).where(SUBSCRIBER.c.enabled, SUBSCRIBER.c.events.like(f"%{event}%"))
+    columns = [
+        "subscriber_id",
+        "identity_id",
+        "event",
+        "format",
+        "kind",
+        "snapshot",
+        "state",
+        "attempts",
+        "error_attempts",
+        "available_at",
+        "created_at",
+    ]
+    result = session.execute(insert(OUTBOX).from_select(columns, source))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def enqueue(
+    session: Session,
+    subscribers: Iterable[SubscriberRow],
+    identity_id: int,
+    event: str,
+    snapshot: dict[str, Any],
+    now: datetime,
+    kind: str = "live",
+) -> int:
+    """Write one row per subscriber in the caller's transaction (no commit)."""
+    return enqueue_many(session, [(s, identity_id, event, snapshot) for s in subscribers], now, kind)
+
+
+def enqueue_many(
+    session: Session,
+    items: Sequence[tuple[SubscriberRow, int, str, dict[str, Any]]],
+    now: datetime,
+    kind: str = "live",
+) -> int:
+    """Write (subscriber, identity id, event, snapshot) rows in one statement, in the caller's transaction."""
+    values = [
+        {
+            "subscriber_id": s.id,
+            "identity_id": identity_id,
+            "event": event,
+            "format": "ins_ready" if s.ins_ready else "legacy",
+            "kind": kind,
+            "snapshot": snapshot,
+            "state": PENDING,
+            "attempts": 0,
+            "error_attempts": 0,
+            "available_at": now,
+            "created_at": now,
+        }
+        for s, identity_id, event, snapshot in items
+    ]
+    if values:
+        session.execute(insert(OUTBOX), values)
+    return len(values)
+
+
+def _ready(now: datetime) -> Any:
+    """Rows a relay may send now: pending and due, or leased by a relay that did not finish."""
+    active = select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.enabled, ~SUBSCRIBER.c.paused)
+    return and_(
+        OUTBOX.c.state.in_((PENDING, SENDING)),
+        or_(
+            and_(OUTBOX.c.state == PENDING, OUTBOX.c.available_at <= now),
+            and_(OUTBOX.c.state == SENDING, OUTBOX.c.lease_until < now),
+        ),
+        OUTBOX.c.subscriber_id.in_(active),
+    )
+
+
+def _heads(connection: Connection, pairs: set[tuple[int, int]]) -> set[int]:
+    """Id of the first still-open row of each (subscriber, identity) stream (of a superset of ``pairs``).
+
+    Two IN lists rather than a row-value IN, so both columns are index conditions on PostgreSQL.
+    """
+    stmt = (
+        select(func.min(OUTBOX.c.id))
+        .where(
+            OUTBOX.c.state.in_(BLOCKING),
+            OUTBOX.c.subscriber_id.in_({s for s, _ in pairs}),
+            OUTBOX.c.identity_id.in_({i for _, i in pairs}),
+        )
+        .group_by(OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
+    )
+    return set(connection.execute(stmt).scalars())
+
+
+def claim(engine: Engine, relay_id: str, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
+    """Claim up to ``limit`` stream heads and lease them to this relay.
+
+    Three short statements rather than one correlated query, so that the plan stays cheap whatever
+    the table statistics say during a burst: the oldest ready rows (partial index on open rows), the
+    head of each of their streams (stream index), then a lock on the ready heads (SKIP LOCKED on
+    PostgreSQL: relays never wait for each other nor take the same row). A row is taken only if it
+    is still the first open row of its stream, so per-identity order holds.
+    """
+    with engine.begin() as connection:
+        candidates = connection.execute(
+            select(OUTBOX.c.id, OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
+            .where(_ready(now))
+            .order_by(OUTBOX.c.id)
+            .limit(limit * 4)
+        ).all()
+        if not candidates:
+            return []
+        heads = _heads(connection, {(c.subscriber_id, c.identity_id) for c in candidates})
+        wanted = [c.id for c in candidates if c.id in heads][:limit]
+        if connection.dialect.name == "postgresql":
+            lock = select(OUTBOX.c.id).where(OUTBOX.c.id.in_(wanted), _ready(now)).order_by(OUTBOX.c.id)
+            wanted = list(connection.execute(lock.with_for_update(of=OUTBOX, skip_locked=True)).scalars())
+        lease_until = now + timedelta(seconds=lease_seconds)
+        # Re-checking readiness in the UPDATE keeps a second relay from taking a row just leased.
+        connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(wanted), _ready(now))
+            .values(state=SENDING, lease_until=lease_until, claimed_by=relay_id)
+        )
+        rows = connection.execute(
+            select(OUTBOX)
+            .where(OUTBOX.c.id.in_(wanted), _mine(relay_id), OUTBOX.c.lease_until == lease_until)
+            .order_by(OUTBOX.c.id)
+        ).all()
+    return [
+        Claimed(
+            r.id,
+            r.subscriber_id,
+            r.identity_id,
+            r.event,
+            r.format,
+            r.kind,
+            r.snapshot,
+            r.attempts,
+            r.error_attempts,
+            r.created_at,
+        )
+        for r in rows
+    ]
+
+
+def _mine(relay_id: str) -> Any:
+    return and_(OUTBOX.c.state == SENDING, OUTBOX.c.claimed_by == relay_id)
+
+
+def mark_done(connection: Connection, ids: Sequence[int], relay_id: str, now: datetime) -> None:
+    """Delivered and acknowledged (AA/CA)."""
+    if ids:
+        connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), _mine(relay_id))
+            .values(state=DONE, delivered_at=now, lease_until=None, last_error=None)
+        )
+
+
+def give_back(connection: Connection, ids: Sequence[int], relay_id: str) -> None:
+    """Return rows this relay claimed but did not send (no attempt counted)."""
+    if ids:
+        connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), _mine(relay_id))
+            .values(state=PENDING, lease_until=None)
+        )
+
+
+def mark_failed(
+    connection: Connection, failures: Sequence[Failure], relay_id: str, now: datetime, policy: RetryPolicy
+) -> list[int]:
+    """Schedule retries with backoff; AE beyond the bound -> dead letter. Returns the new dead ids."""
+    dead: list[int] = []
+    for failure in failures:
+        row = connection.execute(
+            select(OUTBOX.c.attempts, OUTBOX.c.error_attempts).where(
+                OUTBOX.c.id == failure.id, _mine(relay_id)
+            )
+        ).first()
+        if row is None:
+            continue
+        attempts, errors = row.attempts + 1, row.error_attempts + int(failure.is_error_ack)
+        state = DEAD if errors >= policy.max_error_attempts else PENDING
+        if state == DEAD:
+            dead.append(failure.id)
+        connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == failure.id)
+            .values(
+                state=state,
+                attempts=attempts,
+                error_attempts=errors,
+                lease_until=None,
+                available_at=now + policy.delay(attempts),
+                last_error=failure.reason[:1000],
+            )
+        )
+    return dead
+
+
+def release_leases(engine: Engine, relay_id: str | None = None) -> int:
+    """Give back rows being sent (a relay starting on SQLite, or stopping cleanly)."""
+    condition = OUTBOX.c.state == SENDING
+    if relay_id is not None:
+        condition = and_(condition, OUTBOX.c.claimed_by == relay_id)
+    with engine.begin() as connection:
+        result = connection.execute(update(OUTBOX).where(condition).values(state=PENDING, lease_until=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Operations view of one subscriber's queue."""
+
+    subscriber_id: int
+    pending: int
+    oldest_pending_at: datetime | None
+    dead: int
+
+
+def queue_stats(session: Session) -> list[QueueStats]:
+    """Queue depth, oldest pending message and dead letters per subscriber."""
+    pending = session.execute(
+        select(OUTBOX.c.subscriber_id, func.count(), func.min(OUTBOX.c.created_at))
+        .where(OUTBOX.c.state.in_((PENDING, SENDING)))
+        .group_by(OUTBOX.c.subscriber_id)
+    ).all()
+    dead = dict(
+        session.execute(
+            select(OUTBOX.c.subscriber_id, func.count())
+            .where(OUTBOX.c.state == DEAD)
+            .group_by(OUTBOX.c.subscriber_id)
+        ).all()
+    )
+    ids = sorted({r[0] for r in pending} | set(dead))
+    by_id = {r[0]: r for r in pending}
+    return [
+        QueueStats(i, by_id[i][1] if i in by_id else 0, by_id[i][2] if i in by_id else None, dead.get(i, 0))
+        for i in ids
+    ]

@@ -1,0 +1,215 @@
+"""Document pipeline use cases: DataMatrix, cover page, stamping an uploaded PDF, scanning.
+
+The drawing, PDF and barcode work is done by a ``DocumentRenderer`` port; the composition root
+(app/main.py, app/cli.py) plugs in app.integrations.documents. These use cases only read
+identities: nothing is written, so there is no transaction to commit. Only a QUAL identity is ever
+printed (RNIV EXI SI 08, app.domain.cover_page).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlmodel import Session
+
+from app.db.repositories import IdentityRepository
+from app.domain.cover_page import (
+    Comparison,
+    CoverPageData,
+    DocumentInfo,
+    DocumentTooLarge,
+    StampedDocument,
+    compare_printed,
+    cover_page_data,
+)
+from app.domain.datamatrix import InsPayload, InvalidPayload, parse_payload, show_separators
+from app.domain.errors import InvalidTrait, RuleViolation
+from app.domain.identity import Identity
+from app.domain.ins import check_matricule
+from app.domain.messages import register
+from app.domain.roles import Role, require_any
+from app.services.context import Actor, ServiceContext
+from app.services.errors import NotFound
+
+log = logging.getLogger(__name__)
+PRINTERS = (Role.DOCUMENTS, Role.IDENTITOVIGILANCE)
+
+register(
+    "identity-ref-required",
+    "Say which identity: exactly one of identity id, IPP or matricule INS.",
+    "Indiquez l'identité : un seul parmi identifiant, IPP ou matricule INS.",
+)
+register(
+    "identity-inactive",
+    "The identity {ident} is deactivated (merged): use the surviving identity.",
+    "L'identité {ident} est désactivée (fusionnée) : utilisez l'identité conservée.",
+)
+
+
+class DocumentRenderer(Protocol):
+    """The port implemented by app.integrations.documents.renderer.DocumentRenderer."""
+
+    def datamatrix_png(self, payload: str, module_px: int | None = None) -> bytes:
+        """The symbol as PNG."""
+
+    def datamatrix_svg(self, payload: str) -> str:
+        """The symbol as SVG."""
+
+    def cover_page(self, data: CoverPageData) -> bytes:
+        """The A4 cover page PDF."""
+
+    def stamp(self, pdf: bytes, data: CoverPageData, *, first_page: bool | None = None) -> StampedDocument:
+        """The PDF with the cover page prepended (raises DocumentRejected for unusable files)."""
+
+    def scan(self, data: bytes) -> list[bytes]:
+        """Raw contents of the DataMatrix symbols of an image or a PDF's first page."""
+
+
+@dataclass(frozen=True)
+class DocumentTools:
+    """The renderer and the establishment's document settings, built once by the composition root."""
+
+    renderer: DocumentRenderer
+    establishment_name: str
+    max_upload_bytes: int
+    birth_place_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IdentityRef:
+    """Which identity a document is about: exactly one of id, IPP or matricule INS."""
+
+    identity_id: int | None = None
+    ipp: str | None = None
+    ins: str | None = None
+
+
+def find_identity(session: Session, ref: IdentityRef) -> Identity:
+    """The identity by id, IPP, or active then historic INS (ins-rniv §6)."""
+    given = [v for v in (ref.identity_id, ref.ipp, ref.ins) if v not in (None, "")]
+    if len(given) != 1:
+        raise InvalidTrait("identity-ref-required", field="identity")
+    repo = IdentityRepository(session)
+    identity_id: int | None = ref.identity_id
+    if ref.ipp:
+        identity_id = repo.id_by_ipp(ref.ipp.strip())
+    elif ref.ins:
+        matricule = check_matricule(ref.ins)
+        identity_id = repo.id_by_active_ins(matricule) or next(iter(repo.ids_by_any_ins(matricule)), None)
+    identity = repo.get(identity_id) if identity_id is not None else None
+    if identity is None:
+        raise NotFound(what="Identity", ident=ref.identity_id or ref.ipp or "INS")
+    return identity
+
+
+def printable_data(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    ref: IdentityRef,
+    document: DocumentInfo | None = None,
+) -> CoverPageData:
+    """What a cover page or DataMatrix of this identity shows; 409 unless QUAL (RNIV EXI SI 08)."""
+    require_any(actor.roles, *PRINTERS)
+    with Session(ctx.engine) as session:
+        identity = find_identity(session, ref)
+    if not identity.active:
+        raise RuleViolation("identity-inactive", ident=identity.id)
+    data = cover_page_data(
+        identity.state,
+        identity.active_ins,
+        identity.traits,
+        establishment_name=tools.establishment_name,
+        birth_place_name=tools.birth_place_names.get(identity.traits.birth_place_code or ""),
+        document=document,
+    )
+    log.info("INS printed for identity %s by %s", identity.id, actor.subject)
+    return data
+
+
+def datamatrix_payload(ctx: ServiceContext, tools: DocumentTools, actor: Actor, identity_id: int) -> str:
+    """The DataMatrix INS payload of a QUAL identity."""
+    return printable_data(ctx, tools, actor, IdentityRef(identity_id=identity_id)).payload
+
+
+def cover_page(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    ref: IdentityRef,
+    document: DocumentInfo | None = None,
+) -> bytes:
+    """The A4 cover page PDF of a QUAL identity."""
+    return tools.renderer.cover_page(printable_data(ctx, tools, actor, ref, document))
+
+
+def check_size(tools: DocumentTools, data: bytes) -> None:
+    """Refuse an upload over the configured limit (HTTP 413)."""
+    if len(data) > tools.max_upload_bytes:
+        raise DocumentTooLarge(limit=tools.max_upload_bytes)
+
+
+def stamp_document(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    pdf: bytes,
+    ref: IdentityRef,
+    document: DocumentInfo | None = None,
+    *,
+    first_page: bool | None = None,
+) -> StampedDocument:
+    """The uploaded PDF with the identity's cover page in front (original bytes kept)."""
+    require_any(actor.roles, *PRINTERS)
+    check_size(tools, pdf)
+    data = printable_data(ctx, tools, actor, ref, document)
+    return tools.renderer.stamp(pdf, data, first_page=first_page)
+
+
+@dataclass(frozen=True)
+class ScanFinding:
+    """One symbol found on a scanned page, parsed and compared with the repository."""
+
+    payload: str
+    printed: InsPayload | None
+    error: str | None = None
+    comparison: Comparison | None = None
+    differences: list[str] = field(default_factory=list)
+    identity: Identity | None = None
+    found_by: str | None = None  # "active" or "historic" INS
+
+
+def scan_document(ctx: ServiceContext, tools: DocumentTools, actor: Actor, data: bytes) -> list[ScanFinding]:
+    """Decode the DataMatrix symbols of an image or PDF and compare them with the repository."""
+    require_any(actor.roles, *PRINTERS)
+    check_size(tools, data)
+    findings = []
+    with Session(ctx.engine) as session:
+        for raw in tools.renderer.scan(data):
+            findings.append(_finding(session, raw))
+    log.info("scan by %s: %d symbol(s)", actor.subject, len(findings))
+    return findings
+
+
+def _finding(session: Session, raw: bytes) -> ScanFinding:
+    text = raw.decode("latin-1")
+    try:
+        printed = parse_payload(text)
+    except InvalidPayload as error:
+        return ScanFinding(show_separators(text), None, error=error.message("en"))
+    repo = IdentityRepository(session)
+    active_id = repo.id_by_active_ins(printed.matricule)
+    ids = [active_id] if active_id is not None else repo.ids_by_any_ins(printed.matricule)
+    identity = repo.get(ids[0]) if ids else None
+    comparison, differences = compare_printed(printed, identity.traits if identity else None)
+    return ScanFinding(
+        payload=show_separators(text),
+        printed=printed,
+        comparison=comparison,
+        differences=differences,
+        identity=identity,
+        found_by=None if identity is None else ("active" if active_id is not None else "historic"),
+    )
