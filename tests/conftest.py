@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -25,6 +26,13 @@ from app.db.engine import make_engine
 from app.db.migrations import upgrade
 from app.main import build_context, create_app
 from app.services.context import Actor, ServiceContext
+
+# Property tests check behaviour, not speed: no per-example deadline (a loaded CI machine would
+# turn a slow example into a false failure), and no "too slow" health check.
+hypothesis_settings.register_profile(
+    "identito", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+hypothesis_settings.load_profile("identito")
 
 PG_ADMIN_URL = os.environ.get("IDENTITO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("IDENTITO_TEST_REQUIRE_POSTGRES") == "1"
