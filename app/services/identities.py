@@ -243,25 +243,7 @@ def set_attribute(
     reason: str | None, expected_version: int | None = None,
 ) -> Identity:
     """Set DOUT/FICT/HOMA; DOUT/FICT force PROV and invalidate the INS (RNIV EXI SI 09)."""
-    require_any(actor.roles, Role.IDENTITOVIGILANCE)
-    attribute = _attribute(code)
-    if not (reason and reason.strip()):
-        raise MissingReason(field="reason", why="attribute")
-    with ctx.unit_of_work(actor) as uow:
-        before = load(uow, identity_id)
-        check_version(before, expected_version, required=False)
-        state, events = before.state.attribute_set(attribute)
-        if not events:
-            return before
-        now = ctx.now()
-        if Event.INS_DEACTIVATED in events:
-            uow.identities.deactivate_ins(before.id, now)
-        if Event.DOCUMENTS_SET_ASIDE in events:
-            uow.identities.set_aside_documents(before.id, actor.subject, f"attribute {code}", now)
-        after = store(uow, before, _replace(before, state=state), "attribute_set", attribute=code)
-        uow.audit("attribute.set", before.id, before.snapshot(), after.snapshot(), reason)
-        uow.commit()
-    return after
+    return _change_attribute(ctx, actor, identity_id, code, reason, expected_version, remove=False)
 
 
 def remove_attribute(
@@ -269,16 +251,33 @@ def remove_attribute(
     reason: str | None, expected_version: int | None = None,
 ) -> Identity:
     """Remove an attribute; the identity stays PROV until checked again (RNIV EXI SI 09)."""
+    return _change_attribute(ctx, actor, identity_id, code, reason, expected_version, remove=True)
+
+
+def _change_attribute(
+    ctx: ServiceContext, actor: Actor, identity_id: int, code: str, reason: str | None,
+    expected_version: int | None, *, remove: bool,
+) -> Identity:
+    """One attribute change in one transaction, with the consequences the domain reports."""
     require_any(actor.roles, Role.IDENTITOVIGILANCE)
     attribute = _attribute(code)
     if not (reason and reason.strip()):
         raise MissingReason(field="reason", why="attribute")
+    verb = "removed" if remove else "set"
     with ctx.unit_of_work(actor) as uow:
         before = load(uow, identity_id)
         check_version(before, expected_version, required=False)
-        state, _ = before.state.attribute_removed(attribute)
-        after = store(uow, before, _replace(before, state=state), "attribute_removed", attribute=code)
-        uow.audit("attribute.removed", before.id, before.snapshot(), after.snapshot(), reason)
+        transition = before.state.attribute_removed if remove else before.state.attribute_set
+        state, events = transition(attribute)
+        if not events:
+            return before
+        now = ctx.now()
+        if Event.INS_DEACTIVATED in events:
+            uow.identities.deactivate_ins(before.id, now)
+        if Event.DOCUMENTS_SET_ASIDE in events:
+            uow.identities.set_aside_documents(before.id, actor.subject, f"attribute {code}", now)
+        after = store(uow, before, _replace(before, state=state), f"attribute_{verb}", attribute=code)
+        uow.audit(f"attribute.{verb}", before.id, before.snapshot(), after.snapshot(), reason)
         uow.commit()
     return after
 
