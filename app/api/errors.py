@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
@@ -119,6 +120,15 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"field": None, "message": "invalid"}
         detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
         return problem(request, 422, "invalid-request", detail, field=first["field"] or None, errors=errors)
+
+    @app.exception_handler(DataError)
+    def _data(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schemas let through (a NUL character in a text, an id
+        # beyond the integer range): the transaction was rolled back, nothing was written.
+        language = request.app.state.settings.language
+        detail = ("Une valeur est invalide pour la base de données (caractère NUL, nombre hors limites)."
+                  if language == "fr" else "A value cannot be stored (NUL character, number out of range).")
+        return problem(request, 422, "invalid-value", detail)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

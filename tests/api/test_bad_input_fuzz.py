@@ -81,6 +81,11 @@ def test_patch_and_documents_never_500(client: TestClient, settings, ctx) -> Non
     check()
 
 
+def test_control_characters_in_a_search_are_refused(client: TestClient, settings) -> None:
+    response = client.get("/identities", params={"birth_name": "\x00"}, headers=auth(settings, "admission"))
+    assert response.status_code == 422 and response.json()["field"] == "birth_name"
+
+
 def test_query_parameters_never_500(client: TestClient, settings) -> None:
     headers = auth(settings, "admission")
 
@@ -93,3 +98,16 @@ def test_query_parameters_never_500(client: TestClient, settings) -> None:
         assert response.status_code in (200, 422), response.text
 
     check()
+
+
+def test_values_the_database_cannot_store_are_422(client: TestClient, settings, ctx) -> None:
+    headers = auth(settings, "admission", "identitovigilance")
+    assert client.get("/identities/99999999999999", headers=headers).status_code in (404, 422)
+    created = client.post("/identities", json={"birth_name": "A", "first_names": "B", "birth_date": "1990",
+                                               "sex": "F"}, headers=headers).json()
+    before = _counts(ctx)
+    response = client.patch(f"/identities/{created['id']}", json={"birth_name": "C", "reason": "x\x00y"},
+                            headers={**headers, "If-Match": '"1"'})
+    assert response.status_code in (200, 422)
+    if response.status_code == 422:
+        assert _counts(ctx) == before
