@@ -122,7 +122,6 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(settings.auth)
     app.state.metrics = metrics
-    app.state.insi = gateway
     app.state.documents = build_document_tools(settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -39,7 +39,7 @@ from app.domain.insi_rules import (
 from app.domain.messages import register
 from app.domain.roles import Role, require_any
 from app.domain.status import Event, Status
-from app.domain.traits import Sex, Traits, TraitName
+from app.domain.traits import Sex, TraitName, Traits
 from app.domain.worklist import Hint, WorklistKind, not_found_hint
 from app.services.context import Actor, ServiceContext, UnitOfWork
 from app.services.errors import NotFound
@@ -177,6 +177,11 @@ def search_identity(
         if answer.code is not CrCode.SEVERAL:
             return ResolvedSearch(answer)
     return resolve_several(lambda query: gateway.search_by_traits(query, context), identity.traits)
+
+
+def verification_search(ctx: ServiceContext, identity: Identity, context: CallContext) -> InsiAnswer:
+    """The traits search that verifies a stored INS (there is no public verification operation)."""
+    return _gateway(ctx).search_by_traits(query_from_traits(identity.traits), context)
 
 
 def record_failure(ctx: ServiceContext, actor: Actor, identity_id: int, error: InsiError, source: str) -> int:
@@ -363,9 +368,8 @@ def verify(ctx: ServiceContext, actor: Actor, identity_id: int, *,
     if ins is None:
         raise RuleViolation("ins-missing")
     check_eligible(identity)
-    gateway = _gateway(ctx)
     try:
-        answer = gateway.search_by_traits(query_from_traits(identity.traits), _context(actor, identity_id, purpose))
+        answer = verification_search(ctx, identity, _context(actor, identity_id, purpose))
     except InsiError as error:
         record_failure(ctx, actor, identity_id, error, source)
         raise

@@ -10,8 +10,8 @@ from sqlmodel import Session
 from app.db.repositories import IdentityRepository, SearchFilters
 from app.db.tables import AuditEventRow
 from app.domain.documents import DocumentCheck
-from app.domain.identity import Identity
 from app.domain.errors import InvalidTrait
+from app.domain.identity import Identity
 from app.domain.ins import check_matricule
 from app.domain.roles import Role, require_any
 from app.domain.traits import normalise_birth_place, normalise_sex, search_key
@@ -50,8 +50,9 @@ def search_identities(
     """Search active identities; names accent/case-insensitive, prefix unless exact."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
     for name, value in (("birth_name", birth_name), ("first_name", first_name), ("ipp", ipp)):
-        if value and any(unicodedata.category(c) == "Cc" for c in value):
-            raise InvalidTrait("trait-forbidden-char", field=name, char=f"\\x{ord(_control(value)):02x}")
+        control = next((c for c in value or "" if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            raise InvalidTrait("trait-forbidden-char", field=name, char=f"\\x{ord(control):02x}")
     filters = SearchFilters(
         birth_name=search_key(birth_name) if birth_name else None,
         exact_name=exact,
@@ -65,10 +66,6 @@ def search_identities(
     )
     with Session(ctx.read_engine) as session:
         return IdentityRepository(session).search(filters, limit=limit, offset=offset)
-
-
-def _control(value: str) -> str:
-    return next(c for c in value if unicodedata.category(c) == "Cc")
 
 
 def identity_history(

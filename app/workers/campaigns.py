@@ -24,7 +24,6 @@ from app.db.tables import CampaignItemRow, CampaignRow
 from app.domain.errors import DomainError, RuleViolation
 from app.domain.identity import Identity
 from app.domain.insi import CallContext, CallPurpose, InsiError, ResolvedSearch
-from app.domain.insi_rules import query_from_traits
 from app.domain.worklist import Hint, WorklistKind
 from app.services import qualification
 from app.services.campaigns import CampaignStatus, Operation
@@ -192,8 +191,7 @@ class CampaignRunner:
                 if operation is Operation.RETRIEVE:
                     result = qualification.search_identity(self.ctx, identity, context)
                 else:
-                    gateway = qualification._gateway(self.ctx)
-                    result = gateway.search_by_traits(query_from_traits(identity.traits), context)
+                    result = qualification.verification_search(self.ctx, identity, context)
                 breaker.success()
                 return result
             except InsiError as error:

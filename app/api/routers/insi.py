@@ -18,7 +18,7 @@ router = APIRouter(prefix="/insi", tags=["insi"])
 
 def get_gateway(request: Request) -> InsiGateway:
     """The INSi gateway wired by the composition root."""
-    gateway: InsiGateway | None = getattr(request.app.state, "insi", None)
+    gateway: InsiGateway | None = request.app.state.ctx.insi_gateway
     if gateway is None:
         raise InsiConfigurationError(detail="INSi is not configured on this server")
     return gateway
