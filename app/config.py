@@ -106,6 +106,13 @@ class Hl7Settings(BaseModel):
     # Senders (MSH-3) whose INS and PID-32 are trusted as an identity referential; the INS from
     # any other sender is stored as received and queued for verification.
     trusted_referentials: list[str] = Field(default_factory=list)
+    # Inbound: database transactions running at once, and how many waiting messages one of them
+    # may apply together (group commit; 1 = one transaction per message).
+    inbound_transactions: int = Field(default=3, ge=1)
+    inbound_group_max: int = Field(default=50, ge=1)
+    # Inbound worker processes (PostgreSQL): > 1 spreads parsing and database work over that many
+    # processes (CPU cores); 1 keeps it in threads of the listener process.
+    inbound_processes: int = Field(default=1, ge=1)
     # Relay (outbound): TLS towards subscribers flagged tls, batching, retries, replays.
     relay_tls_ca_path: Path | None = None
     relay_tls_cert_path: Path | None = None

@@ -7,7 +7,7 @@ Targets (issue 5): ingest >= 1,000 msg/s, delivery >= 2,000 msg/s, replay >= 2,0
 >= 35 % of the commit floor. Results go to bench/results/hl7.json.
 
 Usage: python bench/hl7.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--messages 8000]
-       [--replay 100000] [--senders 4]
+       [--replay 100000] [--senders 4] [--only ingest|delivery|replay]
 """
 
 from __future__ import annotations
@@ -162,6 +162,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=8000)
     parser.add_argument("--replay", type=int, default=100_000)
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument(
+        "--inbound-processes", type=int, default=1, help="listener worker processes (hl7.inbound_processes)"
+    )
+    parser.add_argument(
+        "--only", choices=("ingest", "delivery", "replay"), help="measure one figure (and the floors)"
+    )
     args = parser.parse_args()
     name = f"identito_bench_hl7_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg, autocommit=True) as conn:
@@ -179,30 +185,41 @@ def main() -> None:
 async def run(url: str, raw_url: str, args: argparse.Namespace) -> dict:
     upgrade(url)
     settings = development_settings(database_url=url, log_level="WARNING")
-    settings = settings.model_copy(update={"hl7": settings.hl7.model_copy(update={"relay_batch_size": 1000})})
+    hl7 = {"relay_batch_size": 1000, "inbound_processes": args.inbound_processes}
+    settings = settings.model_copy(update={"hl7": settings.hl7.model_copy(update=hl7)})
     ctx = build_context(settings)
     probe = [a31(f"F{n}", f"{n:07d}", "") for n in range(args.messages)]
     bare = await floor_bare(probe, args.senders)
     commit = await floor_commit(raw_url, probe, args.senders)
-    ingest = await inbound(ctx, settings, args.messages // 2, args.senders)
+    wanted = {args.only} if args.only else {"ingest", "delivery", "replay"}
+    ingest = delivery = replayed = None
+    if "ingest" in wanted:
+        ingest = await inbound(ctx, settings, args.messages // 2, args.senders)
     server = await sink()
     try:
-        delivery = await outbound(ctx, settings, server.port, args.messages)
-        replayed = await replay(ctx, settings, server.port, args.replay)
+        if "delivery" in wanted:
+            delivery = await outbound(ctx, settings, server.port, args.messages)
+        if "replay" in wanted:
+            replayed = await replay(ctx, settings, server.port, args.replay)
     finally:
         await server.close()
         ctx.engine.dispose()
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "senders": args.senders,
+        "inbound_processes": args.inbound_processes,
         "messages": args.messages,
         "replay_identities": args.replay,
         "floor_bare_msg_s": round(bare),
         "floor_commit_msg_s": round(commit),
-        "inbound_a31_msg_s": round(ingest),
-        "outbound_delivery_msg_s": round(delivery),
-        "replay_msg_s": round(replayed),
+        "inbound_a31_msg_s": _rounded(ingest),
+        "outbound_delivery_msg_s": _rounded(delivery),
+        "replay_msg_s": _rounded(replayed),
     }
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
 def report(results: dict) -> None:
@@ -219,7 +236,10 @@ def report(results: dict) -> None:
     )
     print(f"{'measure':28} {'msg/s':>8} {'target':>8} {'% commit floor':>15}")
     for label, value, target in rows:
-        print(f"{label:28} {value:>8} {target:>8} {100 * value / floor:>14.0f}%")
+        if value is not None:
+            print(f"{label:28} {value:>8} {target:>8} {100 * value / floor:>14.0f}%")
+    if None in (value for _, value, _ in rows):
+        return  # a partial run is not written over the full results
     path = Path(__file__).resolve().parent / "results" / "hl7.json"
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written {path}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, or_, select, update
+from sqlalchemy import Select, bindparam, insert, or_, select, update
 from sqlmodel import Session, col
 
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
@@ -26,7 +26,16 @@ def _attributes_text(attributes: frozenset[Attribute]) -> str:
     return ",".join(sorted(a.value for a in attributes))
 
 
-def _to_domain(row: IdentityRow, ins_rows: Sequence[InsRow]) -> Identity:
+def _to_domain(row: Any, ins_rows: Sequence[InsRow]) -> Identity:
+    records = tuple(
+        InsRecord(Ins(r.matricule, r.oid), r.active, r.source, r.valid_from, r.valid_to)
+        for r in sorted(ins_rows, key=lambda r: (not r.active, -(r.id or 0)))
+    )
+    return _identity(row, records)
+
+
+def _identity(row: Any, records: tuple[InsRecord, ...]) -> Identity:
+    """An identity from its row (ORM object or Core row: same attribute names) and INS records."""
     attributes = frozenset(Attribute(a) for a in row.attributes.split(",") if a)
     traits = Traits(
         birth_name=row.birth_name,
@@ -39,10 +48,6 @@ def _to_domain(row: IdentityRow, ins_rows: Sequence[InsRow]) -> Identity:
         used_name=row.used_name,
         used_first_name=row.used_first_name,
     )
-    records = tuple(
-        InsRecord(Ins(r.matricule, r.oid), r.active, r.source, r.valid_from, r.valid_to)
-        for r in sorted(ins_rows, key=lambda r: (not r.active, -(r.id or 0)))
-    )
     return Identity(
         id=row.id or 0,
         ipp=row.ipp or "",
@@ -53,6 +58,65 @@ def _to_domain(row: IdentityRow, ins_rows: Sequence[InsRow]) -> Identity:
         insi_at=row.insi_at,
         source=row.source,
         active=row.active,
+    )
+
+
+IDENTITY = IdentityRow.__table__  # type: ignore[attr-defined]
+INS = InsRow.__table__  # type: ignore[attr-defined]
+AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
+_INS_COLUMNS = (
+    INS.c.id.label("ins_id"),
+    INS.c.matricule.label("ins_matricule"),
+    INS.c.oid.label("ins_oid"),
+    INS.c.active.label("ins_active"),
+    INS.c.source.label("ins_source"),
+    INS.c.valid_from.label("ins_valid_from"),
+    INS.c.valid_to.label("ins_valid_to"),
+)
+
+
+def _load_statement(key: Any, *, for_update: bool) -> Select[Any]:
+    """One identity and its INS records in one round trip (built once, run with a ``key`` value).
+
+    The hot paths (HL7 inbound, desk, campaigns) load an identity on every change: one joined
+    SELECT of plain rows instead of an ORM entity query plus a second query for the INS.
+    """
+    stmt = (
+        select(IDENTITY, *_INS_COLUMNS)
+        .outerjoin(INS, INS.c.identity_id == IDENTITY.c.id)
+        .where(key == bindparam("key"))
+        .order_by(INS.c.active.desc(), INS.c.id.desc())
+    )
+    return stmt.with_for_update(of=IDENTITY) if for_update else stmt
+
+
+_LOAD = {
+    (column, for_update): _load_statement(getattr(IDENTITY.c, column), for_update=for_update)
+    for column in ("id", "ipp")
+    for for_update in (False, True)
+}
+_LOAD_INS = (
+    select(*_INS_COLUMNS)
+    .where(INS.c.identity_id == bindparam("key"))
+    .order_by(INS.c.active.desc(), INS.c.id.desc())
+)
+_SAVED_COLUMNS = (
+    "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_completed",
+    "birth_place_code", "used_name", "used_first_name", "status", "attributes", "insi_at",
+    "source", "active", "updated_at", "version",
+)
+_SAVE = (
+    update(IDENTITY)
+    .where(IDENTITY.c.id == bindparam("b_id"), IDENTITY.c.version == bindparam("b_version"))
+    .values({name: bindparam(name) for name in _SAVED_COLUMNS})
+)
+
+
+def _ins_records(rows: Sequence[Any]) -> tuple[InsRecord, ...]:
+    return tuple(
+        InsRecord(Ins(r.ins_matricule, r.ins_oid), r.ins_active, r.ins_source, r.ins_valid_from, r.ins_valid_to)
+        for r in rows
+        if r.ins_id is not None
     )
 
 
@@ -130,27 +194,37 @@ class IdentityRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._ins_touched: set[int] = set()
+
+    def _core(self, statement: Any, params: Any = None) -> Any:
+        """Run a Core statement (plain rows, no ORM entities) on the session's connection.
+
+        The same transaction as ``session.execute``, without the ORM execution layer, which costs
+        as much client CPU as the statement itself on the hot paths. Core statements never
+        autoflush anyway.
+        """
+        return self.session.connection().execute(statement, params)
 
     # -- identities -------------------------------------------------------------------------
     def get(self, identity_id: int, *, for_update: bool = False) -> Identity | None:
         """Load one identity with its INS records."""
-        stmt = select(IdentityRow).where(IdentityRow.id == identity_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self.session.execute(stmt).scalar_one_or_none()
-        if row is None:
-            return None
-        return _to_domain(row, self._ins_rows(identity_id))
+        return self._load("id", identity_id, for_update)
 
     def get_by_ipp(self, ipp: str, *, for_update: bool = False) -> Identity | None:
         """Load the identity holding a local id (IPP), with its INS records."""
-        stmt = select(IdentityRow).where(IdentityRow.ipp == ipp)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self.session.execute(stmt).scalar_one_or_none()
-        if row is None or row.id is None:
-            return None
-        return _to_domain(row, self._ins_rows(row.id))
+        return self._load("ipp", ipp, for_update)
+
+    def _load(self, column: str, key: Any, for_update: bool) -> Identity | None:
+        rows = self._core(_LOAD[column, for_update], {"key": key}).all()
+        return _identity(rows[0], _ins_records(rows)) if rows else None
+
+    def ins_records(self, identity_id: int) -> tuple[InsRecord, ...]:
+        """The INS records of an identity, active first then newest first."""
+        return _ins_records(self._core(_LOAD_INS, {"key": identity_id}).all())
+
+    def ins_touched(self, identity_id: int) -> bool:
+        """Whether this session added or deactivated an INS of the identity."""
+        return identity_id in self._ins_touched
 
     def get_many(self, identity_ids: Sequence[int], *, for_update: bool = False) -> list[Identity]:
         """Load several identities with their INS records, in id order (two queries)."""
@@ -166,10 +240,6 @@ class IdentityRepository:
         ).scalars():
             ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
         return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
-
-    def _ins_rows(self, identity_id: int) -> Sequence[InsRow]:
-        stmt = select(InsRow).where(InsRow.identity_id == identity_id)
-        return self.session.execute(stmt).scalars().all()
 
     def id_by_ipp(self, ipp: str) -> int | None:
         """The identity holding a local id (IPP)."""
@@ -216,13 +286,10 @@ class IdentityRepository:
             "active": identity.active,
             "updated_at": now,
             "version": expected_version + 1,
+            "b_id": identity.id,
+            "b_version": expected_version,
         }
-        stmt = (
-            update(IdentityRow)
-            .where(col(IdentityRow.id) == identity.id, col(IdentityRow.version) == expected_version)
-            .values(**values)
-        )
-        if self.session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        if self._core(_SAVE, values).rowcount != 1:  # type: ignore[attr-defined]
             raise StaleRow(identity.id)
         return expected_version + 1
 
@@ -333,6 +400,7 @@ class IdentityRepository:
         """Store an INS (active or historic) for an identity."""
         self.session.add(InsRow(**_ins_values(identity_id, record, now)))
         self.session.flush()
+        self._ins_touched.add(identity_id)
 
     def deactivate_ins(self, identity_id: int, now: datetime) -> int:
         """Move the active INS to history (kept, marked inactive)."""
@@ -341,6 +409,7 @@ class IdentityRepository:
             .where(col(InsRow.identity_id) == identity_id, col(InsRow.active))
             .values(active=False, deactivated_at=now)
         )
+        self._ins_touched.add(identity_id)
         return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     # -- documents --------------------------------------------------------------------------
@@ -381,9 +450,10 @@ class IdentityRepository:
         self.session.execute(stmt)
 
     # -- audit ------------------------------------------------------------------------------
-    def add_audit(self, row: AuditEventRow) -> None:
-        """Append an audit event."""
-        self.session.add(row)
+    def add_audits(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append audit events (column values) in one statement."""
+        if rows:
+            self._core(insert(AUDIT), list(rows))
 
     def audit(self, identity_id: int, *, limit: int, offset: int) -> list[AuditEventRow]:
         """The audit trail of an identity, newest first."""

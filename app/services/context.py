@@ -6,7 +6,7 @@ rows that change sinks (the HL7 outbox) write all go to the database in a single
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.db.repositories import IdentityRepository
-from app.db.tables import AuditEventRow
 from app.domain.documents import DocumentType
 from app.domain.identity import Identity, diff
 
@@ -43,8 +42,8 @@ class IdentityChange:
 class ChangeSink(Protocol):
     """Something that must hear of identity changes in the same transaction (e.g. the outbox)."""
 
-    def identity_changed(self, session: Session, change: IdentityChange) -> None:
-        """Write whatever the change implies, in the caller's session (no commit)."""
+    def identities_changed(self, session: Session, changes: Sequence[IdentityChange]) -> None:
+        """Write whatever the changes imply, in the caller's session (no commit), in their order."""
 
 
 def _utcnow() -> datetime:
@@ -88,6 +87,7 @@ class UnitOfWork:
         self.session = Session(ctx.engine, expire_on_commit=False)
         self.identities = IdentityRepository(self.session)
         self._changes: list[IdentityChange] = []
+        self._audits: list[dict[str, Any]] = []
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -109,17 +109,17 @@ class UnitOfWork:
         """Append an audit row (the diff of before/after unless full=True)."""
         if after is not None and not full:
             before, after = diff(before, after)
-        self.identities.add_audit(
-            AuditEventRow(
-                identity_id=identity_id,
-                at=self.ctx.now(),
-                actor=self.actor.subject,
-                roles=",".join(sorted(self.actor.roles)),
-                action=action,
-                before=before,
-                after=after,
-                reason=reason,
-            )
+        self._audits.append(
+            {
+                "identity_id": identity_id,
+                "at": self.ctx.now(),
+                "actor": self.actor.subject,
+                "roles": ",".join(sorted(self.actor.roles)),
+                "action": action,
+                "before": before,
+                "after": after,
+                "reason": reason,
+            }
         )
 
     def changed(self, change: IdentityChange) -> None:
@@ -127,9 +127,11 @@ class UnitOfWork:
         self._changes.append(change)
 
     def commit(self) -> None:
-        """Let the sinks write their rows, then commit everything at once."""
-        for change in self._changes:
+        """Write the audit rows (one statement), let the sinks write theirs, then commit at once."""
+        self.identities.add_audits(self._audits)
+        if self._changes:
             for sink in self.ctx.sinks:
-                sink.identity_changed(self.session, change)
+                sink.identities_changed(self.session, self._changes)
         self.session.commit()
         self._changes.clear()
+        self._audits.clear()

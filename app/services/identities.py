@@ -77,8 +77,11 @@ def store(uow: UnitOfWork, before: Identity, after: Identity, trigger: str, **de
     except StaleRow:
         current = uow.identities.get(before.id, for_update=False)
         raise StaleVersion(current=current.version if current else before.version) from None
-    saved = load(uow, after.id, for_update=False)
-    assert saved.version == version
+    # What was written is what the row now holds: no reload, except the INS records when this
+    # transaction added or deactivated one (``after`` may carry the records read before).
+    saved = replace(after, version=version)
+    if uow.identities.ins_touched(after.id):
+        saved = replace(saved, ins_records=uow.identities.ins_records(after.id))
     uow.changed(IdentityChange(saved, before, trigger, uow.actor, details))
     return saved
 

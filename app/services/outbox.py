@@ -8,7 +8,7 @@ the same message; the format (INS-ready or legacy) is fixed when the row is writ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,10 +100,13 @@ class OutboxSink:
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def identity_changed(self, session: Session, change: IdentityChange) -> None:
-        """One row per interested subscriber (none when nobody subscribes)."""
-        snapshot = identity_snapshot(session, change.identity, change.before)
-        prior = change.details.get("prior_ipp")
-        if prior:
-            snapshot["prior_ipp"] = prior
-        outbox.enqueue_interested(session, change.identity.id, event_for(change), snapshot, self.clock())
+    def identities_changed(self, session: Session, changes: Sequence[IdentityChange]) -> None:
+        """One row per interested subscriber and change (none when nobody subscribes)."""
+        rows = []
+        for change in changes:
+            snapshot = identity_snapshot(session, change.identity, change.before)
+            prior = change.details.get("prior_ipp")
+            if prior:
+                snapshot["prior_ipp"] = prior
+            rows.append(outbox.LiveRow(change.identity.id, event_for(change), snapshot))
+        outbox.enqueue_interested(session, rows, self.clock())

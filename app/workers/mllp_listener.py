@@ -24,7 +24,8 @@ from app.integrations.hl7.parse import Header, PamIdentityMessage, parse_pam, sn
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, NotFound
 from app.services.identities import TraitsInput
-from app.services.inbound import ReceivedIdentity, receive
+from app.services.inbound import Incoming, ReceivedIdentity, receive_many
+from app.workers.inbound_processes import WorkerPool
 
 log = logging.getLogger("identito.mllp")
 # Where a trait error points in the message (ERR-2).
@@ -81,13 +82,69 @@ def error_detail(error: DomainError, language: str) -> AckErrorDetail:
 
 
 class InboundHandler:
-    """The MLLP handler: one message in, one ACK out (bytes)."""
+    """The MLLP handler: one message in, one ACK out (bytes), after the commit.
+
+    Messages that arrive while the database is busy wait and are then applied together, in one
+    transaction (group commit, see ``receive_many``); at most ``hl7.inbound_transactions``
+    transactions run at once, each in a worker thread. A connection has at most one message in
+    flight (the sender waits for its ACK), so grouping never reorders one sender's messages.
+
+    With ``hl7.inbound_processes`` > 1, parsing and database work run in that many worker
+    processes instead (one group at a time each), so that the listener uses several CPU cores;
+    this event loop then only frames messages and ACKs.
+    """
 
     def __init__(self, ctx: ServiceContext, settings: Settings) -> None:
         self.ctx, self.settings = ctx, settings
+        self._waiting: list[tuple[bytes, asyncio.Future[bytes]]] = []
+        self._drainers: set[asyncio.Task[None]] = set()
+        self._busy = 0
+        self._pool: WorkerPool | None = None
+        self._concurrency = settings.hl7.inbound_transactions
+        if settings.hl7.inbound_processes > 1:
+            self._pool = WorkerPool(settings, settings.hl7.inbound_processes)
+            self._concurrency = settings.hl7.inbound_processes
+
+    async def aclose(self) -> None:
+        """Stop the worker processes, if any (called when the server closes)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.stop)
 
     async def __call__(self, raw: bytes, peer: Peer) -> bytes:
-        return await asyncio.to_thread(self.process, raw)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting.append((raw, future))
+        if len(self._drainers) < self._concurrency:
+            task = asyncio.create_task(self._drain())
+            self._drainers.add(task)
+            task.add_done_callback(self._drainers.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        limit = max(1, self.settings.hl7.inbound_group_max)
+        while self._waiting:
+            # Threads share one core (the GIL): the fewest, biggest groups cost the least CPU.
+            # Worker processes run in parallel: an even share of what waits among the idle ones.
+            idle = max(1, self._concurrency - self._busy) if self._pool is not None else 1
+            size = min(limit, -(-len(self._waiting) // idle))
+            group, self._waiting = self._waiting[:size], self._waiting[size:]
+            self._busy += 1
+            raws = [raw for raw, _ in group]
+            try:
+                if self._pool is not None:
+                    acks = await self._pool.run(raws)
+                else:
+                    acks = await asyncio.to_thread(self.process_many, raws)
+            except Exception as exc:  # a defect: each waiting connection sees it (and is closed)
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            finally:
+                self._busy -= 1
+            for (_, future), ack in zip(group, acks, strict=True):
+                if not future.done():  # the connection may have gone meanwhile
+                    future.set_result(ack)
 
     def _ack(self, header: Header | None, code: str, error: DomainError | None) -> str:
         hl7 = self.settings.hl7
@@ -107,7 +164,35 @@ class InboundHandler:
         )
 
     def process(self, raw: bytes) -> bytes:
-        """Parse, apply and answer (runs in a worker thread)."""
+        """Parse, apply and answer one message (runs in a worker thread)."""
+        return self.process_many([raw])[0]
+
+    def process_many(self, raws: list[bytes]) -> list[bytes]:
+        """Parse, apply (one transaction when possible) and answer messages (in a worker thread)."""
+        headers, incoming = [], []
+        for raw in raws:
+            header, message = self._incoming(raw)
+            headers.append(header)
+            incoming.append(message)
+        try:
+            receipts = receive_many(self.ctx, incoming)
+        except (OperationalError, DBAPIError) as exc:
+            log.error("database unavailable for %d message(s): %s", len(raws), type(exc).__name__)
+            unavailable = Hl7FormatError("hl7-unavailable", field="MSH", hl7_code=HL7_APPLICATION_ERROR)
+            return [encode(self._ack(header, "AR", unavailable), UTF8) for header in headers]
+        acks = []
+        for header, message, receipt in zip(headers, incoming, receipts, strict=True):
+            log.info(
+                "message %s from %s: %s%s",
+                header.control_id if header else "?",
+                message.sender,
+                receipt.ack_code,
+                " (duplicate)" if receipt.duplicate else "",
+            )
+            acks.append(encode(receipt.ack, header.charset if header else UTF8))
+        return acks
+
+    def _incoming(self, raw: bytes) -> tuple[Header | None, Incoming]:
         received: ReceivedIdentity | None = None
         error: DomainError | None = None
         try:
@@ -117,39 +202,16 @@ class InboundHandler:
         except DomainError as exc:
             header, error = sniff_header(raw), exc
         sender = f"{header.sending_application}^{header.sending_facility}" if header else "?"
-        try:
-            receipt = receive(
-                self.ctx,
-                sender,
-                header.control_id if header else "",
-                raw,
-                received,
-                error,
-                lambda code, err: self._ack(header, code, err),
-                trusted=bool(header) and header.sending_application in self.settings.hl7.trusted_referentials,
-            )
-        except (OperationalError, DBAPIError) as exc:
-            log.error(
-                "database unavailable for message %s: %s",
-                header.control_id if header else "?",
-                type(exc).__name__,
-            )
-            return encode(
-                self._ack(
-                    header,
-                    "AR",
-                    Hl7FormatError("hl7-unavailable", field="MSH", hl7_code=HL7_APPLICATION_ERROR),
-                ),
-                UTF8,
-            )
-        log.info(
-            "message %s from %s: %s%s",
-            header.control_id if header else "?",
+        trusted = bool(header) and header.sending_application in self.settings.hl7.trusted_referentials
+        return header, Incoming(
             sender,
-            receipt.ack_code,
-            " (duplicate)" if receipt.duplicate else "",
+            header.control_id if header else "",
+            raw,
+            received,
+            error,
+            lambda code, err: self._ack(header, code, err),
+            trusted,
         )
-        return encode(receipt.ack, header.charset if header else UTF8)
 
 
 def build_server(

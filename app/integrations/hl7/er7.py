@@ -72,8 +72,14 @@ class Er7Message:
     message: hl7.Message
 
     @classmethod
-    def split(cls, text: str) -> Er7Message:
-        """Split decoded text with python-hl7."""
+    def split(cls, text: str, keep: frozenset[str] | None = None) -> Er7Message:
+        """Split decoded text with python-hl7; ``keep``: split only these segments (and MSH).
+
+        A reader that needs a few segments skips splitting the others (PV1, ZBE, OBX, NK1... of
+        an ADT message), which is most of the parsing time of a long message.
+        """
+        if keep is not None:
+            text = "\r".join(s for s in text.split("\r") if s[:3] == "MSH" or s[:3] in keep)
         try:
             return cls(hl7.parse(text))
         except Exception as exc:  # python-hl7 raises assorted errors on garbage

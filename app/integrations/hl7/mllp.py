@@ -139,6 +139,9 @@ class MllpServer:
         await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        aclose = getattr(self.handler, "aclose", None)
+        if aclose is not None:  # a handler holding resources (worker processes) releases them
+            await aclose()
 
     async def __aenter__(self) -> MllpServer:
         return await self.start()

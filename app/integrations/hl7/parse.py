@@ -161,10 +161,13 @@ def sniff_header(raw: bytes) -> Header | None:
         return None
 
 
+PAM_SEGMENTS = frozenset({"PID", "MRG", "ZFD"})  # what an identity message is read from (+ MSH)
+
+
 def parse_pam(raw: bytes) -> PamIdentityMessage:
     """Parse one PAM FR identity message from its raw bytes (charset per MSH-18)."""
     text, charset = decode(raw)
-    message = Er7Message.split(text)
+    message = Er7Message.split(text, PAM_SEGMENTS)
     header = _header(message, charset)
     _check_event(header)
     pid = message.segment("PID")
