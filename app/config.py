@@ -141,7 +141,10 @@ class QualificationSettings(BaseModel):
 
     proposal_ttl_seconds: int = Field(default=15 * 60, ge=0)
     campaign_rate_limit: float | None = Field(default=5.0, ge=0)  # calls/s; conservative by default
-    campaign_concurrency: int = Field(default=4, ge=1, le=64)
+    campaign_concurrency: int = Field(default=4, ge=1, le=64)  # concurrent INSi calls
+    # Worker threads per call slot: the extra threads write outcomes and claim items while the
+    # slots wait for INSi (1 = each thread claims, calls and writes in turn).
+    campaign_threads_per_call: int = Field(default=2, ge=1, le=4)
     campaign_max_attempts: int = Field(default=5, ge=1, le=20)
     campaign_backoff_base_seconds: float = Field(default=0.5, ge=0)
     campaign_backoff_cap_seconds: float = Field(default=30.0, ge=0)

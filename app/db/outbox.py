@@ -22,6 +22,7 @@ from app.db.hl7_tables import OutboxMessageRow, SubscriberRow
 
 PENDING, SENDING, DONE, DEAD, SKIPPED = "pending", "sending", "done", "dead", "skipped"
 BLOCKING = (PENDING, SENDING, DEAD)
+CLAIM_WINDOWS = 4  # windows of 4 x batch size ready rows a claim looks through for stream heads
 OUTBOX = OutboxMessageRow.__table__  # type: ignore[attr-defined]
 SUBSCRIBER = SubscriberRow.__table__  # type: ignore[attr-defined]
 
@@ -216,16 +217,26 @@ def claim(engine: Engine, relay_id: str, now: datetime, limit: int, lease_second
     is still the first open row of its stream, so per-identity order holds.
     """
     with engine.begin() as connection:
-        candidates = connection.execute(
-            select(OUTBOX.c.id, OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
-            .where(_ready(now))
-            .order_by(OUTBOX.c.id)
-            .limit(limit * 4)
-        ).all()
-        if not candidates:
+        wanted: list[int] = []
+        after = 0
+        # The oldest ready rows may all belong to streams another relay is sending (their heads
+        # are taken, the rest must wait): look a few windows further for free heads.
+        for _window in range(CLAIM_WINDOWS):
+            candidates = connection.execute(
+                select(OUTBOX.c.id, OUTBOX.c.subscriber_id, OUTBOX.c.identity_id)
+                .where(_ready(now), OUTBOX.c.id > after)
+                .order_by(OUTBOX.c.id)
+                .limit(limit * 4)
+            ).all()
+            if not candidates:
+                break
+            heads = _heads(connection, {(c.subscriber_id, c.identity_id) for c in candidates})
+            wanted += [c.id for c in candidates if c.id in heads][: limit - len(wanted)]
+            if len(wanted) >= limit or len(candidates) < limit * 4:
+                break
+            after = candidates[-1].id
+        if not wanted:
             return []
-        heads = _heads(connection, {(c.subscriber_id, c.identity_id) for c in candidates})
-        wanted = [c.id for c in candidates if c.id in heads][:limit]
         if connection.dialect.name == "postgresql":
             lock = select(OUTBOX.c.id).where(OUTBOX.c.id.in_(wanted), _ready(now)).order_by(OUTBOX.c.id)
             wanted = list(connection.execute(lock.with_for_update(of=OUTBOX, skip_locked=True)).scalars())

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from app.db.repositories import StaleRow
+from sqlmodel import Session
+
+from app.db.repositories import IdentityRepository, StaleRow
 from app.db.tables import IdentityDocumentRow
 from app.domain.documents import DocumentCheck, check_document, parse_document_type
 from app.domain.errors import InvalidTrait
@@ -55,6 +57,15 @@ def _build(ctx: ServiceContext, data: TraitsInput) -> Traits:
 def load(uow: UnitOfWork, identity_id: int, *, for_update: bool = True) -> Identity:
     """Load an identity or raise NotFound."""
     identity = uow.identities.get(identity_id, for_update=for_update)
+    if identity is None:
+        raise NotFound(what="Identity", ident=identity_id)
+    return identity
+
+
+def read_identity(ctx: ServiceContext, identity_id: int) -> Identity:
+    """Read an identity outside any transaction (one autocommit statement) or raise NotFound."""
+    with Session(ctx.read_engine) as session:
+        identity = IdentityRepository(session).get(identity_id)
     if identity is None:
         raise NotFound(what="Identity", ident=identity_id)
     return identity

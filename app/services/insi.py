@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from app.db.insi_calls import InsiCallFilters, InsiCallRepository
+from app.db.insi_calls import InsiCallFilters, InsiCallRepository, append_calls
 from app.db.tables import InsiCallRow
 from app.domain.insi import (
     CallContext,
@@ -30,9 +30,8 @@ JOURNAL_READERS = (Role.IDENTITOVIGILANCE, Role.ADMIN)
 
 def record_insi_call(ctx: ServiceContext, record: InsiCallRecord) -> None:
     """Write one call to the journal, in its own transaction (answers and errors alike)."""
-    with Session(ctx.engine) as session:
-        InsiCallRepository(session).add(record)
-        session.commit()
+    with ctx.engine.begin() as connection:
+        append_calls(connection, [record])
 
 
 def journal_observer(ctx: ServiceContext) -> InsiCallObserver:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select
+from sqlalchemy import String, cast, func, insert, literal, select
 from sqlmodel import Session, col
 
 from app.db.tables import WorklistItemRow
@@ -48,6 +48,10 @@ def _item(row: WorklistItemRow) -> WorklistItem:
     )
 
 
+WORKLIST_ITEM = WorklistItemRow.__table__  # type: ignore[attr-defined]
+_OPEN = insert(WORKLIST_ITEM).returning(WORKLIST_ITEM.c.id)  # a plain INSERT: no ORM unit of work
+
+
 def open_item(
     uow: UnitOfWork,
     kind: WorklistKind,
@@ -60,16 +64,14 @@ def open_item(
     source: str = "desk",
 ) -> int:
     """Open an item inside the caller's transaction (audited with the identity); returns its id."""
-    row = WorklistItemRow(
-        kind=kind.value, identity_id=identity_id, other_identity_id=other_identity_id, outcome=outcome,
-        hint=hint.value if hint else None, details=details or {}, source=source,
-        created_at=uow.ctx.now(), created_by=uow.actor.subject,
-    )
-    uow.session.add(row)
-    uow.session.flush()
+    item_id = uow.session.connection().execute(_OPEN, {
+        "kind": kind.value, "identity_id": identity_id, "other_identity_id": other_identity_id, "outcome": outcome,
+        "hint": hint.value if hint else None, "details": details or {}, "source": source,
+        "created_at": uow.ctx.now(), "created_by": uow.actor.subject,
+    }).scalar_one()
     uow.audit("worklist.opened", identity_id, None,
-              {"item": row.id, "kind": kind.value, "outcome": outcome}, full=True)
-    return row.id or 0
+              {"item": item_id, "kind": kind.value, "outcome": outcome}, full=True)
+    return int(item_id)
 
 
 def counts(ctx: ServiceContext, actor: Actor) -> dict[str, int]:

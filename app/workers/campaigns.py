@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session, col
 
 from app.config import QualificationSettings
@@ -28,11 +28,30 @@ from app.domain.worklist import Hint, WorklistKind
 from app.services import qualification
 from app.services.campaigns import CampaignStatus, Operation
 from app.services.context import Actor, ServiceContext
-from app.services.identities import load
+from app.services.identities import load, read_identity
 from app.services.worklists import open_item
 from app.workers.pacing import CircuitBreaker, RateLimiter, backoff_seconds
 
 log = logging.getLogger("identito.campaigns")
+ITEM = CampaignItemRow.__table__  # type: ignore[attr-defined]
+CAMPAIGN = CampaignRow.__table__  # type: ignore[attr-defined]
+# Statements built once: each item runs them, and building them cost more CPU than running them.
+_NEXT_PENDING = (
+    select(ITEM.c.id)
+    .where(ITEM.c.campaign_id == bindparam("campaign"), ITEM.c.state == "pending")
+    .order_by(ITEM.c.id)
+    .limit(1)
+)
+_CAMPAIGN_RUNNING = (
+    select(CAMPAIGN.c.status).where(CAMPAIGN.c.id == bindparam("campaign")).scalar_subquery()
+    == CampaignStatus.RUNNING.value
+)
+_FINISH = (
+    update(ITEM)
+    .where(ITEM.c.id == bindparam("item"), ITEM.c.state == bindparam("expected"))
+    .values(state="done", outcome=bindparam("outcome"), code=bindparam("code"),
+            worklist_item_id=bindparam("worklist"), finished_at=bindparam("now"))
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,15 @@ class Claim:
     item_id: int
     identity_id: int
     attempts: int
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """What paces a campaign's calls: start rate, circuit breaker, concurrent call slots."""
+
+    limiter: RateLimiter
+    breaker: CircuitBreaker
+    calls: threading.BoundedSemaphore
 
 
 class CampaignRunner:
@@ -63,9 +91,11 @@ class CampaignRunner:
             concurrency, operation = row.concurrency, Operation(row.operation)
             auto_apply = row.auto_apply
         self.recover_interrupted(campaign_id)
-        limiter = RateLimiter(rate)
-        breaker = CircuitBreaker(self.settings.campaign_breaker_threshold,
-                                 self.settings.campaign_breaker_cooldown_seconds)
+        pacing = Pacing(
+            RateLimiter(rate),
+            CircuitBreaker(self.settings.campaign_breaker_threshold, self.settings.campaign_breaker_cooldown_seconds),
+            threading.BoundedSemaphore(concurrency),
+        )
         job = Actor(f"campaign:{campaign_id}", frozenset({"identitovigilance"}), kind="job")
 
         def loop() -> None:
@@ -73,12 +103,16 @@ class CampaignRunner:
                 claim = self.claim(campaign_id)
                 if claim is None:
                     return
-                self.process(campaign_id, claim, operation, auto_apply, job, limiter, breaker)
+                self.process(campaign_id, claim, operation, auto_apply, job, pacing)
                 if on_item is not None:
                     on_item()
 
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"campaign-{campaign_id}") as pool:
-            for future in [pool.submit(loop) for _ in range(concurrency)]:
+        # Twice as many threads as concurrent calls: while ``concurrency`` threads wait for INSi,
+        # the others write the previous outcome and claim the next item, so the database work
+        # never leaves a call slot idle. A claimed item waits at most one call for its slot.
+        threads = concurrency * self.settings.campaign_threads_per_call
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"campaign-{campaign_id}") as pool:
+            for future in [pool.submit(loop) for _ in range(threads)]:
                 future.result()
         return self.finish_if_done(campaign_id)
 
@@ -128,38 +162,36 @@ class CampaignRunner:
 
     # -- item level -----------------------------------------------------------------------------
     def claim(self, campaign_id: int) -> Claim | None:
-        """Take the next pending item of a running campaign (committed before any call)."""
+        """Take the next pending item of a running campaign (committed before any call).
+
+        One statement: the campaign's status is checked in the UPDATE itself (a paused or
+        cancelled campaign yields nothing, like an exhausted one).
+        """
         with self.ctx.engine.begin() as connection:
-            status = connection.execute(
-                select(CampaignRow.status).where(CampaignRow.id == campaign_id)).scalar_one()
-            if status != CampaignStatus.RUNNING.value:
-                return None
-            nxt = select(CampaignItemRow.id).where(
-                CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.state == "pending"
-            ).order_by(col(CampaignItemRow.id)).limit(1)
+            nxt = _NEXT_PENDING
             if connection.dialect.name == "postgresql":
                 nxt = nxt.with_for_update(skip_locked=True)
             row = connection.execute(
-                update(CampaignItemRow)
-                .where(CampaignItemRow.id == nxt.scalar_subquery(), CampaignItemRow.state == "pending")
-                .values(state="in_flight", claimed_at=self.ctx.now(), attempts=CampaignItemRow.attempts + 1)
-                .returning(CampaignItemRow.id, CampaignItemRow.identity_id, CampaignItemRow.attempts)
+                update(ITEM)
+                .where(ITEM.c.id == nxt.scalar_subquery(), ITEM.c.state == "pending", _CAMPAIGN_RUNNING)
+                .values(state="in_flight", claimed_at=bindparam("now"), attempts=ITEM.c.attempts + 1)
+                .returning(ITEM.c.id, ITEM.c.identity_id, ITEM.c.attempts),
+                {"campaign": campaign_id, "now": self.ctx.now()},
             ).first()
         return Claim(row[0], row[1], row[2]) if row is not None else None
 
     def process(self, campaign_id: int, claim: Claim, operation: Operation, auto_apply: bool, job: Actor,
-                limiter: RateLimiter, breaker: CircuitBreaker) -> None:
+                pacing: Pacing) -> None:
         """Call INSi for one item and write its single outcome."""
         source = f"campaign:{campaign_id}"
         try:
-            with self.ctx.unit_of_work(job) as uow:
-                identity = load(uow, claim.identity_id, for_update=False)
+            identity = read_identity(self.ctx, claim.identity_id)
             qualification.check_eligible(identity)
         except (RuleViolation, DomainError) as exc:
             self._close(claim, "not_eligible", exc.code)
             return
         context = CallContext(requested_by=source, purpose=CallPurpose.UNATTENDED, identity_id=str(identity.id))
-        answer = self._call_with_retries(campaign_id, claim, identity, operation, context, limiter, breaker)
+        answer = self._call_with_retries(campaign_id, claim, identity, operation, context, pacing)
         if answer is None:
             return
         try:
@@ -182,16 +214,17 @@ class CampaignRunner:
             self._close(claim, "rule_conflict", exc.code)
 
     def _call_with_retries(self, campaign_id: int, claim: Claim, identity: Identity, operation: Operation,
-                           context: CallContext, limiter: RateLimiter, breaker: CircuitBreaker):  # type: ignore[no-untyped-def]
-        attempts = claim.attempts
+                           context: CallContext, pacing: Pacing):  # type: ignore[no-untyped-def]
+        attempts, breaker = claim.attempts, pacing.breaker
         while True:
             self._wait_for(breaker)
-            limiter.acquire()
             try:
-                if operation is Operation.RETRIEVE:
-                    result = qualification.search_identity(self.ctx, identity, context)
-                else:
-                    result = qualification.verification_search(self.ctx, identity, context)
+                with pacing.calls:  # a call slot, then the rate limiter's start time
+                    pacing.limiter.acquire()
+                    if operation is Operation.RETRIEVE:
+                        result = qualification.search_identity(self.ctx, identity, context)
+                    else:
+                        result = qualification.verification_search(self.ctx, identity, context)
                 breaker.success()
                 return result
             except InsiError as error:
@@ -244,11 +277,10 @@ class CampaignRunner:
 
     def _finish(self, session: Session, item_id: int, outcome: str, code: str | None, worklist: int | None,
                 expect_state: str = "in_flight") -> bool:
-        done = session.execute(update(CampaignItemRow).where(
-            CampaignItemRow.id == item_id, CampaignItemRow.state == expect_state).values(
-            state="done", outcome=outcome, code=code, worklist_item_id=worklist, finished_at=self.ctx.now())
-            .execution_options(synchronize_session=False))
-        return bool(done.rowcount)  # type: ignore[attr-defined]
+        done = session.connection().execute(_FINISH, {
+            "item": item_id, "expected": expect_state, "outcome": outcome, "code": code,
+            "worklist": worklist, "now": self.ctx.now()})
+        return bool(done.rowcount)
 
 
 def _retrieve_outcome(result: qualification.RetrievalResult) -> str:

@@ -174,7 +174,8 @@ def test_two_relays_share_the_queue_without_double_delivery_or_reordering(ctx, s
         receiver = await FakeReceiver().start()
         subscriber(ctx, "DPI", receiver.port)
         burst(ctx, identities=6, updates=4)
-        relays = [Relay(ctx.engine, fast(settings, relay_batch_size=5), relay_id=f"r{i}") for i in (1, 2)]
+        # Batches of 3 of the 6 stream heads: neither relay can take the whole queue at once.
+        relays = [Relay(ctx.engine, fast(settings, relay_batch_size=3), relay_id=f"r{i}") for i in (1, 2)]
         await asyncio.gather(*(drain(r, lambda: all(x.state == "done" for x in rows(ctx))) for r in relays))
         for relay in relays:
             await relay.close()
