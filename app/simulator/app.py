@@ -159,6 +159,7 @@ class Simulator:
 
     async def handle(self, request: Request) -> Response:
         """One SOAP call."""
+        started = asyncio.get_running_loop().time()
         content = await request.body()
         if self.behaviour.keep_requests:
             self.behaviour.received.append(content)
@@ -172,19 +173,26 @@ class Simulator:
             except etree.XMLSyntaxError:
                 raise Rejected("malformed") from None
             element, action, message_id = self.check(request, root)
-            await self._inject_global()
             code, person = self.answer(element)
+            answer = soap.resultat(code, person, dialect, action, message_id)  # built before the wait
+            await self._inject_global(started)
             if person is not None:
                 await self._inject_persona(person)
         except Rejected as rejected:
             return _soap(soap.fault(rejected.kind, dialect, message_id), 500)
-        return _soap(soap.resultat(code, person, dialect, action, message_id), 200)
+        return _soap(answer, 200)
 
-    async def _inject_global(self) -> None:
-        """The configured latency, then a fault at the configured rate."""
+    async def _inject_global(self, started: float) -> None:
+        """The configured latency, then a fault at the configured rate.
+
+        The latency is the time from the request to the answer: the simulator's own work (parsing,
+        checking, building the answer) is taken out of the wait, so that a loaded simulator still
+        answers in the configured time and measurements of a client are not skewed by it.
+        """
         b = self.behaviour
         if b.latency_ms:
-            await asyncio.sleep(b.latency_ms / 1000)
+            remaining = b.latency_ms / 1000 - (asyncio.get_running_loop().time() - started)
+            await asyncio.sleep(max(remaining, 0.0))
         if b.fault_rate and self.random.random() < b.fault_rate:
             await self._fault(b.fault_kind)
 
