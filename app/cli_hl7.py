@@ -47,12 +47,21 @@ def mllp_listen(
         str | None, typer.Option(help="Bind address (default: IDENTITO_HL7__LISTEN_HOST)")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: IDENTITO_HL7__LISTEN_PORT)")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes for parsing and database work, e.g. 2 on PostgreSQL "
+                                 "(default: IDENTITO_HL7__INBOUND_PROCESSES, 1)"),
+    ] = None,
 ) -> None:
     """Receive PAM FR identity messages from the GAM over MLLP and acknowledge them after commit."""
     from app.main import build_context
     from app.workers.mllp_listener import serve_mllp
 
     settings = load_settings()
+    if processes is not None:
+        settings = settings.model_copy(
+            update={"hl7": settings.hl7.model_copy(update={"inbound_processes": processes})}
+        )
     setup_logging(settings.log_level)
     ctx = build_context(settings)
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
@@ -129,6 +129,19 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = ("Une valeur est invalide pour la base de données (caractère NUL, nombre hors limites)."
                   if language == "fr" else "A value cannot be stored (NUL character, number out of range).")
         return problem(request, 422, "invalid-value", detail)
+
+    @app.exception_handler(OperationalError)
+    def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database cannot be reached, or a pooled connection broke (database restarted): the
+        # transaction did not happen; the pool replaces its connections, the request can be retried.
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
+        language = request.app.state.settings.language
+        detail = ("La base de données est momentanément indisponible ; rien n'a été enregistré, "
+                  "réessayez." if language == "fr" else
+                  "The database is unavailable for the moment; nothing was written, please retry.")
+        response = problem(request, 503, "database-unavailable", detail)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
