@@ -216,6 +216,14 @@ class Settings(BaseSettings):
                 raise ValueError("IDENTITO_AUTH__DEV_TOKENS must not be set in production")
             if self.auth.secret and self.auth.secret.startswith(DEV_SECRET_MARKER):
                 raise ValueError("the development token secret cannot be used in production")
+            # Calls without a credential to a local simulator could store simulated INS as real
+            # ones: never in production. Asked for explicitly, it is an error; by default, off.
+            if self.insi.simulator and "simulator" in self.insi.model_fields_set:
+                raise ValueError(
+                    "IDENTITO_INSI__SIMULATOR=true is for development and training only: in production, "
+                    "set IDENTITO_INSI__ENDPOINT and the INSI-AUTO/INSI-MANU certificates (docs/insi.md)"
+                )
+            self.insi = self.insi.model_copy(update={"simulator": False})
         return self
 
     @cached_property

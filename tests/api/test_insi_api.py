@@ -156,3 +156,25 @@ def test_an_expired_relayed_assertion_is_refused_before_any_call(api, insi_pki, 
     response = client.post("/insi/search", headers=desk(settings), json={**ADRUN, "relayed_assertion": stale})
     assert response.status_code == 422 and "expired" in response.json()["detail"]
     assert list(sim_http.behaviour.received) == []
+
+
+def test_production_never_calls_without_a_credential(database_url, sim_http):
+    """A production installation without certificates gets a configuration error, never an answer
+    from a simulator (which would store a simulated INS as a real one)."""
+    from app.config import Settings
+
+    with pytest.raises(ValueError, match="SIMULATOR"):
+        Settings(environment="production", auth={"secret": "s"}, insi={"endpoint": sim_http.url, "simulator": True})
+    settings = Settings(environment="production", database_url=database_url, auth={"secret": "production-secret"},
+                        insi={"endpoint": sim_http.url}, language="en")
+    assert settings.insi.simulator is False
+    from jose import jwt
+
+    from tests.api.test_auth import _claims
+
+    token = jwt.encode(_claims(settings), "production-secret", algorithm="HS256")
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/insi/search", headers={"Authorization": f"Bearer {token}"}, json=ADRUN)
+    assert response.status_code == 502
+    assert "INSI-MANU" in response.json()["detail"]
+    assert len(sim_http.behaviour.received) == 0  # the simulator was never called
