@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="worker processes for the multi-process run")
     args = parser.parse_args()
 
-    url = args.database_url
+    url, name = args.database_url, None
     if url is None:
         name = f"identito_bench_campaign_{os.getpid()}"
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
@@ -205,6 +205,9 @@ def main() -> None:
     finally:
         simulator.terminate()
         simulator.wait(10)
+        if name is not None:  # a database this run created: dropped, not left behind
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     results = {
         "machine": "2 cores / 24 GiB", "database": url.split("@")[-1].split("/")[0], "latency_ms": LATENCY * 1000,
         "concurrency": args.concurrency, "ideal_per_second": ideal,
