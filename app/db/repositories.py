@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -24,14 +24,6 @@ class StaleRow(Exception):
 
 def _attributes_text(attributes: frozenset[Attribute]) -> str:
     return ",".join(sorted(a.value for a in attributes))
-
-
-def _to_domain(row: Any, ins_rows: Sequence[InsRow]) -> Identity:
-    records = tuple(
-        InsRecord(Ins(r.matricule, r.oid), r.active, r.source, r.valid_from, r.valid_to)
-        for r in sorted(ins_rows, key=lambda r: (not r.active, -(r.id or 0)))
-    )
-    return _identity(row, records)
 
 
 def _identity(row: Any, records: tuple[InsRecord, ...]) -> Identity:
@@ -112,11 +104,21 @@ _SAVE = (
 )
 
 
+def _identities(rows: Iterable[Any]) -> list[Identity]:
+    """Identities from joined identity + INS rows (one row per INS), in the rows' order."""
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.id, []).append(row)
+    return [_identity(group[0], _ins_records(group)) for group in grouped.values()]
+
+
 def _ins_records(rows: Sequence[Any]) -> tuple[InsRecord, ...]:
     """The INS columns of joined rows as records: active first, then newest first."""
     present = sorted((r for r in rows if r.ins_id is not None), key=lambda r: (not r.ins_active, -r.ins_id))
     return tuple(
-        InsRecord(Ins(r.ins_matricule, r.ins_oid), r.ins_active, r.ins_source, r.ins_valid_from, r.ins_valid_to)
+        InsRecord(
+            Ins(r.ins_matricule, r.ins_oid), r.ins_active, r.ins_source, r.ins_valid_from, r.ins_valid_to
+        )
         for r in present
     )
 
@@ -216,8 +218,8 @@ class IdentityRepository:
         return self._load("ipp", ipp, for_update)
 
     def _load(self, column: str, key: Any, for_update: bool) -> Identity | None:
-        rows = self._core(_LOAD[column, for_update], {"key": key}).all()
-        return _identity(rows[0], _ins_records(rows)) if rows else None
+        found = _identities(self._core(_LOAD[column, for_update], {"key": key}))
+        return found[0] if found else None
 
     def ins_records(self, identity_id: int) -> tuple[InsRecord, ...]:
         """The INS records of an identity, active first then newest first."""
@@ -228,19 +230,18 @@ class IdentityRepository:
         return identity_id in self._ins_touched
 
     def get_many(self, identity_ids: Sequence[int], *, for_update: bool = False) -> list[Identity]:
-        """Load several identities with their INS records, in id order (two queries)."""
+        """Load several identities with their INS records, in id order (one joined query)."""
         if not identity_ids:
             return []
-        stmt = select(IdentityRow).where(col(IdentityRow.id).in_(identity_ids)).order_by(IdentityRow.id)
+        stmt = (
+            select(IDENTITY, *_INS_COLUMNS)
+            .outerjoin(INS, INS.c.identity_id == IDENTITY.c.id)
+            .where(IDENTITY.c.id.in_(identity_ids))
+            .order_by(IDENTITY.c.id)
+        )
         if for_update:
-            stmt = stmt.with_for_update()
-        rows = self.session.execute(stmt).scalars().all()
-        ins_by_identity: dict[int, list[InsRow]] = {}
-        for ins_row in self.session.execute(
-            select(InsRow).where(col(InsRow.identity_id).in_(identity_ids))
-        ).scalars():
-            ins_by_identity.setdefault(ins_row.identity_id, []).append(ins_row)
-        return [_to_domain(r, ins_by_identity.get(r.id or 0, [])) for r in rows]
+            stmt = stmt.with_for_update(of=IDENTITY)
+        return _identities(self._core(stmt))
 
     def id_by_ipp(self, ipp: str) -> int | None:
         """The identity holding a local id (IPP)."""
@@ -328,10 +329,7 @@ class IdentityRepository:
 
     def search(self, filters: SearchFilters, *, limit: int, offset: int) -> list[Identity]:
         """Identities matching every given criterion, ordered by name, with their INS records."""
-        found: dict[int, list[Any]] = {}
-        for row in self._core(self.search_statement(filters, limit=limit, offset=offset)):
-            found.setdefault(row.id, []).append(row)
-        return [_identity(rows[0], _ins_records(rows)) for rows in found.values()]
+        return _identities(self._core(self.search_statement(filters, limit=limit, offset=offset)))
 
     @staticmethod
     def search_statement(filters: SearchFilters, *, limit: int, offset: int) -> Select[Any]:

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-
 from sqlmodel import Session
 
 from app.db.repositories import IdentityRepository, StaleRow
@@ -17,7 +16,7 @@ from app.domain.errors import InvalidTrait
 from app.domain.identity import Identity
 from app.domain.roles import Role, check_strict_edit, require_any
 from app.domain.status import Attribute, Event, IdentityState
-from app.domain.traits import Traits, TraitName, build_traits
+from app.domain.traits import TraitName, Traits, build_traits
 from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
 from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
 
