@@ -52,6 +52,7 @@ from app.integrations.insi.installation import installation_instance, journal_ha
 from app.integrations.insi.ns import ACTIONS, PORT, SERVICE, SOAP12
 from app.integrations.insi.parsing import parse_response
 from app.integrations.insi.saml import parse_xml
+from app.integrations.insi.templates import RequestTemplates, Slots
 from app.integrations.insi.transport import LocalHttpxTransport, Timeouts, post_with_deadline
 from app.integrations.insi.wiring import Credentials
 
@@ -100,6 +101,7 @@ class InsiClient:
             self._service = self._zeep.bind(SERVICE, PORT)
         except (ValueError, KeyError):
             self._service = self._zeep.service
+        self._templates = RequestTemplates(self.render_request)
 
     # ---- the gateway -------------------------------------------------------------------------
 
@@ -168,18 +170,41 @@ class InsiClient:
         vitale: VitaleQuery | None = None,
         extra: list[etree._Element] | None = None,
     ) -> bytes:
-        """The whole SOAP request: zeep's envelope and body, our four headers."""
-        now = self.clock()
+        """The whole SOAP request: zeep's envelope and body, our four headers.
+
+        A call without a signed assertion or Carte Vitale data reuses the envelope zeep rendered
+        for the previous call of its shape (see ``templates``); the bytes are the same.
+        """
+        slots = Slots(
+            message_id, hdr.timestamp(self.clock()), hdr.new_context_id(), hdr.new_context_id()
+        )
+        assertions = [*credential.assertions(), *(extra or [])]
+        if not assertions and vitale is None:
+            content = self._templates.request(operation, body, credential.emitter, slots)
+            if content is not None:
+                return content
+        return self.render_request(operation, body, credential.emitter, slots, vitale, assertions)
+
+    def render_request(
+        self,
+        operation: InsiOperation,
+        body: dict[str, Any],
+        emitter: str,
+        slots: Slots,
+        vitale: VitaleQuery | None = None,
+        assertions: list[etree._Element] | None = None,
+    ) -> bytes:
+        """Render a request in full with zeep and lxml."""
         try:
             envelope = self._zeep.create_message(self._service, operation.value, **body)  # type: ignore[no-untyped-call]
         except (zeep.exceptions.Error, ValueError, TypeError, AttributeError) as exc:
             raise InsiConfigurationError(detail=f"the WSDL does not describe {operation.value}") from exc
         headers = [
-            hdr.contexte_lps(self.software, credential.emitter, now),
-            hdr.contexte_bam(credential.emitter, now, vitale),
-            *hdr.addressing(operation, message_id),
+            hdr.contexte_lps(self.software, emitter, slots.temps, slots.lps_id),
+            hdr.contexte_bam(emitter, slots.temps, slots.bam_id, vitale),
+            *hdr.addressing(operation, slots.message_id),
         ]
-        security = hdr.security([*credential.assertions(), *(extra or [])])
+        security = hdr.security(assertions or [])
         if security is not None:
             headers.append(security)
         hdr.install_headers(envelope, SOAP12, headers)

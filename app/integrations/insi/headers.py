@@ -33,7 +33,13 @@ def new_message_id() -> str:
     return f"uuid:{uuid.uuid4()}"
 
 
-def _timestamp(now: datetime) -> str:
+def new_context_id() -> str:
+    """The Id of a ContexteLPS / ContexteBAM block."""
+    return str(uuid.uuid4())
+
+
+def timestamp(now: datetime) -> str:
+    """The Temps of a context block: UTC, milliseconds, trailing Z."""
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -44,13 +50,13 @@ def _sub(parent: etree._Element, ns: str, name: str, text: str | None = None) ->
     return element
 
 
-def contexte_lps(software: Software, emitter: str, now: datetime) -> etree._Element:
+def contexte_lps(software: Software, emitter: str, temps: str, ident: str) -> etree._Element:
     """ContexteLPS: Id, Temps, Emetteur and the LPS identification."""
     root = etree.Element(
         f"{{{CTXLPS}}}ContexteLPS", nsmap={"ctxlps": CTXLPS}, Nature="CTXLPS", Version="01_00"
     )
-    _sub(root, CTXLPS, "Id", str(uuid.uuid4()))
-    _sub(root, CTXLPS, "Temps", _timestamp(now))
+    _sub(root, CTXLPS, "Id", ident)
+    _sub(root, CTXLPS, "Temps", temps)
     _sub(root, CTXLPS, "Emetteur", emitter)
     lps = _sub(root, CTXLPS, "LPS")
     _sub(lps, CTXLPS, "IDAM", software.idam).set("R", "4")
@@ -67,13 +73,15 @@ def _porteur(parent: etree._Element, name: str, matricule: Matricule) -> etree._
     return block
 
 
-def contexte_bam(emitter: str, now: datetime, vitale: VitaleQuery | None = None) -> etree._Element:
+def contexte_bam(
+    emitter: str, temps: str, ident: str, vitale: VitaleQuery | None = None
+) -> etree._Element:
     """ContexteBAM: COUVERTURE is required and empty for a traits search, card data otherwise."""
     root = etree.Element(
         f"{{{CTXBAM}}}ContexteBAM", nsmap={"ctxbam": CTXBAM}, Nature="CTXBAM", Version="01_02"
     )
-    _sub(root, CTXBAM, "Id", str(uuid.uuid4()))
-    _sub(root, CTXBAM, "Temps", _timestamp(now))
+    _sub(root, CTXBAM, "Id", ident)
+    _sub(root, CTXBAM, "Temps", temps)
     _sub(root, CTXBAM, "Emetteur", emitter)
     couverture = _sub(root, CTXBAM, "COUVERTURE")
     if vitale is not None:
