@@ -113,6 +113,9 @@ class Hl7Settings(BaseModel):
     # Inbound worker processes (PostgreSQL): > 1 spreads parsing and database work over that many
     # processes (CPU cores); 1 keeps it in threads of the listener process.
     inbound_processes: int = Field(default=1, ge=1)
+    # A worker process that has not answered a group within this time is killed and replaced;
+    # the group's messages get no ACK (nothing of them was committed) and the GAM sends them again.
+    inbound_group_timeout_seconds: float = Field(default=30.0, gt=0)
     # Relay (outbound): TLS towards subscribers flagged tls, batching, retries, replays.
     relay_tls_ca_path: Path | None = None
     relay_tls_cert_path: Path | None = None

@@ -6,7 +6,9 @@ ACKs, and hands each group of waiting messages to an idle worker over a pipe. Th
 by the event loop itself (no executor threads): handing a group over costs a few microseconds.
 
 A worker that dies (killed, out of memory) fails the messages it held, whose connections are
-closed without ACK (the sender sends them again), and is replaced.
+closed without ACK (the sender sends them again), and is replaced. So is a worker that hangs: one
+that has not answered a group within ``hl7.inbound_group_timeout_seconds`` is killed first. Its
+database transaction dies with its connection, so nothing of the group was committed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ _CONTEXT = multiprocessing.get_context("spawn")  # a fresh interpreter: no inher
 
 class WorkerDied(RuntimeError):
     """The worker process ended while it held messages."""
+
+
+class WorkerHung(WorkerDied):
+    """The worker process did not answer a group in time; it has been killed."""
 
 
 class WorkerProcess:
@@ -50,11 +56,18 @@ class WorkerProcess:
         ready: asyncio.Future[None] = loop.create_future()
         fd = self.conn.fileno()
         loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        timeout = self.settings.hl7.inbound_group_timeout_seconds
         try:
             self.conn.send(raws)
-            await ready
+            await asyncio.wait_for(ready, timeout)
         except OSError as exc:  # the pipe broke: the process is gone
             raise WorkerDied(f"MLLP worker process {self.process.pid} ended") from exc
+        except TimeoutError:
+            self.process.kill()
+            raise WorkerHung(
+                f"MLLP worker process {self.process.pid} did not answer {len(raws)} message(s) "
+                f"within {timeout:g} s and was killed"
+            ) from None
         finally:
             loop.remove_reader(fd)
         try:
@@ -97,8 +110,8 @@ class WorkerPool:
         worker = await self._idle.get()
         try:
             return await worker.process_many(raws)
-        except WorkerDied:
-            log.error("MLLP worker process %s ended; starting another", worker.process.pid)
+        except WorkerDied as exc:
+            log.error("%s; starting another", exc)
             worker.stop()
             worker = await asyncio.to_thread(self._replace, worker)
             raise

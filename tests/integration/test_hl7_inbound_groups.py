@@ -140,3 +140,35 @@ def test_worker_processes_apply_messages_and_a_killed_worker_is_replaced(ctx, se
     assert victim_pid not in pids and len(pids) == 2
     assert identity_by_ipp(ctx, "300001").traits.used_name == "DURAND"
     assert count(ctx, InboundMessageRow) == 28
+
+
+def test_a_hung_worker_is_killed_and_replaced_and_the_message_applied_once(ctx, settings):
+    hl7 = settings.hl7.model_copy(update={"inbound_processes": 2, "inbound_group_timeout_seconds": 1.0})
+    settings = settings.model_copy(update={"hl7": hl7})
+    message = pam("HUNG1", ipp="777001", used="DURAND")
+
+    async def scenario():
+        async with build_server(ctx, settings, host="127.0.0.1", port=0) as server:
+            pool = server.handler._pool  # noqa: SLF001 - the test freezes the workers on purpose
+            frozen = [w.process for w in pool.workers]
+            for process in frozen:
+                os.kill(process.pid, signal.SIGSTOP)  # hung: alive, never answering
+            dropped, answer = 0, None
+            for _attempt in range(4):  # the GAM resends what got no ACK
+                try:
+                    async with MllpClient("127.0.0.1", server.port, ack_timeout_seconds=20) as client:
+                        answer = await client.send(message)
+                    break
+                except (MllpDropped, ConnectionError):
+                    dropped += 1
+            for process in frozen:
+                process.join(10)
+            return answer, dropped, frozen, [w.process.pid for w in pool.workers]
+
+    answer, dropped, frozen, pids = asyncio.run(scenario())
+    assert acks([answer]) == [("AA", "HUNG1")]
+    assert dropped >= 1  # at least one attempt met a frozen worker and got no ACK
+    assert all(not p.is_alive() for p in frozen if p.pid not in pids)
+    assert len(pids) == 2 and dropped == sum(p.pid not in pids for p in frozen)
+    assert identity_by_ipp(ctx, "777001").traits.used_name == "DURAND"
+    assert count(ctx, InboundMessageRow) == 1
