@@ -142,6 +142,36 @@ def test_unreadable_answers_are_technical_errors_not_answers(client, content):
             client.search_by_traits(QUERY, ME)
 
 
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE soap:Envelope [<!ENTITY a "haha"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;">]>'
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # Entity expansion (billion laughs), an external entity, a bare DOCTYPE: refused unread.
+        f'{LAUGHS}<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">'
+        f'{_cr("ins:", "01", "&c;")}</ins:RESULTAT></soap:Body></soap:Envelope>',
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">'
+        f'{_cr("ins:", "01", "&e;")}</ins:RESULTAT></soap:Body></soap:Envelope>',
+        f'<!DOCTYPE soap:Envelope><soap:Envelope xmlns:soap="{S12}"><soap:Body>'
+        f'<ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:", "01", "x")}</ins:RESULTAT></soap:Body></soap:Envelope>',
+        # An entity no DTD declares.
+        f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">'
+        f'{_cr("ins:", "01", "&undeclared;")}</ins:RESULTAT></soap:Body></soap:Envelope>',
+    ],
+)
+def test_answers_with_a_dtd_or_entities_are_refused(client, content):
+    with respx.mock:
+        respx.post(URL).mock(return_value=_reply(content))
+        with pytest.raises(InsiTechnicalError) as caught:
+            client.search_by_traits(QUERY, ME)
+    assert "haha" not in str(caught.value) and "root:" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "code,label", [("01", "Aucune identite trouvee"), ("02", "Plusieurs identites trouvees")]
 )

@@ -4,11 +4,17 @@ The real server's envelopes are irregular (two prefixes for the SOAP 1.2 namespa
 namespaces, unused declarations, empty Header): every lookup here is by namespace URI and local
 name. Children of RESULTAT are looked up in the RESULTAT namespace, and, tolerating a server that
 forgets elementFormDefault, without a namespace.
+
+Answers are parsed by the standard library's expat parser rather than lxml: lxml lets go of the
+interpreter lock while it parses, and a calling thread then has to win the lock back from the
+others; with many concurrent calls that wait is longer than the parse (benchmarked in
+docs/performance.md). A DTD is refused outright (INSi never sends one), so no entity is declared
+and none can be expanded.
 """
 
 from __future__ import annotations
 
-from lxml import etree
+from xml.etree import ElementTree as ET
 
 from app.domain.insi import (
     CrCode,
@@ -25,39 +31,39 @@ from app.integrations.insi.faults import error_from_fault
 from app.integrations.insi.ns import RESULTAT, SIRAM, SOAP12
 from app.integrations.insi.transport import RawResponse
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False, load_dtd=False
-)
+Element = ET.Element
 
 
-def _child(parent: etree._Element, name: str, ns: str = RESULTAT) -> etree._Element | None:
+def _child(parent: Element, name: str, ns: str = RESULTAT) -> Element | None:
     found = parent.find(f"{{{ns}}}{name}")
     return found if found is not None else parent.find(name)
 
 
-def _children(parent: etree._Element, name: str, ns: str = RESULTAT) -> list[etree._Element]:
+def _children(parent: Element, name: str, ns: str = RESULTAT) -> list[Element]:
     return list(parent.findall(f"{{{ns}}}{name}")) + list(parent.findall(name))
 
 
-def _text(parent: etree._Element, name: str, ns: str = RESULTAT) -> str | None:
+def _text(parent: Element, name: str, ns: str = RESULTAT) -> str | None:
     element = _child(parent, name, ns)
     if element is None or element.text is None:
         return None
     return str(element.text).strip()
 
 
-def _required(parent: etree._Element, name: str, message_id: str) -> str:
+def _required(parent: Element, name: str, message_id: str) -> str:
     value = _text(parent, name)
     if not value:
         raise InsiTechnicalError(detail=f"answer without {name}", message_id=message_id)
     return value
 
 
-def parse_envelope(content: bytes, message_id: str) -> etree._Element:
+def parse_envelope(content: bytes, message_id: str) -> Element:
     """The SOAP 1.2 Body of an answer, or a technical error when it is not one."""
+    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+        raise InsiTechnicalError(detail="answer with a DTD (refused)", message_id=message_id)
     try:
-        root = etree.fromstring(content, _PARSER)
-    except etree.XMLSyntaxError as exc:
+        root = ET.fromstring(content)
+    except ET.ParseError as exc:
         raise InsiTechnicalError(detail="answer is not XML", message_id=message_id) from exc
     if root.tag != f"{{{SOAP12}}}Envelope":
         raise InsiTechnicalError(detail="answer is not a SOAP 1.2 envelope", message_id=message_id)
@@ -96,7 +102,7 @@ def _http_error(status: int, message_id: str) -> InsiError:
     return InsiTechnicalError(detail=f"HTTP {status}", message_id=message_id)
 
 
-def parse_resultat(resultat: etree._Element, message_id: str) -> InsiAnswer:
+def parse_resultat(resultat: Element, message_id: str) -> InsiAnswer:
     """Read CR, INSACTIF, INSHISTO (always a list) and TIQ."""
     cr = _child(resultat, "CR")
     if cr is None:
@@ -126,7 +132,7 @@ def parse_resultat(resultat: etree._Element, message_id: str) -> InsiAnswer:
     )
 
 
-def parse_ins(element: etree._Element, message_id: str) -> InsEntry:
+def parse_ins(element: Element, message_id: str) -> InsEntry:
     """One INSACTIF / INSHISTO; dates kept as sent (they may be odd)."""
     ident = _child(element, "IdIndividu")
     if ident is None:
@@ -144,7 +150,7 @@ def parse_ins(element: etree._Element, message_id: str) -> InsEntry:
     )
 
 
-def parse_tiq(tiq: etree._Element, message_id: str) -> ReturnedTraits:
+def parse_tiq(tiq: Element, message_id: str) -> ReturnedTraits:
     """The traits as returned; the first birth first name is the first word of ListePrenom."""
     return ReturnedTraits(
         birth_name=_required(tiq, "NomNaissance", message_id),
@@ -156,7 +162,7 @@ def parse_tiq(tiq: etree._Element, message_id: str) -> ReturnedTraits:
     )
 
 
-def parse_fault(fault: etree._Element, message_id: str) -> InsiError:
+def parse_fault(fault: Element, message_id: str) -> InsiError:
     """A SOAP 1.2 Fault: Code/Value, Code/Subcode/Value, Reason/Text, Detail/siram:Erreur."""
     code = fault.find(f"{{{SOAP12}}}Code")
     value = _qname_local(code.find(f"{{{SOAP12}}}Value")) if code is not None else None
@@ -175,7 +181,7 @@ def parse_fault(fault: etree._Element, message_id: str) -> InsiError:
     )
 
 
-def _qname_local(element: etree._Element | None) -> str | None:
+def _qname_local(element: Element | None) -> str | None:
     """The local part of a QName text (siram_40 from "siram:siram_40")."""
     if element is None or not element.text:
         return None
