@@ -158,7 +158,8 @@ LAUGHS = (
         f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">'
         f'{_cr("ins:", "01", "&e;")}</ins:RESULTAT></soap:Body></soap:Envelope>',
         f'<!DOCTYPE soap:Envelope><soap:Envelope xmlns:soap="{S12}"><soap:Body>'
-        f'<ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:", "01", "x")}</ins:RESULTAT></soap:Body></soap:Envelope>',
+        f'<ins:RESULTAT xmlns:ins="{RES}">{_cr("ins:", "01", "x")}</ins:RESULTAT>'
+        "</soap:Body></soap:Envelope>",
         # An entity no DTD declares.
         f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">'
         f'{_cr("ins:", "01", "&undeclared;")}</ins:RESULTAT></soap:Body></soap:Envelope>',
