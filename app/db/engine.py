@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, create_engine
-
 
 PING_AFTER_IDLE_SECONDS = 5.0
 
@@ -82,3 +81,29 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def commit_with(session: Session, writes: Callable[[], None]) -> None:
+    """Run ``writes``, then commit; on PostgreSQL the writes and the COMMIT take one round trip.
+
+    psycopg's pipeline mode queues the statements and reads their results when the COMMIT
+    syncs: a statement's error surfaces there, raised as the SQLAlchemy exception it would have
+    been (an IntegrityError stays an IntegrityError). So ``writes`` must not read any result:
+    inserts without RETURNING only. Pending ORM changes are flushed first, outside the pipeline
+    (their updates check row counts). Elsewhere (SQLite) the writes simply run before the commit.
+    """
+    session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        import psycopg
+
+        driver = connection.connection.driver_connection
+        try:
+            with driver.pipeline():  # type: ignore[union-attr]
+                writes()
+                driver.commit()  # type: ignore[union-attr]
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    else:
+        writes()
+    session.commit()  # on PostgreSQL: nothing left to send; ends the session's transaction

@@ -92,6 +92,7 @@ _LOAD_INS = (
     .where(INS.c.identity_id == bindparam("key"))
     .order_by(INS.c.active.desc(), INS.c.id.desc())
 )
+_INSERT_AUDIT = insert(AUDIT).inline()  # no RETURNING: it may run in a pipeline (see engine.pipelined)
 _SAVED_COLUMNS = (
     "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_completed",
     "birth_place_code", "used_name", "used_first_name", "status", "attributes", "insi_at",
@@ -450,7 +451,7 @@ class IdentityRepository:
     def add_audits(self, rows: Sequence[dict[str, Any]]) -> None:
         """Append audit events (column values) in one statement."""
         if rows:
-            self._core(insert(AUDIT), list(rows))
+            self._core(_INSERT_AUDIT, list(rows))
 
     def audit(self, identity_id: int, *, limit: int, offset: int) -> list[AuditEventRow]:
         """The audit trail of an identity, newest first."""

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import Table, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.db.engine import commit_with
 from app.db.repositories import IdentityRepository
 from app.domain.documents import DocumentType
 from app.domain.identity import Identity, diff
@@ -42,8 +44,15 @@ class IdentityChange:
 class ChangeSink(Protocol):
     """Something that must hear of identity changes in the same transaction (e.g. the outbox)."""
 
-    def identities_changed(self, session: Session, changes: Sequence[IdentityChange]) -> None:
-        """Write whatever the changes imply, in the caller's session (no commit), in their order."""
+    def identities_changed(
+        self, session: Session, changes: Sequence[IdentityChange]
+    ) -> Callable[[], None] | None:
+        """Read what the changes need now; return the writes they imply (run just before the
+        commit, in the caller's session, in the changes' order), or None when there is none.
+
+        The returned writes must not read results: on PostgreSQL they are pipelined with the
+        COMMIT (see ``app.db.engine.pipelined``).
+        """
 
 
 def _utcnow() -> datetime:
@@ -88,6 +97,7 @@ class UnitOfWork:
         self.identities = IdentityRepository(self.session)
         self._changes: list[IdentityChange] = []
         self._audits: list[dict[str, Any]] = []
+        self._inserts: list[tuple[Table, list[dict[str, Any]]]] = []
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -126,12 +136,27 @@ class UnitOfWork:
         """Queue a change for the sinks (run just before commit)."""
         self._changes.append(change)
 
+    def insert_at_commit(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Rows to insert with the audit rows, at commit (nothing reads them back before)."""
+        self._inserts.append((table, rows))
+
     def commit(self) -> None:
-        """Write the audit rows (one statement), let the sinks write theirs, then commit at once."""
-        self.identities.add_audits(self._audits)
-        if self._changes:
-            for sink in self.ctx.sinks:
-                sink.identities_changed(self.session, self._changes)
-        self.session.commit()
+        """Let the sinks read, then write their rows, the audit rows and ``insert_at_commit`` rows,
+        and commit: on PostgreSQL those writes go with the COMMIT in one round trip."""
+        writes = [sink.identities_changed(self.session, self._changes) for sink in self.ctx.sinks]
+
+        def write() -> None:
+            for pending in writes:
+                if pending is not None:
+                    pending()
+            self.identities.add_audits(self._audits)
+            for table, rows in self._inserts:
+                self.session.connection().execute(insert(table).inline(), rows)
+
+        if self._audits or self._inserts or any(pending is not None for pending in writes):
+            commit_with(self.session, write)
+        else:
+            self.session.commit()
         self._changes.clear()
         self._audits.clear()
+        self._inserts.clear()

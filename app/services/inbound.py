@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -159,7 +159,7 @@ def _apply_group(ctx: ServiceContext, messages: Sequence[Incoming]) -> list[Rece
             ack = m.make_ack("AA", None)
             rows.append(_inbound_row(ctx, m.sender, m.control_id, m.received.event, ack, identity.id))
             receipts.append(Receipt(ack, "AA", identity.id))
-        uow.session.connection().execute(insert(INBOUND_MESSAGE), rows)
+        uow.insert_at_commit(INBOUND_MESSAGE, rows)
         uow.commit()
     return receipts
 
@@ -190,8 +190,8 @@ def _apply(
     with ctx.unit_of_work(sender_actor(sender)) as uow:
         identity = apply_in(uow, received, f"HL7 {received.event} {control_id}", trusted)
         ack = make_ack("AA", None)
-        uow.session.connection().execute(
-            insert(INBOUND_MESSAGE), _inbound_row(ctx, sender, control_id, received.event, ack, identity.id)
+        uow.insert_at_commit(
+            INBOUND_MESSAGE, [_inbound_row(ctx, sender, control_id, received.event, ack, identity.id)]
         )
         uow.commit()
     return Receipt(ack, "AA", identity.id)

@@ -100,8 +100,11 @@ class OutboxSink:
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def identities_changed(self, session: Session, changes: Sequence[IdentityChange]) -> None:
-        """One row per interested subscriber and change (none when nobody subscribes)."""
+    def identities_changed(
+        self, session: Session, changes: Sequence[IdentityChange]
+    ) -> Callable[[], None] | None:
+        """Snapshots now; then one row per interested subscriber and change (none when nobody
+        subscribes), written with the commit."""
         rows = []
         for change in changes:
             snapshot = identity_snapshot(session, change.identity, change.before)
@@ -109,4 +112,7 @@ class OutboxSink:
             if prior:
                 snapshot["prior_ipp"] = prior
             rows.append(outbox.LiveRow(change.identity.id, event_for(change), snapshot))
-        outbox.enqueue_interested(session, rows, self.clock())
+        if not rows:
+            return None
+        now = self.clock()
+        return lambda: outbox.enqueue_interested(session, rows, now)
