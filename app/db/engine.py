@@ -103,6 +103,8 @@ def commit_with(session: Session, writes: Callable[[], None]) -> None:
                 writes()
                 driver.commit()  # type: ignore[union-attr]
         except psycopg.Error as exc:
+            if driver.broken or driver.closed:  # type: ignore[union-attr]
+                connection.invalidate(exc)  # not back into the pool
             raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
     else:
         writes()
