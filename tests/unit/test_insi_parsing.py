@@ -173,6 +173,17 @@ def test_answers_with_a_dtd_or_entities_are_refused(client, content):
     assert "haha" not in str(caught.value) and "root:" not in str(caught.value)
 
 
+def test_an_oversized_answer_is_a_technical_error_read_no_further(client):
+    head = f'<soap:Envelope xmlns:soap="{S12}"><soap:Body><ins:RESULTAT xmlns:ins="{RES}">'
+    filler = "<!--" + "x" * (2 << 20) + "-->"
+    content = head + filler + _cr("ins:", "01", "none") + "</ins:RESULTAT></soap:Body></soap:Envelope>"
+    with respx.mock:
+        respx.post(URL).mock(return_value=_reply(content))
+        with pytest.raises(InsiTechnicalError) as caught:
+            client.search_by_traits(QUERY, ME)
+    assert "larger than" in str(caught.value.params)
+
+
 @pytest.mark.parametrize(
     "code,label", [("01", "Aucune identite trouvee"), ("02", "Plusieurs identites trouvees")]
 )

@@ -25,12 +25,15 @@ from zeep.transports import Transport
 from app.domain.insi import (
     InsiConfigurationError,
     InsiError,
+    InsiTechnicalError,
     InsiTimeout,
     InsiTlsError,
     InsiUnavailable,
 )
 
 logger = logging.getLogger(__name__)
+# An INSi answer is a few kilobytes; a server that sends more is broken (or not INSi).
+MAX_ANSWER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +114,12 @@ def post_with_deadline(
             "POST", url, content=body, headers=headers, timeout=_httpx_timeout(timeouts, timeouts.total)
         ) as response:
             chunks: list[bytes] = []
+            size = 0
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise InsiTechnicalError(detail=f"answer larger than {MAX_ANSWER_BYTES} bytes")
                 if time.monotonic() > deadline:
                     raise InsiTimeout(seconds=timeouts.total)
             if time.monotonic() > deadline:
