@@ -92,7 +92,7 @@ _LOAD_INS = (
     .where(INS.c.identity_id == bindparam("key"))
     .order_by(INS.c.active.desc(), INS.c.id.desc())
 )
-_INSERT_AUDIT = insert(AUDIT).inline()  # no RETURNING: it may run in a pipeline (see engine.pipelined)
+_INSERT_AUDIT = insert(AUDIT).inline()  # no RETURNING: pipelined with the COMMIT (engine.commit_with)
 _SAVED_COLUMNS = (
     "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_completed",
     "birth_place_code", "used_name", "used_first_name", "status", "attributes", "insi_at",

@@ -51,7 +51,7 @@ class ChangeSink(Protocol):
         commit, in the caller's session, in the changes' order), or None when there is none.
 
         The returned writes must not read results: on PostgreSQL they are pipelined with the
-        COMMIT (see ``app.db.engine.pipelined``).
+        COMMIT (see ``app.db.engine.commit_with``).
         """
 
 
@@ -143,7 +143,8 @@ class UnitOfWork:
     def commit(self) -> None:
         """Let the sinks read, then write their rows, the audit rows and ``insert_at_commit`` rows,
         and commit: on PostgreSQL those writes go with the COMMIT in one round trip."""
-        writes = [sink.identities_changed(self.session, self._changes) for sink in self.ctx.sinks]
+        sinks = self.ctx.sinks if self._changes else ()
+        writes = [sink.identities_changed(self.session, self._changes) for sink in sinks]
 
         def write() -> None:
             for pending in writes:
