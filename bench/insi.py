@@ -16,7 +16,7 @@ Two arrival patterns are measured, floor and client alike:
   and one interpreter lock. The tail then measures that self-made burst more than the client;
   it grows with the length of a round. It is printed as a stress figure.
 
-Run: /work/venv/bin/python bench/insi.py [--calls 1600] [--concurrency 16]
+Run: .venv/bin/python bench/insi.py [--calls 3200] [--concurrency 16]
 Targets: overhead p99 <= 5 ms (server certificate), assertion cost per call after the first <= 1 ms.
 """
 
