@@ -187,14 +187,8 @@ def _apply(
     make_ack: AckFactory,
     trusted: bool,
 ) -> Receipt:
-    with ctx.unit_of_work(sender_actor(sender)) as uow:
-        identity = apply_in(uow, received, f"HL7 {received.event} {control_id}", trusted)
-        ack = make_ack("AA", None)
-        uow.insert_at_commit(
-            INBOUND_MESSAGE, [_inbound_row(ctx, sender, control_id, received.event, ack, identity.id)]
-        )
-        uow.commit()
-    return Receipt(ack, "AA", identity.id)
+    """One message alone: a group of one."""
+    return _apply_group(ctx, [Incoming(sender, control_id, b"", received, None, make_ack, trusted)])[0]
 
 
 def _quarantine(

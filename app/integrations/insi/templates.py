@@ -16,13 +16,11 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from app.domain.insi import InsiOperation
 
-#: The values every request carries, in slot order, before the body values.
-HEADER_SLOTS = ("message_id", "temps", "lps_id", "bam_id")
 _MARKER = "IDENTITOSLOT{}X"
 _MARKER_RE = re.compile(r"IDENTITOSLOT(\d+)X")
 # What lxml refuses in text (it would raise), so such a value is rendered in full to fail the same way.
@@ -40,7 +38,7 @@ class Slots:
     bam_id: str
 
     def values(self) -> list[str]:
-        """In HEADER_SLOTS order."""
+        """In field order: the first slots of every template, before the body values."""
         return [self.message_id, self.temps, self.lps_id, self.bam_id]
 
 
@@ -141,7 +139,7 @@ class RequestTemplates:
         return template.fill(values)  # type: ignore[union-attr]
 
     def _build(self, operation: InsiOperation, body: dict[str, Any], emitter: str) -> RequestTemplate | None:
-        header_count = len(HEADER_SLOTS)
+        header_count = len(fields(Slots))
         markers = iter(_MARKER.format(n) for n in range(header_count, 10_000))
         marked: dict[str, Any] = {
             key: [next(markers) for _ in value] if isinstance(value, list) else next(markers)
