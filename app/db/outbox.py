@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from app.db.engine import Precompiled
 from app.db.hl7_tables import OutboxMessageRow, SubscriberRow
 
 PENDING, SENDING, DONE, DEAD, SKIPPED = "pending", "sending", "done", "dead", "skipped"
@@ -87,7 +88,7 @@ _ENQUEUE_COLUMNS = [
 ]
 # Built once: constructing the INSERT ... SELECT on every identity change cost more client CPU
 # than running it.
-_ENQUEUE_INTERESTED = insert(OUTBOX).from_select(
+_ENQUEUE_INTERESTED = Precompiled(insert(OUTBOX).from_select(
     _ENQUEUE_COLUMNS,
     select(
         SUBSCRIBER.c.id,
@@ -102,7 +103,7 @@ _ENQUEUE_INTERESTED = insert(OUTBOX).from_select(
         bindparam("now", type_=OUTBOX.c.available_at.type),
         bindparam("now_created", type_=OUTBOX.c.created_at.type),
     ).where(SUBSCRIBER.c.enabled, SUBSCRIBER.c.events.like(bindparam("event_pattern"))),
-)
+))
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def enqueue_interested(session: Session, changes: Sequence[LiveRow], now: dateti
         for change in changes
     ]
     if params:
-        session.connection().execute(_ENQUEUE_INTERESTED, params if len(params) > 1 else params[0])
+        _ENQUEUE_INTERESTED.execute(session.connection(), params)
 
 
 def enqueue(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, insert, or_, select, update
 from sqlmodel import Session, col
 
+from app.db.engine import Precompiled
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
 from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
@@ -83,22 +84,23 @@ def _load_statement(key: Any, *, for_update: bool) -> Select[Any]:
 
 
 _LOAD = {
-    (column, for_update): _load_statement(getattr(IDENTITY.c, column), for_update=for_update)
+    (column, for_update): Precompiled(_load_statement(getattr(IDENTITY.c, column), for_update=for_update))
     for column in ("id", "ipp")
     for for_update in (False, True)
 }
-_LOAD_INS = (
+_LOAD_INS = Precompiled(
     select(*_INS_COLUMNS)
     .where(INS.c.identity_id == bindparam("key"))
     .order_by(INS.c.active.desc(), INS.c.id.desc())
 )
-_INSERT_AUDIT = insert(AUDIT).inline()  # no RETURNING: pipelined with the COMMIT (engine.commit_with)
+# No RETURNING: pipelined with the COMMIT (engine.commit_with).
+_INSERT_AUDIT = Precompiled(insert(AUDIT).inline(), by_keys=True)
 _SAVED_COLUMNS = (
     "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_completed",
     "birth_place_code", "used_name", "used_first_name", "status", "attributes", "insi_at",
     "source", "active", "updated_at", "version",
 )
-_SAVE = (
+_SAVE = Precompiled(
     update(IDENTITY)
     .where(IDENTITY.c.id == bindparam("b_id"), IDENTITY.c.version == bindparam("b_version"))
     .values({name: bindparam(name) for name in _SAVED_COLUMNS})
@@ -207,7 +209,10 @@ class IdentityRepository:
         as much client CPU as the statement itself on the hot paths. Core statements never
         autoflush anyway.
         """
-        return self.session.connection().execute(statement, params)
+        connection = self.session.connection()
+        if isinstance(statement, Precompiled):
+            return statement.execute(connection, params)
+        return connection.execute(statement, params)
 
     # -- identities -------------------------------------------------------------------------
     def get(self, identity_id: int, *, for_update: bool = False) -> Identity | None:
@@ -224,7 +229,7 @@ class IdentityRepository:
 
     def ins_records(self, identity_id: int) -> tuple[InsRecord, ...]:
         """The INS records of an identity, active first then newest first."""
-        return _ins_records(self._core(_LOAD_INS, {"key": identity_id}).all())
+        return _ins_records(list(self._core(_LOAD_INS, {"key": identity_id})))
 
     def ins_touched(self, identity_id: int) -> bool:
         """Whether this session added or deactivated an INS of the identity."""

@@ -15,7 +15,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db.engine import commit_with
+from app.db.engine import Precompiled, commit_with
 from app.db.repositories import IdentityRepository
 from app.domain.documents import DocumentType
 from app.domain.identity import Identity, diff
@@ -152,7 +152,7 @@ class UnitOfWork:
                     pending()
             self.identities.add_audits(self._audits)
             for table, rows in self._inserts:
-                self.session.connection().execute(insert(table).inline(), rows)
+                _plain_insert(table).execute(self.session.connection(), rows)
 
         if self._audits or self._inserts or any(pending is not None for pending in writes):
             commit_with(self.session, write)
@@ -161,3 +161,14 @@ class UnitOfWork:
         self._changes.clear()
         self._audits.clear()
         self._inserts.clear()
+
+
+_PLAIN_INSERTS: dict[str, Precompiled] = {}
+
+
+def _plain_insert(table: Table) -> Precompiled:
+    """INSERT without RETURNING for ``insert_at_commit`` rows (one compiled form per table)."""
+    found = _PLAIN_INSERTS.get(table.name)
+    if found is None:
+        found = _PLAIN_INSERTS[table.name] = Precompiled(insert(table).inline(), by_keys=True)
+    return found

@@ -82,6 +82,14 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "The message does not start with an MSH segment.",
         "Le message ne commence pas par un segment MSH.",
     ),
+    "hl7-bad-separators": (
+        "MSH-1 and MSH-2 do not declare five distinct delimiters.",
+        "MSH-1 et MSH-2 ne déclarent pas cinq délimiteurs distincts.",
+    ),
+    "hl7-bad-escape": (
+        "{field} holds a malformed escape sequence.",
+        "{field} contient une séquence d'échappement mal formée.",
+    ),
     "hl7-charset-unsupported": (
         "Character set {charset} is not supported (UNICODE UTF-8 or 8859/1).",
         "Le jeu de caractères {charset} n'est pas pris en charge (UNICODE UTF-8 ou 8859/1).",

@@ -156,7 +156,7 @@ def sniff_header(raw: bytes) -> Header | None:
     except Hl7FormatError:
         text, charset = raw.decode("latin-1").replace("\n", "\r").strip("\x0b\x1c\r "), "UNICODE UTF-8"
     try:
-        return _header(Er7Message.split(text), charset)
+        return _header(Er7Message.split(text, charset=charset), charset)
     except Hl7FormatError:
         return None
 
@@ -167,7 +167,7 @@ PAM_SEGMENTS = frozenset({"PID", "MRG", "ZFD"})  # what an identity message is r
 def parse_pam(raw: bytes) -> PamIdentityMessage:
     """Parse one PAM FR identity message from its raw bytes (charset per MSH-18)."""
     text, charset = decode(raw)
-    message = Er7Message.split(text, PAM_SEGMENTS)
+    message = Er7Message.split(text, PAM_SEGMENTS, charset)
     header = _header(message, charset)
     _check_event(header)
     pid = message.segment("PID")
@@ -338,7 +338,8 @@ class Ack:
 
 def parse_ack(raw: bytes) -> Ack:
     """Read MSA (and ERR/MSA-3 text) from a raw acknowledgement."""
-    message = Er7Message.split(decode(raw)[0])
+    text, charset = decode(raw)
+    message = Er7Message.split(text, charset=charset)
     msa = message.segment("MSA")
     if msa is None:
         raise Hl7FormatError("hl7-missing-segment", field="MSA", hl7_code=HL7_SEGMENT_SEQUENCE)

@@ -1,0 +1,80 @@
+"""Hot-path statements run on the driver (PostgreSQL) store and fail exactly as through SQLAlchemy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.db.engine import Precompiled
+from app.db.hl7_tables import InboundMessageRow
+from app.db.repositories import IdentityRepository, StaleRow
+from app.db.tables import AuditEventRow
+from app.services.context import Actor
+from app.services.identities import TraitsInput, create_identity
+
+AUDIT = AuditEventRow.__table__
+INBOUND = InboundMessageRow.__table__
+
+
+def _audit(action: str, before: object, after: object) -> dict[str, object]:
+    return {"identity_id": None, "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "actor": "t", "roles": "admin",
+            "action": action, "before": before, "after": after, "reason": None}
+
+
+def test_json_and_null_values_are_stored_as_sqlalchemy_stores_them(ctx):
+    values = {"n": 1, "name": "HÉLÈNE", "list": [1, None]}
+    fast = Precompiled(insert(AUDIT).inline(), by_keys=True)
+    with Session(ctx.engine) as session:
+        connection = session.connection()
+        connection.execute(insert(AUDIT), [_audit("via.sqlalchemy", None, values)])
+        fast.execute(connection, [_audit("via.driver", None, values), _audit("via.driver.2", None, {})])
+        session.commit()
+    with Session(ctx.engine) as session:
+        rows = session.execute(
+            select(AUDIT.c.action, AUDIT.c.before, AUDIT.c.after, AUDIT.c.at).order_by(AUDIT.c.id)
+        ).all()
+        null_before = session.execute(
+            text("SELECT action FROM audit_event WHERE before IS NULL ORDER BY id")
+        ).scalars().all()
+    assert [(r.action, r.before, r.after) for r in rows] == [
+        ("via.sqlalchemy", None, values), ("via.driver", None, values), ("via.driver.2", None, {})
+    ]
+    assert rows[0].at == rows[1].at
+    # None is stored the same way on both paths (whichever SQL value SQLAlchemy picks for it).
+    assert ("via.sqlalchemy" in null_before) == ("via.driver" in null_before)
+
+
+def test_a_duplicate_is_an_integrity_error_and_the_connection_stays_usable(ctx):
+    fast = Precompiled(insert(INBOUND).inline(), by_keys=True)
+    row = {"sender": "GAM^X", "control_id": "C1", "event": "A31", "received_at": datetime.now(UTC),
+           "ack_code": "AA", "ack": "MSH|..."}
+    with Session(ctx.engine) as session:
+        fast.execute(session.connection(), row)
+        with pytest.raises(IntegrityError):
+            fast.execute(session.connection(), row)
+        session.rollback()
+    with Session(ctx.engine) as session:
+        fast.execute(session.connection(), row | {"control_id": "C2"})
+        session.commit()
+        assert session.execute(select(INBOUND.c.control_id)).scalars().all() == ["C2"]
+
+
+def test_a_save_at_a_stale_version_is_refused(ctx):
+    identity = create_identity(
+        ctx, Actor("t", frozenset({"admission"})),
+        TraitsInput(birth_name="DUPONT", first_names="MARIE", birth_date="1980-03-17", sex="F"),
+    )
+    with Session(ctx.engine) as session:
+        repo = IdentityRepository(session)
+        loaded = repo.get(identity.id, for_update=True)
+        assert loaded is not None
+        with pytest.raises(StaleRow):
+            repo.save(loaded, expected_version=loaded.version + 1, now=datetime.now(UTC))
+        assert repo.save(loaded, expected_version=loaded.version, now=datetime.now(UTC)) == loaded.version + 1
+        session.commit()
+    with Session(ctx.engine) as session:
+        assert IdentityRepository(session).get(identity.id).version == identity.version + 1
