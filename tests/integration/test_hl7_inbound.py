@@ -162,3 +162,17 @@ def test_latin1_message_is_applied(ctx, settings):
     (raw,) = exchange(ctx, settings, pam("L1", cs="8859/1", used="LÉGER"))
     assert parse_ack(raw).code == "AA"
     assert identity_by_ipp(ctx, "000003").traits.used_name == "LEGER"
+
+
+def test_escape_sequences_are_read_and_a_malformed_one_is_refused_naming_the_field(ctx, settings):
+    hex_escaped, malformed = exchange(
+        ctx, settings, pam("E1", used="L\\XC389\\GER"), pam("E2", ipp="000004", name="PAT\\Q\\TROIS")
+    )
+    assert parse_ack(hex_escaped).code == "AA"
+    assert identity_by_ipp(ctx, "000003").traits.used_name == "LEGER"  # É, then the lexical profile
+    ack = parse_ack(malformed)
+    assert (ack.code, ack.error_code) == ("AE", "hl7-bad-escape")
+    assert "PID^1^5" in malformed.decode()
+    assert identity_by_ipp(ctx, "000004") is None
+    with Session(ctx.engine) as session:
+        assert session.execute(select(QuarantineRow.control_id)).scalars().all() == ["E2"]
