@@ -133,3 +133,18 @@ def test_text_without_msh_is_not_hl7():
     with pytest.raises(Hl7FormatError) as caught:
         Er7Message.split("PID|1||77")
     assert caught.value.code == "hl7-not-hl7"
+
+
+def test_a_malformed_escape_in_a_value_not_read_does_not_refuse_the_message():
+    home = "3 RUE DU PORT\\^^PARIS^^75001^^H"  # a stray backslash in the home address (PID-11, type H)
+    text = message().replace("|^^^^^^BDL^^75056|", f"|{home}~^^^^^^BDL^^75056|")
+    assert home in text
+    parsed = parse_pam(text.encode())
+    assert parsed.birth_place_code == "75056"
+
+
+def test_a_malformed_escape_in_the_birth_place_is_refused_naming_pid_11():
+    text = message().replace("|^^^^^^BDL^^75056|", "|^^^^^^BDL^^75\\Q\\056|")
+    with pytest.raises(Hl7FormatError) as caught:
+        parse_pam(text.encode())
+    assert (caught.value.code, caught.value.field) == ("hl7-bad-escape", "PID-11")

@@ -103,7 +103,8 @@ class Er7Message:
                 continue
             fields = line.split(field)
             if fields[0] == "MSH":
-                fields[1:2] = [field, declared]  # MSH-1 is the separator itself, MSH-2 the encoding characters
+                # MSH-1 is the separator itself, MSH-2 the encoding characters.
+                fields[1:2] = [field, declared]
             segments.append(fields)
         return cls(tuple(segments), field, chars[0], chars[1], chars[2], chars[3], codec_of(charset))
 
@@ -121,22 +122,30 @@ class Er7Message:
     def tree(self, segment: list[str] | None, number: int) -> Tree:
         """Field ``number`` of a segment as repetitions -> components -> subcomponents (unescaped).
 
-        A malformed escape sequence refuses the message, naming the field: a name is never
-        silently altered.
+        A value whose escape sequences cannot be read is kept as a ``MalformedValue``: ``pick``
+        refuses it, naming the field, so a message is refused only when a value Identito uses
+        is unreadable (never silently altered), not for a stray backslash in an address line
+        it does not read.
         """
         if segment is None or number >= len(segment):
             return []
         field = segment[number]
         if segment[0] == "MSH" and number <= 2:
             return [[[field]]]
-        component, subcomponent = self.component, self.subcomponent
-        try:
-            return [
-                [[self._unescape(s) for s in comp.split(subcomponent)] for comp in rep.split(component)]
-                for rep in field.split(self.repetition)
+        component, subcomponent, escape, name = self.component, self.subcomponent, self.escape, segment[0]
+        return [
+            [
+                [s if escape not in s else self._read(s, name, number) for s in comp.split(subcomponent)]
+                for comp in rep.split(component)
             ]
+            for rep in field.split(self.repetition)
+        ]
+
+    def _read(self, value: str, segment_id: str, number: int) -> str:
+        try:
+            return self._unescape(value)
         except ValueError:
-            raise Hl7FormatError("hl7-bad-escape", field=f"{segment[0]}-{number}") from None
+            return MalformedValue(value, f"{segment_id}-{number}")
 
     def value(self, segment: list[str] | None, number: int, comp: int = 1, sub: int = 1) -> str:
         """One value (first repetition), '' when absent; 1-based component/subcomponent."""
@@ -144,16 +153,13 @@ class Er7Message:
         return pick(tree[0], comp, sub) if tree else ""
 
     def _unescape(self, value: str) -> str:
-        """Resolve escape sequences (HL7 v2.5 §2.7); ValueError on a malformed one.
+        """Resolve the escape sequences of a value (HL7 v2.5 §2.7); ValueError on a malformed one.
 
         Delimiters (F, S, T, R, E) and hexadecimal data (X, bytes in the message's character set)
         are restored. Highlighting (H, N), character-set switches (C, M), formatting commands
         (.br, .sp...) and locally defined (Z) sequences carry no identity data and are dropped.
         """
-        escape = self.escape
-        if escape not in value:
-            return value
-        parts = value.split(escape)
+        parts = value.split(self.escape)
         if len(parts) % 2 == 0:  # an odd number of escape characters: an unterminated sequence
             raise ValueError("unterminated escape sequence")
         out = [parts[0]]
@@ -174,8 +180,25 @@ class Er7Message:
         raise ValueError("unknown escape sequence")
 
 
+class MalformedValue(str):
+    """A value with an unreadable escape sequence, as received; ``pick`` refuses it."""
+
+    field: str
+
+    def __new__(cls, raw: str, field: str) -> MalformedValue:
+        value = super().__new__(cls, raw)
+        value.field = field
+        return value
+
+
 def pick(rep: list[list[str]], comp: int, sub: int = 1) -> str:
-    """Component ``comp``, subcomponent ``sub`` of one repetition (1-based), '' when absent."""
+    """Component ``comp``, subcomponent ``sub`` of one repetition (1-based), '' when absent.
+
+    An unreadable value (``MalformedValue``) refuses the message, naming its field.
+    """
     if comp > len(rep) or sub > len(rep[comp - 1]):
         return ""
-    return rep[comp - 1][sub - 1]
+    value = rep[comp - 1][sub - 1]
+    if type(value) is MalformedValue:
+        raise Hl7FormatError("hl7-bad-escape", field=value.field)
+    return value
