@@ -1,10 +1,12 @@
-"""Building PAM FR messages: both formats, parse-back with python-hl7 (ours) and hl7apy."""
+"""Building PAM FR messages: both formats, parse-back with Identito's parser, python-hl7 and hl7apy."""
 
 from __future__ import annotations
 
 import re
 
+import hl7
 import pytest
+from hl7.util import unescape as hl7_unescape
 from hl7apy.parser import parse_message
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,6 +82,28 @@ def test_hl7apy_reads_the_same_identity():
         "INSI",
         "20260110",
     )
+
+
+def test_python_hl7_reads_the_same_identity():
+    identity = outbound_identity(Status.QUAL, (Attribute.HOMA,))
+    message = hl7.parse(build_identity_message("A31", identity, envelope("78"), INS_READY))
+
+    def value(segment: str, field: int) -> str:
+        return hl7_unescape(message, str(message.segment(segment)[field]))
+
+    assert str(message.segment("MSH")[9]) == "ADT^A31^ADT_A05" and str(message.segment("MSH")[10]) == "78"
+    pid = message.segment("PID")
+    ids = [(str(r[0]), str(r[3][1]), str(r[4])) for r in pid[3]]
+    assert ids == [("123456", "1.2.250.1.71.4.2.2.999", "PI"), ("275126322074974", OID_NIR, "INS")]
+    names = [(hl7_unescape(message, str(n[0])), str(n[1]), str(n[2]), str(n[6])) for n in pid[5]]
+    assert names == [
+        ("DE LA FONTAINE-D'ARC", "JEAN-CHRISTOPHE", "JEAN-CHRISTOPHE PIERRE", "L"),
+        ("MARTIN", "JC", "", "D"),
+    ]
+    assert (value("PID", 7), value("PID", 8)) == ("19751206", "F")
+    assert [(str(a[6]), str(a[8])) for a in pid[11]] == [("BDL", "63220")]
+    assert [str(c) for c in pid[32]] == ["VALI", "HOMA"]
+    assert (value("ZFD", 4), value("ZFD", 5), value("ZFD", 6)) == ("N", "INSI", "20260110")
 
 
 @pytest.mark.parametrize(
