@@ -73,7 +73,8 @@ def test_random_messages_split_exactly_as_python_hl7(separators: str):
         )
         segments = [header]
         for name in rng.choices(["PID", "PV1", "ZFD", "MRG", "NK1"], k=rng.randint(1, 4)):
-            fields = [random_field(rng, component + repetition + subcomponent, escapes) for _ in range(rng.randint(0, 35))]
+            delimiters = component + repetition + subcomponent
+            fields = [random_field(rng, delimiters, escapes) for _ in range(rng.randint(0, 35))]
             segments.append(field.join([name, *fields]))
         assert_same_as_python_hl7("\r".join(segments))
 
@@ -85,7 +86,8 @@ def test_official_sample_splits_as_python_hl7():
 def test_delimiters_declared_in_msh_2_are_used():
     text = message().replace("MSH|^~\\&|", "MSH|$~\\&|").replace("|", "!").replace("^", "$")
     parsed = parse_pam(text.encode())
-    assert (parsed.birth_name, parsed.first_names, parsed.ipp.universal_id) == ("DUPONT", "MARIE ANNE", "1.2.3")
+    read = (parsed.birth_name, parsed.first_names, parsed.ipp.universal_id)
+    assert read == ("DUPONT", "MARIE ANNE", "1.2.3")
 
 
 def test_hexadecimal_escapes_are_bytes_of_the_message_character_set():
