@@ -31,7 +31,7 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 30}
+            database_url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -41,6 +41,7 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
+        hide_parameters=True,  # a logged database error never shows the traits it was writing
     )
     event.listen(engine, "checkin", _mark_checkin)
     event.listen(engine, "checkout", partial(_ping_if_idle, engine))
@@ -175,5 +176,5 @@ class Precompiled:
         except psycopg.Error as exc:
             if driver.broken or driver.closed:  # type: ignore[union-attr]
                 connection.invalidate(exc)
-            raise DBAPIError.instance(sql, rows[0], exc, psycopg.Error) from exc
+            raise DBAPIError.instance(sql, None, exc, psycopg.Error, hide_parameters=True) from exc
         return cursor

@@ -48,14 +48,15 @@ def test_json_and_null_values_are_stored_as_sqlalchemy_stores_them(ctx):
     assert ("via.sqlalchemy" in null_before) == ("via.driver" in null_before)
 
 
-def test_a_duplicate_is_an_integrity_error_and_the_connection_stays_usable(ctx):
+def test_a_duplicate_is_an_integrity_error_without_parameters_and_the_connection_stays_usable(ctx):
     fast = Precompiled(insert(INBOUND).inline(), by_keys=True)
     row = {"sender": "GAM^X", "control_id": "C1", "event": "A31", "received_at": datetime.now(UTC),
            "ack_code": "AA", "ack": "MSH|..."}
     with Session(ctx.engine) as session:
         fast.execute(session.connection(), row)
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError) as caught:
             fast.execute(session.connection(), row)
+        assert "MSH|..." not in str(caught.value)  # parameters (traits, messages) stay out of logs
         session.rollback()
     with Session(ctx.engine) as session:
         fast.execute(session.connection(), row | {"control_id": "C2"})
@@ -78,3 +79,13 @@ def test_a_save_at_a_stale_version_is_refused(ctx):
         session.commit()
     with Session(ctx.engine) as session:
         assert IdentityRepository(session).get(identity.id).version == identity.version + 1
+
+
+def test_sqlalchemy_errors_do_not_show_parameters(ctx):
+    row = {"sender": "GAM^X", "control_id": "C1", "event": "A31", "received_at": datetime.now(UTC),
+           "ack_code": "AA", "ack": "DUPONT^MARIE"}
+    with Session(ctx.engine) as session:
+        session.connection().execute(insert(INBOUND), row)
+        with pytest.raises(IntegrityError) as caught:
+            session.connection().execute(insert(INBOUND), row)
+    assert "DUPONT^MARIE" not in str(caught.value)
