@@ -149,7 +149,10 @@ class Precompiled:
         return form
 
     def execute(self, connection: Connection, params: dict[str, Any] | Sequence[dict[str, Any]]) -> Any:
-        """Run with one parameter set (a dict) or several (a list: executemany, no rows returned)."""
+        """Run with one parameter set (a dict) or several naming the same columns (a list:
+        executemany, no rows returned). An empty list runs nothing and returns None."""
+        if not params:
+            return None
         if connection.dialect.name != "postgresql":
             return connection.execute(self.statement, params)
         import psycopg
