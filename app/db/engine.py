@@ -85,29 +85,42 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def driver_pipeline(connection: Connection) -> Iterator[Any]:
+    """psycopg's pipeline mode on a SQLAlchemy connection's driver connection (PostgreSQL).
+
+    Statements sent inside are queued (with psycopg's implicit BEGIN when the transaction has
+    not started) and go to the server together, when a result is read or the block ends. A
+    driver error is raised as the SQLAlchemy exception it would have been (an IntegrityError
+    stays an IntegrityError); a connection broken meanwhile is invalidated, not pooled.
+    """
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            yield driver
+    except psycopg.Error as exc:
+        if driver.broken or driver.closed:  # type: ignore[union-attr]
+            connection.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, hide_parameters=True) from exc
+
+
 def commit_with(session: Session, writes: Callable[[], None]) -> None:
     """Run ``writes``, then commit; on PostgreSQL the writes and the COMMIT take one round trip.
 
-    psycopg's pipeline mode queues the statements and reads their results when the COMMIT
-    syncs: a statement's error surfaces there, raised as the SQLAlchemy exception it would have
-    been (an IntegrityError stays an IntegrityError). So ``writes`` must not read any result:
-    inserts without RETURNING only. Pending ORM changes are flushed first, outside the pipeline
-    (their updates check row counts). Elsewhere (SQLite) the writes simply run before the commit.
+    The writes are pipelined (``driver_pipeline``): their errors surface when the COMMIT syncs,
+    so ``writes`` must not read any result: inserts without RETURNING, and updates whose row
+    count is known in advance (of rows this transaction holds locked). Pending ORM changes are
+    flushed first, outside the pipeline (their updates check row counts). Elsewhere (SQLite)
+    the writes simply run before the commit.
     """
     session.flush()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        import psycopg
-
-        driver = connection.connection.driver_connection
-        try:
-            with driver.pipeline():  # type: ignore[union-attr]
-                writes()
-                driver.commit()  # type: ignore[union-attr]
-        except psycopg.Error as exc:
-            if driver.broken or driver.closed:  # type: ignore[union-attr]
-                connection.invalidate(exc)  # not back into the pool
-            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+        with driver_pipeline(connection) as driver:
+            writes()
+            driver.commit()
     else:
         writes()
     session.commit()  # on PostgreSQL: nothing left to send; ends the session's transaction
