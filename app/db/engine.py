@@ -143,11 +143,14 @@ class Precompiled:
 
     Only for statements built once at import time: the compiled forms are kept for the process.
     ``by_keys``: a plain ``insert(table)``, compiled for the columns the parameters name.
+    ``prepare``: psycopg's choice (None: a server-side prepared statement after 5 runs); False
+    plans each run for its own values.
     """
 
-    def __init__(self, statement: Any, *, by_keys: bool = False) -> None:
+    def __init__(self, statement: Any, *, by_keys: bool = False, prepare: bool | None = None) -> None:
         self.statement = statement
         self.by_keys = by_keys
+        self.prepare = prepare
         self._forms: dict[tuple[str, ...], _Form] = {}
 
     def _form(self, connection: Connection, keys: tuple[str, ...]) -> _Form:
@@ -186,7 +189,7 @@ class Precompiled:
         try:
             cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
             if len(rows) == 1:
-                cursor.execute(sql, rows[0])
+                cursor.execute(sql, rows[0], prepare=self.prepare)
             else:
                 cursor.executemany(sql, rows)
         except psycopg.Error as exc:

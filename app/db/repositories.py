@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, or_, select, update
+from sqlalchemy import ARRAY, Select, any_, bindparam, insert, or_, select, update
 from sqlmodel import Session, col
 
 from app.db.engine import Precompiled
@@ -88,6 +88,14 @@ _LOAD = {
     for column in ("id", "ipp")
     for for_update in (False, True)
 }
+_LOCK_BY_IPPS = Precompiled(
+    select(IDENTITY, *_INS_COLUMNS)
+    .outerjoin(INS, INS.c.identity_id == IDENTITY.c.id)
+    .where(IDENTITY.c.ipp == any_(bindparam("keys", type_=ARRAY(IDENTITY.c.ipp.type))))
+    .order_by(IDENTITY.c.id, INS.c.active.desc(), INS.c.id.desc())
+    .with_for_update(of=IDENTITY),
+    prepare=False,  # planned for the IPPs given: the unique index, even on a table not analyzed yet
+)
 _LOAD_INS = Precompiled(
     select(*_INS_COLUMNS)
     .where(INS.c.identity_id == bindparam("key"))
@@ -201,6 +209,7 @@ class IdentityRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._ins_touched: set[int] = set()
+        self._locked_ahead: dict[str, Identity | None] = {}  # see ``lock_by_ipps``
 
     def _core(self, statement: Any, params: Any = None) -> Any:
         """Run a Core statement (plain rows, no ORM entities) on the session's connection.
@@ -221,7 +230,35 @@ class IdentityRepository:
 
     def get_by_ipp(self, ipp: str, *, for_update: bool = False) -> Identity | None:
         """Load the identity holding a local id (IPP), with its INS records."""
+        if for_update and ipp in self._locked_ahead:
+            return self._locked_ahead.pop(ipp)
         return self._load("ipp", ipp, for_update)
+
+    def lock_by_ipps(self, ipps: Sequence[str]) -> None:
+        """Lock, in id order, the identities holding these IPPs, in one statement.
+
+        The next ``get_by_ipp(ipp, for_update=True)`` of each IPP then answers from what this
+        read, once: an IPP asked again reads the database (and sees what this transaction
+        wrote). Until then the answers stay exact, because every write of this repository
+        forgets the identities it may change (``_forget``). A group of HL7 messages saves one
+        round trip per message this way.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return  # each get_by_ipp reads on its own
+        unique = list(dict.fromkeys(ipps))
+        found = {i.ipp: i for i in _identities(self._core(_LOCK_BY_IPPS, {"keys": unique}))}
+        self._locked_ahead = {ipp: found.get(ipp) for ipp in unique}
+
+    def _forget(self, *, identity_id: int | None = None, ipp: str | None = None) -> None:
+        """Drop what ``lock_by_ipps`` read that a write may have changed (everything if unsure)."""
+        if not self._locked_ahead:
+            return
+        if identity_id is None and ipp is None:
+            self._locked_ahead.clear()
+            return
+        for key, identity in list(self._locked_ahead.items()):
+            if key == ipp or (identity is not None and identity.id == identity_id):
+                del self._locked_ahead[key]
 
     def _load(self, column: str, key: Any, for_update: bool) -> Identity | None:
         found = _identities(self._core(_LOAD[column, for_update], {"key": key}))
@@ -266,6 +303,7 @@ class IdentityRepository:
 
     def add(self, traits: Traits, state: IdentityState, ipp: str | None, source: str, now: datetime) -> int:
         """Insert a new identity and return its id."""
+        self._forget(ipp=ipp or "")
         row = IdentityRow(
             ipp=ipp,
             status=state.status.value,
@@ -282,10 +320,12 @@ class IdentityRepository:
 
     def set_ipp(self, identity_id: int, ipp: str) -> None:
         """Give a generated IPP to a new identity."""
+        self._forget()
         self.session.execute(update(IdentityRow).where(col(IdentityRow.id) == identity_id).values(ipp=ipp))
 
     def save(self, identity: Identity, *, expected_version: int, now: datetime) -> int:
         """Write traits, status and attributes if the version is still the expected one."""
+        self._forget(identity_id=identity.id)
         values = _trait_values(identity.traits) | {
             "status": identity.status.value,
             "attributes": _attributes_text(identity.attributes),
@@ -303,6 +343,7 @@ class IdentityRepository:
 
     def add_many(self, identities: Sequence[NewIdentity], now: datetime) -> list[int]:
         """Insert identities and their INS in two multi-row statements; return the ids in order."""
+        self._forget()
         if not identities:
             return []
         rows = [
@@ -401,12 +442,14 @@ class IdentityRepository:
     # -- INS --------------------------------------------------------------------------------
     def add_ins(self, identity_id: int, record: InsRecord, now: datetime) -> None:
         """Store an INS (active or historic) for an identity."""
+        self._forget(identity_id=identity_id)
         self.session.add(InsRow(**_ins_values(identity_id, record, now)))
         self.session.flush()
         self._ins_touched.add(identity_id)
 
     def deactivate_ins(self, identity_id: int, now: datetime) -> int:
         """Move the active INS to history (kept, marked inactive)."""
+        self._forget(identity_id=identity_id)
         stmt = (
             update(InsRow)
             .where(col(InsRow.identity_id) == identity_id, col(InsRow.active))

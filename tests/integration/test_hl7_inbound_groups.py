@@ -13,6 +13,7 @@ from app.db.hl7_tables import InboundMessageRow, QuarantineRow
 from app.db.tables import AuditEventRow
 from app.integrations.hl7.mllp import MllpClient, MllpDropped
 from app.integrations.hl7.parse import parse_ack
+from app.services import inbound
 from app.workers.mllp_listener import InboundHandler, build_server
 from tests.integration.test_hl7_inbound import count, identity_by_ipp, pam
 
@@ -68,6 +69,29 @@ def test_a_refused_or_duplicate_message_does_not_sink_its_group(ctx, settings):
     assert identity_by_ipp(ctx, "200004").traits.birth_name == "FAURE"
     assert identity_by_ipp(ctx, "200003") is None
     assert count(ctx, QuarantineRow) == 1
+
+
+def test_a_group_of_updates_reads_each_identity_once_and_sees_its_own_changes(ctx, settings, monkeypatch):
+    handler = InboundHandler(ctx, settings)
+    assert acks(handler.process_many([pam("U0", ipp="300001")])) == [("AA", "U0")]
+    assert acks(handler.process_many([pam("U1", ipp="300002")])) == [("AA", "U1")]
+    before = identity_by_ipp(ctx, "300002").version
+
+    def one_by_one(*_args: object) -> None:
+        raise AssertionError("the group fell back to one-by-one processing")
+
+    monkeypatch.setattr(inbound, "_receive_one", one_by_one)
+    group = [
+        pam("U2", ipp="300002", used="ANDRE"),
+        pam("U3", ipp="300001", used="BLANC"),
+        pam("U4", ipp="300002", used="CARON"),  # the same identity again: must see U2's save
+        pam("U5", ipp="300003", name="DUMAS"),  # a new one
+    ]
+    assert acks(handler.process_many(group)) == [("AA", "U2"), ("AA", "U3"), ("AA", "U4"), ("AA", "U5")]
+    second = identity_by_ipp(ctx, "300002")
+    assert (second.traits.used_name, second.version) == ("CARON", before + 2)
+    assert identity_by_ipp(ctx, "300001").traits.used_name == "BLANC"
+    assert identity_by_ipp(ctx, "300003").traits.birth_name == "DUMAS"
 
 
 async def _senders(port: int, per_sender: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
