@@ -93,8 +93,8 @@ class UnitOfWork:
     def __init__(self, ctx: ServiceContext, actor: Actor) -> None:
         self.ctx = ctx
         self.actor = actor
-        self.session = Session(ctx.engine, expire_on_commit=False)
-        self.identities = IdentityRepository(self.session)
+        self._session = Session(ctx.engine, expire_on_commit=False)
+        self.identities = IdentityRepository(self._session)
         self._changes: list[IdentityChange] = []
         self._audits: list[dict[str, Any]] = []
         self._inserts: list[tuple[Table, list[dict[str, Any]]]] = []
@@ -102,9 +102,15 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         return self
 
+    @property
+    def session(self) -> Session:
+        """The transaction's session (deferred identity saves written first)."""
+        return self.identities.session
+
     def __exit__(self, *exc: object) -> None:
-        self.session.rollback()
-        self.session.close()
+        self.identities.transaction_ended()
+        self._session.rollback()
+        self._session.close()
 
     def audit(
         self,
@@ -144,20 +150,21 @@ class UnitOfWork:
         """Let the sinks read, then write their rows, the audit rows and ``insert_at_commit`` rows,
         and commit: on PostgreSQL those writes go with the COMMIT in one round trip."""
         sinks = self.ctx.sinks if self._changes else ()
-        writes = [sink.identities_changed(self.session, self._changes) for sink in sinks]
+        # The sinks read what the changes carry and their own tables, never identity rows: the
+        # deferred identity saves can still go with the COMMIT.
+        writes = [sink.identities_changed(self._session, self._changes) for sink in sinks]
 
         def write() -> None:
+            self.identities.write_deferred()
             for pending in writes:
                 if pending is not None:
                     pending()
             self.identities.add_audits(self._audits)
             for table, rows in self._inserts:
-                _plain_insert(table).execute(self.session.connection(), rows)
+                _plain_insert(table).execute(self._session.connection(), rows)
 
-        if self._audits or self._inserts or any(pending is not None for pending in writes):
-            commit_with(self.session, write)
-        else:
-            self.session.commit()
+        commit_with(self._session, write)
+        self.identities.transaction_ended()
         self._changes.clear()
         self._audits.clear()
         self._inserts.clear()

@@ -1,7 +1,9 @@
-"""Hot-path statements run on the driver (PostgreSQL) store and fail exactly as through SQLAlchemy."""
+"""Hot-path statements run on the driver (PostgreSQL) store and fail exactly as through SQLAlchemy;
+deferred saves of rows locked ahead are seen by every later statement and land only with the commit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -12,16 +14,19 @@ from sqlmodel import Session
 from app.db.engine import Precompiled
 from app.db.hl7_tables import InboundMessageRow
 from app.db.repositories import IdentityRepository, StaleRow
-from app.db.tables import AuditEventRow
+from app.db.tables import AuditEventRow, IdentityRow
 from app.services.context import Actor
 from app.services.identities import TraitsInput, create_identity
 
 AUDIT = AuditEventRow.__table__
 INBOUND = InboundMessageRow.__table__
+EDITOR = Actor("t", frozenset({"admission"}))
+TRAITS = TraitsInput(birth_name="DUPONT", first_names="MARIE", birth_date="1980-03-17", sex="F")
 
 
 def _audit(action: str, before: object, after: object) -> dict[str, object]:
-    return {"identity_id": None, "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "actor": "t", "roles": "admin",
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    return {"identity_id": None, "at": at, "actor": "t", "roles": "admin",
             "action": action, "before": before, "after": after, "reason": None}
 
 
@@ -65,10 +70,7 @@ def test_a_duplicate_is_an_integrity_error_without_parameters_and_the_connection
 
 
 def test_a_save_at_a_stale_version_is_refused(ctx):
-    identity = create_identity(
-        ctx, Actor("t", frozenset({"admission"})),
-        TraitsInput(birth_name="DUPONT", first_names="MARIE", birth_date="1980-03-17", sex="F"),
-    )
+    identity = create_identity(ctx, EDITOR, TRAITS)
     with Session(ctx.engine) as session:
         repo = IdentityRepository(session)
         loaded = repo.get(identity.id, for_update=True)
@@ -89,3 +91,37 @@ def test_sqlalchemy_errors_do_not_show_parameters(ctx):
         with pytest.raises(IntegrityError) as caught:
             session.connection().execute(insert(INBOUND), row)
     assert "DUPONT^MARIE" not in str(caught.value)
+
+
+def _used_name_in_db(ctx, identity_id: int) -> tuple[str | None, int]:
+    with Session(ctx.engine) as session:
+        row = session.execute(
+            select(IdentityRow.used_name, IdentityRow.version).where(IdentityRow.id == identity_id)
+        ).one()
+    return row.used_name, row.version
+
+
+def _locked_ahead_and_saved(uow, identity, used_name: str) -> int:
+    uow.identities.lock_by_ipps([identity.ipp])
+    loaded = uow.identities.get_by_ipp(identity.ipp, for_update=True)
+    changed = replace(loaded, traits=loaded.traits.with_changes(used_name=used_name))
+    return uow.identities.save(changed, expected_version=loaded.version, now=datetime.now(UTC))
+
+
+def test_a_save_of_a_row_locked_ahead_is_seen_by_later_statements_and_lands_with_the_commit(ctx):
+    identity = create_identity(ctx, EDITOR, TRAITS)
+    with ctx.unit_of_work(EDITOR) as uow:
+        version = _locked_ahead_and_saved(uow, identity, "DURAND")
+        seen = uow.session.execute(select(IdentityRow.used_name).where(IdentityRow.id == identity.id))
+        assert seen.scalar_one() == "DURAND"  # the same transaction reads its own save
+        again = uow.identities.get_by_ipp(identity.ipp, for_update=True)  # asked again: from the database
+        assert (again.traits.used_name, again.version) == ("DURAND", version)
+        uow.commit()
+    assert _used_name_in_db(ctx, identity.id) == ("DURAND", identity.version + 1)
+
+
+def test_a_unit_of_work_left_without_commit_writes_none_of_its_saves(ctx):
+    identity = create_identity(ctx, EDITOR, TRAITS)
+    with ctx.unit_of_work(EDITOR) as uow:
+        _locked_ahead_and_saved(uow, identity, "DURAND")
+    assert _used_name_in_db(ctx, identity.id) == (None, identity.version)
