@@ -164,8 +164,10 @@ def _ins_values(identity_id: int, record: InsRecord, now: datetime) -> dict[str,
 
 def document_check(row: IdentityDocumentRow) -> DocumentCheck:
     """A document row as a domain value."""
-    return DocumentCheck(row.id or 0, row.identity_id, row.type, row.high_trust, row.checked_by, row.checked_at,
-                         row.expires_on, row.withdrawn_at, row.withdrawn_reason)
+    return DocumentCheck(
+        row.id or 0, row.identity_id, row.type, row.high_trust, row.checked_by, row.checked_at,
+        row.expires_on, row.withdrawn_at, row.withdrawn_reason,
+    )
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,13 @@ def _like_prefix(value: str) -> str:
 
 
 class IdentityRepository:
-    """Identities, their INS, documents and audit trail."""
+    """Identities, their INS, documents and audit trail.
+
+    Rows locked by ``lock_by_ipps`` are saved lazily: their UPDATE runs just before the next
+    statement of the transaction (``session`` writes it first, and so does the unit of work's
+    ``session``) or with the COMMIT (``write_deferred``, in the unit of work's pipelined commit).
+    Code that reaches the connection must therefore go through ``session``, never keep it.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
