@@ -86,24 +86,31 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
-def driver_pipeline(connection: Connection) -> Iterator[Any]:
-    """psycopg's pipeline mode on a SQLAlchemy connection's driver connection (PostgreSQL).
-
-    Statements sent inside are queued (with psycopg's implicit BEGIN when the transaction has
-    not started) and go to the server together, when a result is read or the block ends. A
-    driver error is raised as the SQLAlchemy exception it would have been (an IntegrityError
-    stays an IntegrityError); a connection broken meanwhile is invalidated, not pooled.
-    """
+def _driver_errors(connection: Connection, statement: str | None = None) -> Iterator[Any]:
+    """The connection's psycopg connection; a driver error is raised as the SQLAlchemy exception
+    it would have been (an IntegrityError stays an IntegrityError, parameters hidden), and a
+    connection broken meanwhile is invalidated, not pooled."""
     import psycopg
 
     driver = connection.connection.driver_connection
     try:
-        with driver.pipeline():  # type: ignore[union-attr]
-            yield driver
+        yield driver
     except psycopg.Error as exc:
         if driver.broken or driver.closed:  # type: ignore[union-attr]
             connection.invalidate(exc)
-        raise DBAPIError.instance(None, None, exc, psycopg.Error, hide_parameters=True) from exc
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error, hide_parameters=True) from exc
+
+
+@contextmanager
+def driver_pipeline(connection: Connection) -> Iterator[Any]:
+    """psycopg's pipeline mode on a SQLAlchemy connection's driver connection (PostgreSQL).
+
+    Statements sent inside are queued (with psycopg's implicit BEGIN when the transaction has
+    not started) and go to the server together, when a result is read or the block ends. Errors
+    as in ``_driver_errors``.
+    """
+    with _driver_errors(connection) as driver, driver.pipeline():
+        yield driver
 
 
 def commit_with(session: Session, writes: Callable[[], None]) -> None:
@@ -171,7 +178,6 @@ class Precompiled:
             return None
         if connection.dialect.name != "postgresql":
             return connection.execute(self.statement, params)
-        import psycopg
         from psycopg.rows import namedtuple_row
         from psycopg.types.json import Json
 
@@ -185,15 +191,10 @@ class Precompiled:
                 if name in values:
                     values[name] = Json(values[name])
             rows.append(values)
-        driver = connection.connection.driver_connection
-        try:
-            cursor = driver.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+        with _driver_errors(connection, sql) as driver:
+            cursor = driver.cursor(row_factory=namedtuple_row)
             if len(rows) == 1:
                 cursor.execute(sql, rows[0], prepare=self.prepare)
             else:
                 cursor.executemany(sql, rows)
-        except psycopg.Error as exc:
-            if driver.broken or driver.closed:  # type: ignore[union-attr]
-                connection.invalidate(exc)
-            raise DBAPIError.instance(sql, None, exc, psycopg.Error, hide_parameters=True) from exc
         return cursor

@@ -68,32 +68,30 @@ _INS_COLUMNS = (
 )
 
 
-def _load_statement(key: Any, *, for_update: bool) -> Select[Any]:
-    """One identity and its INS records in one round trip (built once, run with a ``key`` value).
+def _joined(where: Any, *, for_update: bool) -> Select[Any]:
+    """Identities and their INS records in one round trip: one row per INS, in identity id order.
 
-    The hot paths (HL7 inbound, desk, campaigns) load an identity on every change: one joined
+    The hot paths (HL7 inbound, desk, campaigns) load identities on every change: one joined
     SELECT of plain rows instead of an ORM entity query plus a second query for the INS.
     """
     stmt = (
         select(IDENTITY, *_INS_COLUMNS)
         .outerjoin(INS, INS.c.identity_id == IDENTITY.c.id)
-        .where(key == bindparam("key"))
-        .order_by(INS.c.active.desc(), INS.c.id.desc())
+        .where(where)
+        .order_by(IDENTITY.c.id, INS.c.active.desc(), INS.c.id.desc())
     )
     return stmt.with_for_update(of=IDENTITY) if for_update else stmt
 
 
-_LOAD = {
-    (column, for_update): Precompiled(_load_statement(getattr(IDENTITY.c, column), for_update=for_update))
+_LOAD = {  # one identity, by a ``key`` value (built once)
+    (column, for_update): Precompiled(
+        _joined(getattr(IDENTITY.c, column) == bindparam("key"), for_update=for_update)
+    )
     for column in ("id", "ipp")
     for for_update in (False, True)
 }
 _LOCK_BY_IPPS = Precompiled(
-    select(IDENTITY, *_INS_COLUMNS)
-    .outerjoin(INS, INS.c.identity_id == IDENTITY.c.id)
-    .where(IDENTITY.c.ipp == any_(bindparam("keys", type_=ARRAY(IDENTITY.c.ipp.type))))
-    .order_by(IDENTITY.c.id, INS.c.active.desc(), INS.c.id.desc())
-    .with_for_update(of=IDENTITY),
+    _joined(IDENTITY.c.ipp == any_(bindparam("keys", type_=ARRAY(IDENTITY.c.ipp.type))), for_update=True),
     prepare=False,  # planned for the IPPs given: the unique index, even on a table not analyzed yet
 )
 _LOAD_INS = Precompiled(
@@ -306,15 +304,7 @@ class IdentityRepository:
         """Load several identities with their INS records, in id order (one joined query)."""
         if not identity_ids:
             return []
-        stmt = (
-            select(IDENTITY, *_INS_COLUMNS)
-            .outerjoin(INS, INS.c.identity_id == IDENTITY.c.id)
-            .where(IDENTITY.c.id.in_(identity_ids))
-            .order_by(IDENTITY.c.id)
-        )
-        if for_update:
-            stmt = stmt.with_for_update(of=IDENTITY)
-        return _identities(self._core(stmt))
+        return _identities(self._core(_joined(IDENTITY.c.id.in_(identity_ids), for_update=for_update)))
 
     def id_by_ipp(self, ipp: str) -> int | None:
         """The identity holding a local id (IPP)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, Protocol
 
 from sqlalchemy import Table, insert
@@ -170,12 +171,7 @@ class UnitOfWork:
         self._inserts.clear()
 
 
-_PLAIN_INSERTS: dict[str, Precompiled] = {}
-
-
+@cache
 def _plain_insert(table: Table) -> Precompiled:
     """INSERT without RETURNING for ``insert_at_commit`` rows (one compiled form per table)."""
-    found = _PLAIN_INSERTS.get(table.name)
-    if found is None:
-        found = _PLAIN_INSERTS[table.name] = Precompiled(insert(table).inline(), by_keys=True)
-    return found
+    return Precompiled(insert(table).inline(), by_keys=True)

@@ -152,8 +152,9 @@ def _receive_one(ctx: ServiceContext, m: Incoming) -> Receipt:
 def _apply_group(ctx: ServiceContext, messages: Sequence[Incoming]) -> list[Receipt]:
     receipts, rows = [], []
     with ctx.unit_of_work(sender_actor(messages[0].sender)) as uow:
-        if len(messages) > 1 and all(m.received.event not in (MERGE, CHANGE_ID) for m in messages):  # type: ignore[union-attr]
-            uow.identities.lock_by_ipps([m.received.ipp for m in messages])  # type: ignore[union-attr]
+        received = [m.received for m in messages if m.received is not None]
+        if len(received) > 1 and all(r.event not in (MERGE, CHANGE_ID) for r in received):
+            uow.identities.lock_by_ipps([r.ipp for r in received])  # one statement for the group
         for m in messages:
             assert m.received is not None
             uow.actor = sender_actor(m.sender)

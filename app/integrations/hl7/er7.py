@@ -115,10 +115,6 @@ class Er7Message:
                 return segment
         return None
 
-    def segment_names(self) -> list[str]:
-        """Ids of all segments, in order."""
-        return [segment[0] for segment in self.segments]
-
     def tree(self, segment: list[str] | None, number: int) -> Tree:
         """Field ``number`` of a segment as repetitions -> components -> subcomponents (unescaped).
 
