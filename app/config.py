@@ -106,6 +106,10 @@ class Hl7Settings(BaseModel):
     # Senders (MSH-3) whose INS and PID-32 are trusted as an identity referential; the INS from
     # any other sender is stored as received and queued for verification.
     trusted_referentials: list[str] = Field(default_factory=list)
+    # The assigning authority (HL7 HD "namespace&OID&ISO") of each sender's local identifiers, by
+    # sender "MSH-3^MSH-4" (or "MSH-3"). An identifier is never taken without its authority: with
+    # one configured, PID-3 may omit CX-4; without, CX-4 is taken as the sender writes it.
+    identifier_authorities: dict[str, str] = Field(default_factory=dict)
     # Inbound: database transactions running at once, and how many waiting messages one of them
     # may apply together (group commit; 1 = one transaction per message).
     inbound_transactions: int = Field(default=3, ge=1)

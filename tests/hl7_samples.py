@@ -43,8 +43,7 @@ def outbound_identity(
     traits = build_traits(today=TODAY, **raw)  # type: ignore[arg-type]
     return OutboundIdentity(
         ipp=ipp,
-        ipp_namespace="IDENTITO",
-        ipp_oid="1.2.250.1.71.4.2.2.999",
+        ipp_authority="IDENTITO&1.2.250.1.71.4.2.2.999&ISO",
         traits=traits,
         state=IdentityState.of(status, attributes),
         ins=Ins.of("275126322074974", OID_NIR),

@@ -102,6 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc) or 400
         language = request.app.state.settings.language
         extra: dict[str, Any] = {"field": exc.field, "rule": exc.rule}
+        if "survivor" in exc.params:  # a merged identity: where to work instead
+            extra["survivor_id"] = exc.params["survivor"]
         if isinstance(exc, StaleVersion):
             extra["current_version"] = exc.params.get("current")
         if "missing_list" in exc.params:  # INS not printable: the status and what it lacks (EXI SI 08)

@@ -31,6 +31,21 @@ class IdentityCreate(BaseModel):
     sex: str = Field(max_length=1, description="M, F or U")
     birth_place_code: str | None = Field(default=None, max_length=5, description="INSEE COG code")
     ipp: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    collection_method: str = Field(
+        default="SM", max_length=4,
+        description="How the traits were collected (ZFD-5): SM typed, CV Carte Vitale, CB DataMatrix scan, RFID",
+    )
+
+
+class DocumentCreate(BaseModel):
+    """A high-trust document check: the type must be chosen (RNIV EXI SI 23); a type that prints an
+    expiry date needs it, or ``no_expiry_printed: true``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(max_length=4, description="Document code (ins-rniv §5): CN, PA, CS, ...")
+    expires_on: date | None = None
+    no_expiry_printed: bool = Field(default=False, description="The document prints no expiry date")
 
 
 class IdentityUpdate(BaseModel):
@@ -47,6 +62,11 @@ class IdentityUpdate(BaseModel):
     sex: str | None = Field(default=None, max_length=1)
     birth_place_code: str | None = Field(default=None, max_length=5)
     reason: str | None = Field(default=None, max_length=1000)
+    document: DocumentCreate | None = Field(
+        default=None,
+        description="A high-trust document checked with a strict-trait change: keeps (or gives) the "
+                    "document fact; without it a strict change leaves the identity PROV (ins-rniv §3)",
+    )
 
 
 class InsRead(BaseModel):
@@ -74,6 +94,11 @@ class IdentityRead(BaseModel):
 
     id: int
     ipp: str
+    ipp_authority: str | None = Field(
+        description="Assigning authority of the IPP (HL7 HD namespace&OID&type); null: Identito's own"
+    )
+    active: bool = Field(description="false once merged into another identity (then read-only)")
+    merged_into: int | None = Field(description="The surviving identity when this one was merged")
     birth_name: str
     first_names: str
     first_name: str
@@ -88,6 +113,7 @@ class IdentityRead(BaseModel):
     ins: InsRead | None
     ins_history: list[InsHistoryRead]
     insi_at: datetime | None
+    collection_method: str = Field(description="How the traits were collected (ZFD-5): SM, CV, INSI, CB, RFID")
     version: int
 
     @classmethod
@@ -103,7 +129,10 @@ class IdentityRead(BaseModel):
                           transmissible=identity.state.ins_transmissible)
         history = [] if hide_ins else [_history(r) for r in identity.ins_history]
         return cls(
-            id=identity.id, ipp=identity.ipp, birth_name=t.birth_name, first_names=t.first_names,
+            id=identity.id, ipp=identity.ipp,
+            ipp_authority=None if identity.ipp_authority.own else identity.ipp_authority.text(),
+            active=identity.active, merged_into=identity.merged_into,
+            collection_method=identity.source, birth_name=t.birth_name, first_names=t.first_names,
             first_name=t.first_name, used_name=t.used_name, used_first_name=t.used_first_name,
             birth_date=t.birth_date, birth_date_completed=t.birth_date_completed, sex=t.sex.value,
             birth_place_code=t.birth_place_code, status=identity.status.value,
@@ -127,15 +156,6 @@ class IdentityPage(BaseModel):
     has_more: bool
 
 
-class DocumentCreate(BaseModel):
-    """A high-trust document check: the type must be chosen (RNIV EXI SI 23)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: str = Field(max_length=4, description="Document code (ins-rniv §5): CN, PA, CS, ...")
-    expires_on: date | None = None
-
-
 class DocumentRead(BaseModel):
     """A recorded document check."""
 
@@ -145,6 +165,7 @@ class DocumentRead(BaseModel):
     checked_by: str
     checked_at: datetime
     expires_on: date | None
+    no_expiry_printed: bool
     withdrawn_at: datetime | None
     withdrawn_reason: str | None
 

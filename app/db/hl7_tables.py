@@ -97,6 +97,9 @@ class InboundMessageRow(SQLModel, table=True):
     ack: str = Field(sa_column=Column(Text, nullable=False))
     identity_id: int | None = None
     quarantine_id: int | None = None
+    # SHA-256 of the message content: a resend (same digest) gets the stored ACK again, another
+    # message with the same control id is refused. None for rows stored before the digest existed.
+    content_digest: str | None = Field(default=None, max_length=64)
 
 
 class QuarantineRow(SQLModel, table=True):

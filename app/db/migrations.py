@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+from alembic import command
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 
@@ -50,11 +51,20 @@ def _run(database_url: str, action: str, revision: str) -> None:
     from app.db.engine import make_engine
 
     engine = make_engine(database_url, pool_size=1)
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as connection:
-            config = alembic_config(database_url)
-            config.attributes["connection"] = connection
-            getattr(command, action)(config, revision)
+        with engine.connect() as connection:
+            if sqlite:
+                # A table rebuild (batch mode) drops the old table: foreign keys stay unchecked until
+                # the migration ends, then every reference is checked (SQLite's documented way).
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            with connection.begin():
+                config = alembic_config(database_url)
+                config.attributes["connection"] = connection
+                getattr(command, action)(config, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError(f"{action} to {revision} left broken foreign keys")
     finally:
         engine.dispose()
 

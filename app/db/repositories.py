@@ -13,10 +13,13 @@ from sqlmodel import Session, col
 from app.db.engine import Precompiled
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
 from app.domain.documents import DocumentCheck
+from app.domain.identifiers import OWN, Authority
 from app.domain.identity import Identity
 from app.domain.ins import Ins, InsRecord
 from app.domain.status import Attribute, IdentityState, Status
 from app.domain.traits import Sex, Traits
+
+IppKey = tuple[str, str]  # (IPP, its assigning authority's HD text)
 
 
 class StaleRow(Exception):
@@ -51,7 +54,14 @@ def _identity(row: Any, records: tuple[InsRecord, ...]) -> Identity:
         insi_at=row.insi_at,
         source=row.source,
         active=row.active,
+        ipp_authority=_authority(row.ipp_authority),
+        merged_into=row.merged_into_id,
     )
+
+
+def _authority(text: str) -> Authority:
+    """The stored HD text as an authority ('' is Identito's own, the common case: no parsing)."""
+    return Authority.parse(text) if text else OWN
 
 
 IDENTITY = IdentityRow.__table__  # type: ignore[attr-defined]
@@ -83,15 +93,21 @@ def _joined(where: Any, *, for_update: bool) -> Select[Any]:
     return stmt.with_for_update(of=IDENTITY) if for_update else stmt
 
 
-_LOAD = {  # one identity, by a ``key`` value (built once)
-    (column, for_update): Precompiled(
-        _joined(getattr(IDENTITY.c, column) == bindparam("key"), for_update=for_update)
-    )
-    for column in ("id", "ipp")
+_BY_IPP = (IDENTITY.c.ipp == bindparam("key")) & (IDENTITY.c.ipp_authority == bindparam("authority"))
+_LOAD = {  # one identity, by its id or by (IPP, authority) (built once)
+    (column, for_update): Precompiled(_joined(where, for_update=for_update))
+    for column, where in (("id", IDENTITY.c.id == bindparam("key")), ("ipp", _BY_IPP))
     for for_update in (False, True)
 }
+# A group's (IPP, authority) pairs: rows matching an IPP of one pair and the authority of another
+# are locked too (harmless: a few more rows, still in id order) and left out of the answers.
 _LOCK_BY_IPPS = Precompiled(
-    _joined(IDENTITY.c.ipp == any_(bindparam("keys", type_=ARRAY(IDENTITY.c.ipp.type))), for_update=True),
+    _joined(
+        (IDENTITY.c.ipp == any_(bindparam("keys", type_=ARRAY(IDENTITY.c.ipp.type))))
+        & (IDENTITY.c.ipp_authority
+           == any_(bindparam("authorities", type_=ARRAY(IDENTITY.c.ipp_authority.type)))),
+        for_update=True,
+    ),
     prepare=False,  # planned for the IPPs given: the unique index, even on a table not analyzed yet
 )
 _LOAD_INS = Precompiled(
@@ -104,7 +120,7 @@ _INSERT_AUDIT = Precompiled(insert(AUDIT).inline(), by_keys=True)
 _SAVED_COLUMNS = (
     "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_completed",
     "birth_place_code", "used_name", "used_first_name", "status", "attributes", "insi_at",
-    "source", "active", "updated_at", "version",
+    "source", "active", "merged_into_id", "updated_at", "version",
 )
 _SAVE = Precompiled(
     update(IDENTITY)
@@ -164,7 +180,7 @@ def document_check(row: IdentityDocumentRow) -> DocumentCheck:
     """A document row as a domain value."""
     return DocumentCheck(
         row.id or 0, row.identity_id, row.type, row.high_trust, row.checked_by, row.checked_at,
-        row.expires_on, row.withdrawn_at, row.withdrawn_reason,
+        row.expires_on, row.withdrawn_at, row.withdrawn_reason, row.no_expiry_printed,
     )
 
 
@@ -215,7 +231,7 @@ class IdentityRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._ins_touched: set[int] = set()
-        self._locked_ahead: dict[str, Identity | None] = {}  # see ``lock_by_ipps``
+        self._locked_ahead: dict[IppKey, Identity | None] = {}  # see ``lock_by_ipps``
         self._locked: dict[int, int] = {}  # id -> version, of rows ``lock_by_ipps`` locked
         self._deferred: list[dict[str, Any]] = []  # saves of those rows, in order (see ``save``)
 
@@ -255,27 +271,33 @@ class IdentityRepository:
         """Load one identity with its INS records."""
         return self._load("id", identity_id, for_update)
 
-    def get_by_ipp(self, ipp: str, *, for_update: bool = False) -> Identity | None:
-        """Load the identity holding a local id (IPP), with its INS records."""
-        if for_update and ipp in self._locked_ahead:
-            return self._locked_ahead.pop(ipp)
-        return self._load("ipp", ipp, for_update)
+    def get_by_ipp(
+        self, ipp: str, authority: Authority = OWN, *, for_update: bool = False
+    ) -> Identity | None:
+        """Load the identity holding a local id (IPP) of an assigning authority, with its INS records."""
+        key = (ipp, authority.text())
+        if for_update and key in self._locked_ahead:
+            return self._locked_ahead.pop(key)
+        found = _identities(self._core(_LOAD["ipp", for_update], {"key": ipp, "authority": key[1]}))
+        return found[0] if found else None
 
-    def lock_by_ipps(self, ipps: Sequence[str]) -> None:
-        """Lock, in id order, the identities holding these IPPs, in one statement.
+    def lock_by_ipps(self, ipps: Sequence[tuple[str, Authority]]) -> None:
+        """Lock, in id order, the identities holding these (IPP, authority), in one statement.
 
-        The next ``get_by_ipp(ipp, for_update=True)`` of each IPP then answers from what this
-        read, once: an IPP asked again reads the database (and sees what this transaction
-        wrote). Until then the answers stay exact, because every write of this repository
-        forgets the identities it may change (``_forget``). The saves of these rows are
-        deferred (see ``save``). A group of HL7 messages saves two round trips per message.
+        The next ``get_by_ipp(ipp, authority, for_update=True)`` of each pair then answers from
+        what this read, once: a pair asked again reads the database (and sees what this
+        transaction wrote). Until then the answers stay exact, because every write of this
+        repository forgets the identities it may change (``_forget``). The saves of these rows
+        are deferred (see ``save``). A group of HL7 messages saves two round trips per message.
         """
         if self.session.get_bind().dialect.name != "postgresql":
             return  # each get_by_ipp reads on its own
-        unique = list(dict.fromkeys(ipps))
-        found = {i.ipp: i for i in _identities(self._core(_LOCK_BY_IPPS, {"keys": unique}))}
-        self._locked_ahead = {ipp: found.get(ipp) for ipp in unique}
-        self._locked.update((identity.id, identity.version) for identity in found.values())
+        unique = list(dict.fromkeys((ipp, authority.text()) for ipp, authority in ipps))
+        params = {"keys": list({k[0] for k in unique}), "authorities": list({k[1] for k in unique})}
+        rows = _identities(self._core(_LOCK_BY_IPPS, params))
+        found = {(i.ipp, i.ipp_authority.text()): i for i in rows}
+        self._locked_ahead = {key: found.get(key) for key in unique}
+        self._locked.update((identity.id, identity.version) for identity in rows)
 
     def _forget(self, *, identity_id: int | None = None, ipp: str | None = None) -> None:
         """Drop what ``lock_by_ipps`` read that a write may have changed (everything if unsure)."""
@@ -285,7 +307,7 @@ class IdentityRepository:
             self._locked_ahead.clear()
             return
         for key, identity in list(self._locked_ahead.items()):
-            if key == ipp or (identity is not None and identity.id == identity_id):
+            if key[0] == ipp or (identity is not None and identity.id == identity_id):
                 del self._locked_ahead[key]
 
     def _load(self, column: str, key: Any, for_update: bool) -> Identity | None:
@@ -306,10 +328,17 @@ class IdentityRepository:
             return []
         return _identities(self._core(_joined(IDENTITY.c.id.in_(identity_ids), for_update=for_update)))
 
-    def id_by_ipp(self, ipp: str) -> int | None:
-        """The identity holding a local id (IPP)."""
-        stmt = select(IdentityRow.id).where(IdentityRow.ipp == ipp)
+    def id_by_ipp(self, ipp: str, authority: Authority = OWN) -> int | None:
+        """The identity holding a local id (IPP) of an assigning authority."""
+        stmt = select(IdentityRow.id).where(
+            IdentityRow.ipp == ipp, IdentityRow.ipp_authority == authority.text()
+        )
         return self.session.execute(stmt).scalar_one_or_none()
+
+    def ids_by_ipp(self, ipp: str) -> list[int]:
+        """The identities holding this local id (IPP) in any assigning authority."""
+        stmt = select(IdentityRow.id).where(IdentityRow.ipp == ipp).order_by(IdentityRow.id)
+        return list(self.session.execute(stmt).scalars().all())
 
     def id_by_active_ins(self, matricule: str) -> int | None:
         """The identity whose active INS is this matricule (at most one, enforced by an index)."""
@@ -321,11 +350,15 @@ class IdentityRepository:
         stmt = select(InsRow.identity_id).where(InsRow.matricule == matricule).distinct()
         return list(self.session.execute(stmt).scalars().all())
 
-    def add(self, traits: Traits, state: IdentityState, ipp: str | None, source: str, now: datetime) -> int:
-        """Insert a new identity and return its id."""
+    def add(
+        self, traits: Traits, state: IdentityState, ipp: str | None, source: str, now: datetime,
+        authority: Authority = OWN,
+    ) -> int:
+        """Insert a new identity (its IPP of ``authority``) and return its id."""
         self._forget(ipp=ipp or "")
         row = IdentityRow(
             ipp=ipp,
+            ipp_authority=authority.text(),
             status=state.status.value,
             attributes=_attributes_text(state.attributes),
             source=source,
@@ -338,10 +371,13 @@ class IdentityRepository:
         assert row.id is not None
         return row.id
 
-    def set_ipp(self, identity_id: int, ipp: str) -> None:
-        """Give a generated IPP to a new identity."""
+    def set_ipp(self, identity_id: int, ipp: str, authority: Authority | None = None) -> None:
+        """Give an identity another IPP (generated for a new identity; A47), of ``authority`` when given."""
         self._forget()
-        self.session.execute(update(IdentityRow).where(col(IdentityRow.id) == identity_id).values(ipp=ipp))
+        values: dict[str, str] = {"ipp": ipp}
+        if authority is not None:
+            values["ipp_authority"] = authority.text()
+        self.session.execute(update(IdentityRow).where(col(IdentityRow.id) == identity_id).values(**values))
 
     def save(self, identity: Identity, *, expected_version: int, now: datetime) -> int:
         """Write traits, status and attributes if the version is still the expected one."""
@@ -352,6 +388,7 @@ class IdentityRepository:
             "insi_at": identity.insi_at,
             "source": identity.source,
             "active": identity.active,
+            "merged_into_id": identity.merged_into,
             "updated_at": now,
             "version": expected_version + 1,
             "b_id": identity.id,

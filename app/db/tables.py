@@ -27,6 +27,8 @@ class IdentityRow(SQLModel, table=True):
             name="ck_identity_dout_fict",
         ),
         CheckConstraint("sex IN ('M','F','U')", name="ck_identity_sex"),
+        # A local identifier is unique within its assigning authority ('' = Identito's own IPPs).
+        Index("ux_identity_ipp", "ipp", "ipp_authority", unique=True),
         Index("ix_identity_birth_name_date", "birth_name", "birth_date"),
         Index("ix_identity_used_name", "used_name"),
         Index("ix_identity_birth_date", "birth_date"),
@@ -44,7 +46,8 @@ class IdentityRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    ipp: str | None = Field(default=None, max_length=64, unique=True)
+    ipp: str | None = Field(default=None, max_length=64)
+    ipp_authority: str = Field(default="", max_length=200)  # HL7 HD text; '' = Identito's own
     birth_name: str = Field(max_length=100)
     first_names: str = Field(max_length=100)
     first_name: str = Field(max_length=100)
@@ -112,6 +115,7 @@ class IdentityDocumentRow(SQLModel, table=True):
     checked_by: str = Field(max_length=200)
     checked_at: datetime
     expires_on: date | None = None
+    no_expiry_printed: bool = False  # the agent said the document prints no expiry date
     withdrawn_at: datetime | None = None
     withdrawn_by: str | None = Field(default=None, max_length=200)
     withdrawn_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

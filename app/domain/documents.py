@@ -8,6 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from app.domain.errors import InvalidTrait, RuleViolation
+from app.domain.messages import register
 
 
 class DocumentType(StrEnum):
@@ -55,10 +56,42 @@ def accepted_high_trust(codes: Iterable[str]) -> frozenset[DocumentType]:
     return types
 
 
+# Documents that print an expiry date: the agent types it, or answers explicitly that none is
+# printed (old identity cards, some residence permits). Birth extracts, family books and a trusted
+# third party carry none (ins-rniv §5).
+WITH_EXPIRY = frozenset(
+    {DocumentType.CN, DocumentType.PA, DocumentType.CS, DocumentType.DC, DocumentType.IE,
+     DocumentType.PC, DocumentType.CM, DocumentType.CC, DocumentType.CE}
+)
+
+register(
+    "document-expiry-required",
+    "A {type} prints an expiry date: give it, or say that none is printed.",
+    "Un justificatif de type {type} porte une date d'expiration : saisissez-la, ou indiquez qu'aucune "
+    "n'est imprimée.",
+)
+register(
+    "document-expiry-contradiction",
+    "Give either the expiry date or \"no expiry printed\", not both.",
+    "Indiquez soit la date d'expiration, soit « aucune date imprimée », pas les deux.",
+)
+register(
+    "document-already-recorded",
+    "This document ({type}) is already recorded for this identity (check {ident}).",
+    "Ce justificatif ({type}) est déjà enregistré pour cette identité (contrôle {ident}).",
+)
+
+
 def check_document(
-    doc_type: DocumentType, expires_on: date | None, today: date, accepted: frozenset[DocumentType]
+    doc_type: DocumentType, expires_on: date | None, today: date, accepted: frozenset[DocumentType],
+    *, no_expiry_printed: bool = False,
 ) -> bool:
-    """Whether recording this document validates the identity; an expired one is refused (EXI SI 10)."""
+    """Whether recording this document validates the identity (EXI SI 10): an expired one is
+    refused, and a type that prints an expiry date needs it or an explicit "none printed"."""
+    if expires_on is not None and no_expiry_printed:
+        raise InvalidTrait("document-expiry-contradiction", field="expires_on")
+    if expires_on is None and not no_expiry_printed and doc_type in WITH_EXPIRY:
+        raise InvalidTrait("document-expiry-required", field="expires_on", type=doc_type.value)
     if expires_on is not None and expires_on < today:
         raise RuleViolation("document-expired", field="expires_on", rule="RNIV EXI SI 10")
     return doc_type in accepted
@@ -77,3 +110,28 @@ class DocumentCheck:
     expires_on: date | None = None
     withdrawn_at: datetime | None = None
     withdrawn_reason: str | None = None
+    no_expiry_printed: bool = False
+
+    def counts(self, today: date) -> bool:
+        """Whether this check still stands for C: high-trust, not withdrawn, not expired (ins-rniv §3/§5)."""
+        return (self.high_trust and self.withdrawn_at is None
+                and (self.expires_on is None or self.expires_on >= today))
+
+    def same_document(self, doc_type: str, expires_on: date | None) -> bool:
+        """Whether a new check would record this same, still recorded document again (EXI SI 10)."""
+        return self.withdrawn_at is None and self.type == doc_type and self.expires_on == expires_on
+
+
+def check_not_recorded(
+    checks: Iterable[DocumentCheck], doc_type: DocumentType, expires_on: date | None
+) -> None:
+    """The same active document is not recorded twice (RNIV EXI SI 10: one check, one record)."""
+    same = next((c for c in checks if c.same_document(doc_type.value, expires_on)), None)
+    if same is not None:
+        raise RuleViolation("document-already-recorded", type=doc_type.value, ident=same.id,
+                            rule="RNIV EXI SI 10")
+
+
+def any_counts(checks: Iterable[DocumentCheck], today: date, *, except_id: int | None = None) -> bool:
+    """Whether a check other than ``except_id`` still stands for C (ins-rniv §3)."""
+    return any(c.counts(today) for c in checks if c.id != except_id)

@@ -60,3 +60,9 @@ class NotAllowed(DomainError):
     """The actor's role may not perform this operation (HTTP 403)."""
 
     code = "not-allowed"
+
+
+class MissingReason(DomainError):
+    """A reason is required for this change (demotion, attribute, withdrawal...) (HTTP 422)."""
+
+    code = "reason-required"

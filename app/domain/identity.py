@@ -4,11 +4,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from app.domain.errors import InvalidTrait, RuleViolation
+from app.domain.identifiers import OWN, Authority
 from app.domain.ins import Ins, InsRecord
+from app.domain.messages import register
 from app.domain.status import Attribute, IdentityState, Status
 from app.domain.traits import Traits
+
+register(
+    "collection-method-unknown",
+    "Unknown collection method {value}: use SM (typed), CV (Carte Vitale), INSI (teleservice), "
+    "CB (DataMatrix scan) or RFID.",
+    "Mode d'obtention inconnu {value} : utilisez SM (saisie), CV (carte Vitale), INSI (téléservice), "
+    "CB (lecture du DataMatrix) ou RFID.",
+)
+register(
+    "identity-merged",
+    "Identity {ident} was merged into identity {survivor}: it is closed, work on identity {survivor}.",
+    "L'identité {ident} a été fusionnée dans l'identité {survivor} : elle est close, travaillez sur "
+    "l'identité {survivor}.",
+)
+
+
+class CollectionMethod(StrEnum):
+    """How the identity's current traits were collected (PAM FR ZFD-5, FR Core methodCollection)."""
+
+    SM = "SM"  # typed by hand
+    CV = "CV"  # read from the Carte Vitale
+    INSI = "INSI"  # returned by the INSi teleservice
+    CB = "CB"  # read from a barcode (INS DataMatrix)
+    RFID = "RFID"
+
+    @classmethod
+    def parse(cls, code: str | None) -> CollectionMethod:
+        """A method code, case-insensitive; refused with the valid codes when unknown."""
+        try:
+            return cls((code or "").strip().upper())
+        except ValueError:
+            raise InvalidTrait("collection-method-unknown", field="collection_method",
+                               value=str(code)[:10]) from None
+
+
+COLLECTION_METHODS = frozenset(m.value for m in CollectionMethod)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +64,8 @@ class Identity:
     insi_at: datetime | None = None
     source: str = "SM"
     active: bool = True
+    ipp_authority: Authority = OWN
+    merged_into: int | None = None
 
     @property
     def status(self) -> Status:
@@ -34,6 +76,12 @@ class Identity:
     def attributes(self) -> frozenset[Attribute]:
         """The RNIV attributes."""
         return self.state.attributes
+
+    def check_open(self, field: str | None = None) -> None:
+        """A merged (absorbed) identity is closed: nothing may change it but an unmerge (ins-rniv §6)."""
+        if not self.active:
+            raise RuleViolation("identity-merged", field=field, rule="ins-rniv §6", ident=self.id,
+                                survivor=self.merged_into)
 
     @property
     def active_ins(self) -> Ins | None:
@@ -54,7 +102,7 @@ class Identity:
         """Plain values of the identity for the audit trail."""
         t = self.traits
         ins = self.active_ins
-        return {
+        data: dict[str, Any] = {
             "ipp": self.ipp,
             "birth_name": t.birth_name,
             "first_names": t.first_names,
@@ -69,6 +117,9 @@ class Identity:
             "attributes": sorted(a.value for a in self.attributes),
             "ins": {"matricule": ins.matricule, "oid": ins.oid} if ins else None,
         }
+        if not self.ipp_authority.own:  # absent: Identito's own IPP domain
+            data["ipp_authority"] = self.ipp_authority.text()
+        return data
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -52,6 +52,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The first birth first name must be the first of the birth first names.",
         "Le premier prénom doit être le premier des prénoms de naissance.",
     ),
+    "reason-required": (
+        "A reason is required for this change ({why}).",
+        "Un motif est obligatoire pour cette modification ({why}).",
+    ),
     "sex-invalid": ("Sex must be M, F or U.", "Le sexe doit être M, F ou U."),
     "birth-place-shape": (
         "Birth place must be a 5-character INSEE code (2A/2B for Corsica, 99xxx abroad).",
@@ -163,8 +167,11 @@ def render(code: str, language: str, *, field: str | None = None, **params: Any)
     english, french = MESSAGES.get(code, (code, code))
     template = french if language == "fr" else english
     text = label(field, language)
+    # A tuple of trait names (e.g. the traits that differ) is shown with their labels.
+    shown = {k: ", ".join(label(v, language) for v in value) if isinstance(value, tuple) else value
+             for k, value in params.items()}
     try:
-        message = template.format(field=text, **params)
+        message = template.format(field=text, **shown)
     except (KeyError, IndexError):
         message = template
     return message[:1].upper() + message[1:]

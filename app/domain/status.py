@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from app.domain.errors import RuleViolation
+from app.domain.errors import MissingReason, RuleViolation
 
 
 class Status(StrEnum):
@@ -108,11 +108,15 @@ class IdentityState:
             events.append(Event.INS_DEACTIVATED)
         return new, events
 
+    def _check_not_blocked(self, code: str) -> None:
+        """Refuse an INSi or document fact on a DOUT/FICT identity (RNIV EXI SI 09)."""
+        if self.blocked:
+            attribute = sorted(self.attributes & BLOCKING_ATTRIBUTES)[0]
+            raise RuleViolation(code, rule="RNIV EXI SI 09", attribute=attribute)
+
     def check_insi_allowed(self) -> None:
         """INSi calls are impossible for DOUT/FICT identities (RNIV EXI SI 09, ins-rniv §7)."""
-        if self.blocked:
-            code = sorted(self.attributes & BLOCKING_ATTRIBUTES)[0]
-            raise RuleViolation("insi-forbidden-attribute", rule="RNIV EXI SI 09", attribute=code)
+        self._check_not_blocked("insi-forbidden-attribute")
 
     def insi_retrieved(self) -> tuple[IdentityState, list[Event]]:
         """Traits accepted from INSi: PROV -> RECUP, VALI -> QUAL (RNIV EXI SI 07)."""
@@ -123,15 +127,28 @@ class IdentityState:
         """INSi fact dropped (verification failed): RECUP -> PROV, QUAL -> VALI (RNIV EXI SI 07)."""
         return self._moved(insi=False)
 
-    def strict_trait_edited(self) -> tuple[IdentityState, list[Event]]:
-        """A hand edit of a strict trait drops I: RECUP -> PROV, QUAL -> VALI (EXI REC 07)."""
-        return self._moved(insi=False)
+    def strict_trait_edited(
+        self, *, document_checked: bool = False, reason: str | None = None
+    ) -> tuple[IdentityState, list[Event]]:
+        """A strict-trait change: I drops (EXI REC 07); C stays only with a high-trust document checked
+        and recorded with the change; a RECUP/VALI/QUAL identity needs a reason (ins-rniv §3).
+
+        A status states facts about the current traits: the INSi fact and the document checks were
+        about the old ones. The standing document checks are set aside; a document checked with
+        the change (``document_checked``: high-trust, valid) is the new C.
+        """
+        if self.status is not Status.PROV and not (reason and reason.strip()):
+            raise MissingReason(field="reason", why="strict-change")
+        if document_checked:
+            self._check_not_blocked("document-on-blocked")
+        new, events = self._moved(insi=False, document=document_checked)
+        if self.document:
+            events.append(Event.DOCUMENTS_SET_ASIDE)
+        return new, events
 
     def document_checked(self, high_trust: bool) -> tuple[IdentityState, list[Event]]:
         """A high-trust document check moves PROV -> VALI, RECUP -> QUAL (RNIV EXI SI 07/10)."""
-        if self.blocked:
-            code = sorted(self.attributes & BLOCKING_ATTRIBUTES)[0]
-            raise RuleViolation("document-on-blocked", rule="RNIV EXI SI 09", attribute=code)
+        self._check_not_blocked("document-on-blocked")
         if not high_trust:
             return self, []
         return self._moved(document=True)

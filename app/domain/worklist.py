@@ -21,6 +21,7 @@ class WorklistKind(StrEnum):
     INSI_UNAVAILABLE = "insi_unavailable"
     DOCUMENT_EXPIRED = "document_expired"
     INS_RECEIVED = "ins_received"
+    IDENTIFIER_CONFLICT = "identifier_conflict"
 
 
 class Resolution(StrEnum):
@@ -47,6 +48,7 @@ class Hint(StrEnum):
     NEW_DOCUMENT = "hint-new-document"
     VERIFY_RECEIVED_INS = "hint-verify-received-ins"
     REVIEW_FOUND = "hint-review-found"
+    IDENTIFIER_CONFLICT = "hint-identifier-conflict"
 
 
 MARRIED_NAME_AGE = 50
@@ -82,6 +84,13 @@ for _hint, _en, _fr in [
     (Hint.REVIEW_FOUND,
      "INSi found this identity with the same traits: check an identity document, then accept the retrieval.",
      "L'INSi a trouvé cette identité avec les mêmes traits : contrôlez un justificatif puis acceptez la récupération."),
+    (Hint.IDENTIFIER_CONFLICT,
+     "A message gave this identity's identifier to a person with other strict traits: check both with "
+     "the sender (identifier reused, collision, or a correction to make as an update), then re-run or "
+     "discard the quarantined message.",
+     "Un message a attribué l'identifiant de cette identité à une personne aux traits stricts différents : "
+     "vérifiez les deux avec l'émetteur (identifiant réutilisé, collision, ou correction à faire par une "
+     "mise à jour), puis relancez ou écartez le message en quarantaine."),
     (Hint.VERIFY_RECEIVED_INS,
      "An INS was received from another system: verify it with INSi before trusting it.",
      "Un INS a été reçu d'un autre système : vérifiez-le auprès de l'INSi avant de s'y fier."),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.db.tables import IdentityRow
 from app.services.context import Actor, ServiceContext
-from app.services.identities import TraitsInput, create_identity, record_document
+from app.services.identities import DocumentInput, TraitsInput, create_identity, record_document
 
 DEMO_IDENTITIES: list[tuple[TraitsInput, str | None]] = [
     (TraitsInput("ADRUN", "ZOE", "1975-12-31", "F", birth_place_code="63220"), "CN"),
@@ -28,6 +30,7 @@ def seed_demo(ctx: ServiceContext) -> int:
     actor = Actor("demo-seed", frozenset({"admission"}), kind="job")
     for traits, document in DEMO_IDENTITIES:
         identity = create_identity(ctx, actor, traits)
-        if document:
-            record_document(ctx, actor, identity.id, document)
+        if document:  # a document valid five more years
+            checked = DocumentInput(document, expires_on=ctx.today() + timedelta(days=5 * 365))
+            record_document(ctx, actor, identity.id, checked, expected_version=identity.version)
     return len(DEMO_IDENTITIES)

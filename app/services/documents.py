@@ -32,7 +32,7 @@ from app.domain.ins import check_matricule
 from app.domain.messages import register
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 PRINTERS = (Role.DOCUMENTS, Role.IDENTITOVIGILANCE)
@@ -94,8 +94,12 @@ def find_identity(session: Session, ref: IdentityRef) -> Identity:
         raise InvalidTrait("identity-ref-required", field="identity")
     repo = IdentityRepository(session)
     identity_id: int | None = ref.identity_id
-    if ref.ipp:
-        identity_id = repo.id_by_ipp(ref.ipp.strip())
+    if ref.ipp:  # any assigning authority; a number two domains share must be told by id
+        holders = repo.ids_by_ipp(ref.ipp.strip())
+        if len(holders) > 1:
+            ids = ", ".join(map(str, holders))
+            raise Conflict("ipp-ambiguous", field="ipp", ipp=ref.ipp.strip(), ids=ids)
+        identity_id = holders[0] if holders else None
     elif ref.ins:
         matricule = check_matricule(ref.ins)
         identity_id = repo.id_by_active_ins(matricule) or next(iter(repo.ids_by_any_ins(matricule)), None)

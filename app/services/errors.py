@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, MissingReason
 from app.domain.messages import register
+
+
+__all__ = ["Conflict", "MissingReason", "NotFound", "StaleVersion", "VersionRequired"]
 
 
 class NotFound(DomainError):
@@ -30,17 +33,17 @@ class VersionRequired(DomainError):
     code = "version-required"
 
 
-class MissingReason(DomainError):
-    """A reason is required for this change (demotion, attribute, withdrawal)."""
-
-    code = "reason-required"
-
-
 register("not-found", "{what} {ident} not found.", "{what} {ident} introuvable.")
 register(
     "ipp-exists",
     "The local id (IPP) {ipp} is already used by another identity.",
     "L'identifiant local (IPP) {ipp} est déjà utilisé par une autre identité.",
+)
+register(
+    "ipp-ambiguous",
+    "IPP {ipp} exists in several identifier domains (identities {ids}): give the identity id.",
+    "L'IPP {ipp} existe dans plusieurs domaines d'identifiants (identités {ids}) : indiquez l'identifiant "
+    "de l'identité.",
 )
 register(
     "stale-version",
@@ -51,11 +54,6 @@ register(
     "version-required",
     "Send the If-Match header with the version you read.",
     "Envoyez l'en-tête If-Match avec la version lue.",
-)
-register(
-    "reason-required",
-    "A reason is required for this change ({why}).",
-    "Un motif est obligatoire pour cette modification ({why}).",
 )
 register(
     "ins-held-elsewhere",
@@ -91,6 +89,15 @@ register(
     "hl7-conflict",
     "The message conflicts with stored identities (identifier or INS already used).",
     "Le message est en conflit avec les identités enregistrées (identifiant ou INS déjà utilisé).",
+)
+register(
+    "hl7-control-id-reused",
+    "Control id {control_id} was already used by this sender for another message: this one was not "
+    "applied (a sender that reset its counter must not lose it). Re-run it from the quarantine with "
+    "a new MSH-10.",
+    "L'identifiant de message {control_id} a déjà été utilisé par cet émetteur pour un autre message : "
+    "celui-ci n'a pas été appliqué (un émetteur qui a remis son compteur à zéro ne doit rien perdre). "
+    "Relancez-le depuis la quarantaine avec un nouveau MSH-10.",
 )
 register(
     "quarantine-closed",

@@ -11,9 +11,16 @@ from sqlmodel import Session
 
 from app.db.repositories import IdentityRepository, StaleRow
 from app.db.tables import IdentityDocumentRow
-from app.domain.documents import DocumentCheck, check_document, parse_document_type
+from app.domain.documents import (
+    DocumentCheck,
+    any_counts,
+    check_document,
+    check_not_recorded,
+    parse_document_type,
+)
 from app.domain.errors import InvalidTrait
-from app.domain.identity import Identity
+from app.domain.identifiers import OWN, Authority
+from app.domain.identity import CollectionMethod, Identity
 from app.domain.roles import Role, check_strict_edit, require_any
 from app.domain.status import Attribute, Event, IdentityState
 from app.domain.traits import TraitName, Traits, build_traits
@@ -38,6 +45,15 @@ class TraitsInput:
     used_first_name: str | None = None
 
 
+@dataclass(frozen=True)
+class DocumentInput:
+    """An identity document checked at the desk (or by a trusted referential), as typed."""
+
+    type: str
+    expires_on: date | None = None
+    no_expiry_printed: bool = False
+
+
 def _build(ctx: ServiceContext, data: TraitsInput) -> Traits:
     return build_traits(
         birth_name=data.birth_name,
@@ -54,10 +70,12 @@ def _build(ctx: ServiceContext, data: TraitsInput) -> Traits:
 
 
 def load(uow: UnitOfWork, identity_id: int, *, for_update: bool = True) -> Identity:
-    """Load an identity or raise NotFound."""
+    """Load an identity or raise NotFound; loaded to change it (``for_update``), it must be open."""
     identity = uow.identities.get(identity_id, for_update=for_update)
     if identity is None:
         raise NotFound(what="Identity", ident=identity_id)
+    if for_update:
+        identity.check_open()
     return identity
 
 
@@ -82,6 +100,7 @@ def check_version(identity: Identity, expected_version: int | None, *, required:
 
 def store(uow: UnitOfWork, before: Identity, after: Identity, trigger: str, **details: Any) -> Identity:
     """Save an identity with a version check and queue the change for the sinks."""
+    before.check_open()
     try:
         version = uow.identities.save(after, expected_version=before.version, now=uow.ctx.now())
     except StaleRow:
@@ -99,21 +118,25 @@ def store(uow: UnitOfWork, before: Identity, after: Identity, trigger: str, **de
 def create_identity(
     ctx: ServiceContext, actor: Actor, data: TraitsInput, *, ipp: str | None = None, source: str = "SM"
 ) -> Identity:
-    """Create a provisional identity (RNIV EXI SI 07: a new identity is PROV)."""
+    """Create a provisional identity (RNIV EXI SI 07: a new identity is PROV); ``source`` is how
+    its traits were collected (ZFD-5)."""
     require_any(actor.roles, *EDITORS)
+    method = CollectionMethod.parse(source)
     traits = _build(ctx, data)
     with ctx.unit_of_work(actor) as uow:
-        identity = create_in(uow, traits, ipp=ipp, source=source)
+        identity = create_in(uow, traits, ipp=ipp, source=method.value)
         uow.commit()
     return identity
 
 
-def create_in(uow: UnitOfWork, traits: Traits, *, ipp: str | None, source: str) -> Identity:
-    """Create an identity inside an open unit of work."""
+def create_in(
+    uow: UnitOfWork, traits: Traits, *, ipp: str | None, source: str, authority: Authority = OWN
+) -> Identity:
+    """Create an identity inside an open unit of work (its IPP of ``authority``, Identito's by default)."""
     ipp = ipp.strip() if ipp else None
-    if ipp and uow.identities.id_by_ipp(ipp) is not None:
+    if ipp and uow.identities.id_by_ipp(ipp, authority) is not None:
         raise Conflict("ipp-exists", field="ipp", ipp=ipp)
-    identity_id = uow.identities.add(traits, IdentityState(), ipp, source, uow.ctx.now())
+    identity_id = uow.identities.add(traits, IdentityState(), ipp, source, uow.ctx.now(), authority)
     if not ipp:
         uow.identities.set_ipp(identity_id, f"{uow.ctx.ipp_prefix}{identity_id:09d}")
     try:
@@ -143,8 +166,10 @@ def update_identity(
     *,
     expected_version: int | None,
     reason: str | None = None,
+    document: DocumentInput | None = None,
 ) -> Identity:
-    """Edit traits; a hand edit of a strict trait demotes RECUP/QUAL (EXI REC 07)."""
+    """Edit traits; a strict-trait change drops the INSi fact, and the document fact unless a
+    high-trust document is checked with it (EXI REC 07, ins-rniv §3)."""
     require_any(actor.roles, *EDITORS)
     unknown = set(changes) - set(TRAIT_FIELDS)
     if unknown:
@@ -152,33 +177,83 @@ def update_identity(
     with ctx.unit_of_work(actor) as uow:
         before = load(uow, identity_id)
         check_version(before, expected_version)
-        updated = edit_traits(uow, before, changes, reason)
+        updated = edit_traits(uow, before, changes, reason, document=document)
         uow.commit()
     return updated
 
 
-def edit_traits(uow: UnitOfWork, before: Identity, changes: dict[str, Any], reason: str | None) -> Identity:
-    """Apply trait changes inside an open unit of work (the RNIV rules of a hand edit)."""
+def edit_traits(
+    uow: UnitOfWork, before: Identity, changes: dict[str, Any], reason: str | None, *,
+    document: DocumentInput | None = None, method: str | None = None,
+) -> Identity:
+    """Apply trait changes inside an open unit of work (the RNIV rules of a strict-trait change).
+
+    ``document``: a document checked with the change (kept as the new C when high-trust);
+    ``method``: how the new traits were collected (ZFD-5); by default a strict change is typed (SM).
+    """
     traits = _build(uow.ctx, _merged_input(before.traits, changes))
     if "birth_date" not in changes:
         traits = traits.with_changes(
             birth_date=before.traits.birth_date, birth_date_completed=before.traits.birth_date_completed
         )
-    if traits == before.traits:
+    source = CollectionMethod.parse(method).value if method else before.source
+    if traits == before.traits and source == before.source:
         return before
     strict = traits.strict_differences(before.traits)
-    state, events = before.state, []
+    state, events, check = before.state, [], None
     if strict:
         check_strict_edit(uow.actor.roles, before.status)
-        state, events = before.state.strict_trait_edited()
-        if Event.INS_DEACTIVATED in events and not (reason and reason.strip()):
-            raise MissingReason(field="reason", why="demotion")
-    if Event.INS_DEACTIVATED in events:
-        uow.identities.deactivate_ins(before.id, uow.ctx.now())
-    after = _replace(before, traits=traits, state=state)
+        high_trust = _document_high_trust(uow, document)
+        state, events = before.state.strict_trait_edited(document_checked=high_trust, reason=reason)
+        source = source if method else CollectionMethod.SM.value
+        now = uow.ctx.now()
+        if Event.INS_DEACTIVATED in events:
+            uow.identities.deactivate_ins(before.id, now)
+        if Event.DOCUMENTS_SET_ASIDE in events:
+            uow.identities.set_aside_documents(before.id, uow.actor.subject, "strict traits changed", now)
+        if document is not None:
+            check = _add_check(uow, before.id, document, high_trust)
+    after = _replace(before, traits=traits, state=state, source=source)
+    if check is not None:  # the document first, then the change it was checked for
+        _audit_check(uow, check, before, after, "strict-change")
     saved = store(uow, before, after, "updated", strict=sorted(strict))
     uow.audit("identity.updated", before.id, before.snapshot(), saved.snapshot(), reason)
     return saved
+
+
+def _document_high_trust(uow: UnitOfWork, document: DocumentInput | None) -> bool:
+    """Whether a document checked with a change is high-trust (refused when expired, EXI SI 10)."""
+    if document is None:
+        return False
+    doc_type = parse_document_type(document.type)
+    return check_document(doc_type, document.expires_on, uow.ctx.today(), uow.ctx.high_trust_documents,
+                          no_expiry_printed=document.no_expiry_printed)
+
+
+def _add_check(uow: UnitOfWork, identity_id: int, document: DocumentInput, high_trust: bool) -> DocumentCheck:
+    return uow.identities.add_document(
+        IdentityDocumentRow(
+            identity_id=identity_id,
+            type=parse_document_type(document.type).value,
+            high_trust=high_trust,
+            checked_by=uow.actor.subject,
+            checked_at=uow.ctx.now(),
+            expires_on=document.expires_on,
+            no_expiry_printed=document.no_expiry_printed,
+        )
+    )
+
+
+def _audit_check(uow: UnitOfWork, check: DocumentCheck, before: Identity, after: Identity, why: str) -> None:
+    uow.audit(
+        "document.recorded",
+        before.id,
+        {"status": before.status.value},
+        {"document_id": check.id, "type": check.type, "high_trust": check.high_trust,
+         "expires_on": check.expires_on.isoformat() if check.expires_on else None,
+         "no_expiry_printed": check.no_expiry_printed, "with": why, "status": after.status.value},
+        full=True,
+    )
 
 
 def _replace(identity: Identity, **changes: Any) -> Identity:
@@ -189,39 +264,25 @@ def record_document(
     ctx: ServiceContext,
     actor: Actor,
     identity_id: int,
-    type_code: str,
+    document: DocumentInput,
     *,
-    expires_on: date | None = None,
+    expected_version: int | None,
 ) -> tuple[Identity, DocumentCheck]:
     """Record a high-trust document check: PROV -> VALI, RECUP -> QUAL (RNIV EXI SI 07/10/23)."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE)
-    doc_type = parse_document_type(type_code)
+    doc_type = parse_document_type(document.type)
     with ctx.unit_of_work(actor) as uow:
         before = load(uow, identity_id)
-        high_trust = check_document(doc_type, expires_on, ctx.today(), ctx.high_trust_documents)
+        check_version(before, expected_version)
+        high_trust = check_document(doc_type, document.expires_on, ctx.today(), ctx.high_trust_documents,
+                                    no_expiry_printed=document.no_expiry_printed)
+        check_not_recorded(uow.identities.document_checks(identity_id), doc_type, document.expires_on)
         state, events = before.state.document_checked(high_trust)
-        row = uow.identities.add_document(
-            IdentityDocumentRow(
-                identity_id=before.id,
-                type=doc_type.value,
-                high_trust=high_trust,
-                checked_by=actor.subject,
-                checked_at=ctx.now(),
-                expires_on=expires_on,
-            )
-        )
+        check = _add_check(uow, before.id, document, high_trust)
         after = store(uow, before, _replace(before, state=state), "document_checked") if events else before
-        uow.audit(
-            "document.recorded",
-            before.id,
-            {"status": before.status.value},
-            {"document_id": row.id, "type": doc_type.value, "high_trust": high_trust,
-             "expires_on": expires_on.isoformat() if expires_on else None,
-             "status": after.status.value},
-            full=True,
-        )
+        _audit_check(uow, check, before, after, "desk")
         uow.commit()
-    return after, row
+    return after, check
 
 
 def withdraw_document(
@@ -236,16 +297,13 @@ def withdraw_document(
         doc = uow.identities.get_document(identity_id, document_id)
         if doc is None or doc.withdrawn_at is not None:
             raise NotFound(what="Document", ident=document_id)
-        now, today = ctx.now(), ctx.today()
+        now = ctx.now()
         doc.withdrawn_at, doc.withdrawn_by, doc.withdrawn_reason = now, actor.subject, reason
-        others = [
-            d for d in uow.identities.documents(identity_id)
-            if d.id != document_id and d.withdrawn_at is None and d.high_trust
-            and (d.expires_on is None or d.expires_on >= today)
-        ]
-        state, events = before.state.document_withdrawn(bool(others))
+        others = any_counts(uow.identities.document_checks(identity_id), ctx.today(), except_id=document_id)
+        state, events = before.state.document_withdrawn(others)
         after = store(uow, before, _replace(before, state=state), "document_withdrawn") if events else before
-        uow.audit("document.withdrawn", before.id, {"document_id": document_id, "status": before.status.value},
+        uow.audit("document.withdrawn", before.id,
+                  {"document_id": document_id, "status": before.status.value},
                   {"status": after.status.value}, reason, full=True)
         uow.commit()
     return after

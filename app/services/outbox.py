@@ -17,12 +17,12 @@ from sqlmodel import Session, col
 
 from app.db import outbox
 from app.db.tables import IdentityDocumentRow
-from app.domain.identity import Identity
+from app.domain.identity import COLLECTION_METHODS, Identity
 from app.services.context import IdentityChange
 
 # Change trigger -> HL7 event (pam-fr.md, ITI-30): creation A28, merge A40, identifier change A47.
 EVENT_OF_TRIGGER = {"created": "A28", "merged": "A40", "ipp_changed": "A47"}
-ZFD5_MODES = frozenset({"SM", "CV", "INSI", "CB", "RFID"})
+ZFD5_MODES = COLLECTION_METHODS
 
 
 def event_for(change: IdentityChange) -> str:
@@ -108,9 +108,9 @@ class OutboxSink:
         rows = []
         for change in changes:
             snapshot = identity_snapshot(session, change.identity, change.before)
-            prior = change.details.get("prior_ipp")
-            if prior:
-                snapshot["prior_ipp"] = prior
+            for key in ("prior_ipp", "prior_ipp_authority"):  # MRG-1 of an A40 / A47
+                if change.details.get(key):
+                    snapshot[key] = change.details[key]
             rows.append(outbox.LiveRow(change.identity.id, event_for(change), snapshot))
         if not rows:
             return None

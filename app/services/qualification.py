@@ -15,7 +15,7 @@ from typing import Any
 
 from app.db.tables import InsiProposalRow
 from app.domain.errors import InvalidTrait, RuleViolation
-from app.domain.identity import Identity
+from app.domain.identity import CollectionMethod, Identity
 from app.domain.ins import Ins, InsRecord
 from app.domain.insi import (
     CallContext,
@@ -90,7 +90,9 @@ class RetrievalResult:
 
 
 def check_eligible(identity: Identity) -> None:
-    """INSi is refused for DOUT/FICT (EXI SI 09), sex U, and traits outside the INS profile."""
+    """INSi is refused for a merged identity, DOUT/FICT (EXI SI 09), sex U, and traits outside the
+    INS profile."""
+    identity.check_open()
     identity.state.check_insi_allowed()
     if identity.traits.sex is Sex.U:
         raise RuleViolation("insi-sex-u", field="sex", rule="ins-rniv §2")
@@ -288,7 +290,8 @@ def apply_answer(uow: UnitOfWork, identity: Identity, data: dict[str, Any], *, s
             known.add(entry["matricule"])
     uow.identities.add_ins(identity.id, _record(active, active=True), now)
     traits = returned_traits(data, identity.traits)
-    after = replace(identity, traits=traits, state=state, insi_at=now)
+    # The strict traits are now those INSi returned: collected by the teleservice (ZFD-5 INSI).
+    after = replace(identity, traits=traits, state=state, insi_at=now, source=CollectionMethod.INSI.value)
     saved = store(uow, identity, after, "insi_retrieved", message_id=data["message_id"])
     uow.audit("insi.accepted", identity.id, identity.snapshot(), saved.snapshot(),
               f"INSi {data['message_id']} ({source})")

@@ -14,7 +14,8 @@ from app.services.errors import Conflict, MissingReason, NotFound
 
 OPERATORS = (Role.ADMIN, Role.IDENTITOVIGILANCE)
 # The inbound pipeline (parse + apply + ACK), injected by the composition root.
-Processor = Callable[[bytes | str], tuple[str, str]]  # message -> (MSA-1 code, ACK text)
+# (message to run, the message the sender sent) -> (MSA-1 code, ACK text)
+Processor = Callable[[bytes | str, bytes | None], tuple[str, str]]
 
 
 def list_quarantine(
@@ -61,12 +62,13 @@ def rerun(
         row.state, row.resolved_at, row.resolved_by = "rerun", ctx.now(), actor.subject
         row.note = "re-run with a fixed message" if fixed else "re-run unchanged"
         raw: bytes | str = fixed if fixed is not None else row.raw
+        original = bytes(row.raw)
         uow.session.add(row)
         uow.audit(
             "quarantine.rerun", None, None, {"quarantine_id": item_id, "fixed": fixed is not None}, full=True
         )
         uow.commit()
-    return processor(raw)
+    return processor(raw, original)
 
 
 def discard(ctx: ServiceContext, actor: Actor, item_id: int, reason: str | None) -> QuarantineRow:

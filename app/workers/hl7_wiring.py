@@ -13,19 +13,23 @@ from app.db.hl7_tables import SubscriberRow
 from app.db.outbox import queue_stats
 from app.integrations.hl7.er7 import UTF8, codec_of
 from app.integrations.hl7.parse import parse_ack, sniff_header
+from app.services.quarantine import Processor
 from app.services.context import ServiceContext
 from app.workers.mllp_listener import InboundHandler
 
 
-def rerun_processor(ctx: ServiceContext, settings: Settings) -> Callable[[bytes | str], tuple[str, str]]:
-    """Run a (possibly operator-fixed) message through the inbound pipeline; (MSA-1, ACK text)."""
+def rerun_processor(ctx: ServiceContext, settings: Settings) -> Processor:
+    """Run a (possibly operator-fixed) message through the inbound pipeline; (MSA-1, ACK text).
+
+    The ACK answers the message the sender sent (``original``): a resend of it gets this ACK.
+    """
     handler = InboundHandler(ctx, settings)
 
-    def process(message: bytes | str) -> tuple[str, str]:
+    def process(message: bytes | str, original: bytes | None = None) -> tuple[str, str]:
         if isinstance(message, str):
             header = sniff_header(message.encode("utf-8"))
             message = message.encode(codec_of(header.charset) if header else "utf-8", errors="replace")
-        ack = handler.process(message)
+        ack = handler.process(message, answers=original)
         ack_header = sniff_header(ack)
         return parse_ack(ack).code, ack.decode(
             codec_of(ack_header.charset if ack_header else UTF8), "replace"

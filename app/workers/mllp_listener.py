@@ -10,42 +10,48 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.config import Settings
 from app.domain.errors import DomainError, InvalidTrait
+from app.domain.identifiers import OWN, Authority, resolve_authority
 from app.integrations.hl7.build import AckErrorDetail, Envelope, build_ack
 from app.integrations.hl7.er7 import UTF8, encode
 from app.integrations.hl7.errors import HL7_APPLICATION_ERROR, HL7_DATA_TYPE_ERROR, Hl7FormatError
 from app.integrations.hl7.mllp import MllpServer, Peer, server_ssl_context
-from app.integrations.hl7.parse import Header, PamIdentityMessage, parse_pam, sniff_header
+from app.integrations.hl7.parse import (
+    Header,
+    Identifier,
+    PamIdentityMessage,
+    content_digest,
+    parse_pam,
+    sniff_header,
+)
 from app.services.context import ServiceContext
 from app.services.errors import Conflict, NotFound
-from app.services.identities import TraitsInput
-from app.services.inbound import Incoming, ReceivedIdentity, receive_many
+from app.services.identities import DocumentInput, TraitsInput
+from app.services.inbound import Incoming, ReceivedIdentity, hl7_location, receive_many
 from app.workers.inbound_processes import WorkerPool
 
 log = logging.getLogger("identito.mllp")
-# Where a trait error points in the message (ERR-2).
-TRAIT_LOCATION = {
-    "birth_name": "PID-5",
-    "first_names": "PID-5",
-    "first_name": "PID-5",
-    "used_name": "PID-5",
-    "used_first_name": "PID-5",
-    "birth_date": "PID-7",
-    "sex": "PID-8",
-    "birth_place_code": "PID-11",
-    "matricule": "PID-3",
-    "oid": "PID-3",
-    "ipp": "PID-3",
-}
+# HL7 table 0357 codes of the refusals that are not format errors.
+HL7_CODE_OF = {"identifier-other-person": "205", "identity-merged": "206"}
 
 
-def received_identity(message: PamIdentityMessage) -> ReceivedIdentity:
-    """The parsed message in the services' terms (raw traits: the domain validates them)."""
+def received_identity(message: PamIdentityMessage, settings: Settings) -> ReceivedIdentity:
+    """The parsed message in the services' terms (raw traits: the domain validates them), its
+    identifiers bound to their assigning authority."""
+    sender = f"{message.header.sending_application}^{message.header.sending_facility}"
+    prior = message.prior_ipp
+    zfd = message.zfd
+    document = None
+    if zfd is not None and zfd.document_type:
+        # The referential states the check; an expiry it leaves empty is "none printed".
+        document = DocumentInput(zfd.document_type, zfd.document_expiry_date,
+                                 no_expiry_printed=zfd.document_expiry_date is None)
     return ReceivedIdentity(
         event=message.event,
         ipp=message.ipp.value,
@@ -61,7 +67,24 @@ def received_identity(message: PamIdentityMessage) -> ReceivedIdentity:
         ),
         ins=tuple((c.matricule, c.oid) for c in message.ins),
         status_code=message.status_code,
-        prior_ipp=message.prior_ipp.value if message.prior_ipp else None,
+        prior_ipp=prior.value if prior else None,
+        authority=identifier_authority(message.ipp, sender, settings, "PID-3"),
+        prior_authority=identifier_authority(prior, sender, settings, "MRG-1") if prior else OWN,
+        method=zfd.identity_mode or None if zfd is not None else None,
+        document=document,
+    )
+
+
+def identifier_authority(identifier: Identifier, sender: str, settings: Settings, location: str) -> Authority:
+    """The assigning authority of a received PI identifier (Identito's own or the sender's)."""
+    configured = settings.hl7.identifier_authorities
+    text = configured.get(sender) or configured.get(sender.split("^", 1)[0])
+    return resolve_authority(
+        Authority(identifier.namespace, identifier.universal_id, identifier.universal_id_type),
+        own=Authority(settings.ipp_namespace, settings.ipp_oid, "ISO"),
+        sender=sender,
+        configured=Authority.parse(text) if text else None,
+        location=location,
     )
 
 
@@ -69,6 +92,8 @@ def error_detail(error: DomainError, language: str) -> AckErrorDetail:
     """ERR content of a refused message."""
     if isinstance(error, Hl7FormatError):
         hl7_code = error.hl7_code
+    elif error.code in HL7_CODE_OF:
+        hl7_code = HL7_CODE_OF[error.code]
     elif isinstance(error, InvalidTrait):
         hl7_code = HL7_DATA_TYPE_ERROR
     elif isinstance(error, NotFound):
@@ -77,8 +102,7 @@ def error_detail(error: DomainError, language: str) -> AckErrorDetail:
         hl7_code = "205"
     else:
         hl7_code = HL7_APPLICATION_ERROR
-    location = TRAIT_LOCATION.get(error.field or "", error.field or "PID")
-    return AckErrorDetail(location, hl7_code, error.code, error.message(language))
+    return AckErrorDetail(hl7_location(error), hl7_code, error.code, error.message(language))
 
 
 class InboundHandler:
@@ -163,15 +187,18 @@ class InboundHandler:
             envelope, header.event if header else "", header.control_id if header else "", code, detail
         )
 
-    def process(self, raw: bytes) -> bytes:
-        """Parse, apply and answer one message (runs in a worker thread)."""
-        return self.process_many([raw])[0]
+    def process(self, raw: bytes, *, answers: bytes | None = None) -> bytes:
+        """Parse, apply and answer one message (runs in a worker thread). ``answers``: the message
+        the sender sent, when ``raw`` is an operator's fix of it (its resends get this ACK)."""
+        return self.process_many([raw], answers=answers)[0]
 
-    def process_many(self, raws: list[bytes]) -> list[bytes]:
+    def process_many(self, raws: list[bytes], *, answers: bytes | None = None) -> list[bytes]:
         """Parse, apply (one transaction when possible) and answer messages (in a worker thread)."""
         headers, incoming = [], []
         for raw in raws:
             header, message = self._incoming(raw)
+            if answers is not None:
+                message = replace(message, digest=content_digest(answers))
             headers.append(header)
             incoming.append(message)
         try:
@@ -198,7 +225,7 @@ class InboundHandler:
         try:
             parsed = parse_pam(raw)
             header: Header | None = parsed.header
-            received = received_identity(parsed)
+            received = received_identity(parsed, self.settings)
         except DomainError as exc:
             header, error = sniff_header(raw), exc
         sender = f"{header.sending_application}^{header.sending_facility}" if header else "?"
@@ -211,6 +238,7 @@ class InboundHandler:
             error,
             lambda code, err: self._ack(header, code, err),
             trusted,
+            content_digest(raw),
         )
 
 

@@ -23,8 +23,14 @@ def _ins(value: dict[str, str] | None) -> Ins | None:
     return Ins(value["matricule"], value["oid"]) if value else None
 
 
+def own_authority(ipp_namespace: str, ipp_oid: str) -> str:
+    """Identito's own IPP authority as an HL7 HD."""
+    return f"{ipp_namespace}&{ipp_oid}&ISO"
+
+
 def outbound_identity(snapshot: dict[str, Any], ipp_namespace: str, ipp_oid: str) -> OutboundIdentity:
-    """The stored snapshot as the builder's input (values were validated when stored)."""
+    """The stored snapshot as the builder's input (values were validated when stored); the IPP's
+    authority is Identito's own unless the snapshot names another."""
     traits = Traits(
         birth_name=snapshot["birth_name"],
         first_names=snapshot["first_names"],
@@ -39,8 +45,7 @@ def outbound_identity(snapshot: dict[str, Any], ipp_namespace: str, ipp_oid: str
     document = snapshot.get("document") or {}
     return OutboundIdentity(
         ipp=snapshot["ipp"],
-        ipp_namespace=ipp_namespace,
-        ipp_oid=ipp_oid,
+        ipp_authority=snapshot.get("ipp_authority") or own_authority(ipp_namespace, ipp_oid),
         traits=traits,
         state=IdentityState.of(Status(snapshot["status"]), (Attribute(a) for a in snapshot["attributes"])),
         ins=_ins(snapshot.get("ins")),
@@ -71,7 +76,10 @@ def render(
         charset=subscriber.charset,
     )
     identity = outbound_identity(row.snapshot, ipp_namespace, ipp_oid)
+    # MRG-1's authority: the prior identifier's own (absent: Identito's), not the survivor's.
+    prior_authority = row.snapshot.get("prior_ipp_authority") or own_authority(ipp_namespace, ipp_oid)
     text = build_identity_message(
-        row.event, identity, envelope, OutboundFormat(row.format), prior_ipp=row.snapshot.get("prior_ipp")
+        row.event, identity, envelope, OutboundFormat(row.format), prior_ipp=row.snapshot.get("prior_ipp"),
+        prior_ipp_authority=prior_authority,
     )
     return encode(text, subscriber.charset)

@@ -163,7 +163,9 @@ def test_strict_edit_of_qual_identity_demotes_keeps_ins_in_history(client, setti
     no_reason = client.patch(url, json={"birth_name": "Dupont-Durand"},
                              headers={**auth(settings, "identitovigilance"), "If-Match": '"1"'})
     assert no_reason.status_code == 422 and no_reason.json()["field"] == "reason"
-    response = client.patch(url, json={"birth_name": "Dupont-Durand", "reason": "acte de naissance"},
+    passport = {"type": "PA", "expires_on": "2099-01-01"}  # checked with the change: C stays (ins-rniv §3)
+    response = client.patch(url, json={"birth_name": "Dupont-Durand", "reason": "acte de naissance",
+                                       "document": passport},
                             headers={**auth(settings, "identitovigilance"), "If-Match": '"1"'})
     assert response.status_code == 200
     body = response.json()
@@ -184,11 +186,11 @@ def test_complementary_edit_keeps_status(client, settings, ctx) -> None:
 
 def test_documents_move_status_and_can_be_withdrawn(client, settings) -> None:
     created = _create(client, settings)
-    h = auth(settings, "admission")
+    h = {**auth(settings, "admission"), "If-Match": '"1"'}
     url = f"/identities/{created['id']}/documents"
     assert client.post(url, json={}, headers=h).status_code == 422
     assert client.post(url, json={"type": ""}, headers=h).status_code == 422
-    weak = client.post(url, json={"type": "PC"}, headers=h)
+    weak = client.post(url, json={"type": "PC", "expires_on": "2099-01-01"}, headers=h)
     assert weak.status_code == 201 and weak.json()["identity"]["status"] == "PROV"
     expired = client.post(url, json={"type": "CN", "expires_on": "2001-01-01"}, headers=h)
     assert expired.status_code == 409
@@ -215,7 +217,9 @@ def test_attributes(client, settings, ctx) -> None:
     assert dout.json()["status"] == "PROV" and dout.json()["attributes"] == ["DOUT"] and dout.json()["ins"] is None
     fict = client.post(url, json={"code": "FICT", "reason": "x"}, headers=cell)
     assert fict.status_code == 409
-    doc = client.post(f"/identities/{created['id']}/documents", json={"type": "CN"}, headers=cell)
+    version = client.get(f"/identities/{created['id']}", headers=cell).headers["ETag"]
+    doc = client.post(f"/identities/{created['id']}/documents", json={"type": "CN", "expires_on": "2099-01-01"},
+                      headers={**cell, "If-Match": version})
     assert doc.status_code == 409
     homa = client.post(url, json={"code": "HOMA", "reason": "homonyme"}, headers=cell)
     assert homa.json()["attributes"] == ["DOUT", "HOMA"]
@@ -241,8 +245,8 @@ def test_documents_role_sees_ins_only_when_qualified(client, settings, ctx) -> N
 
 def test_history_is_newest_first_with_subject(client, settings) -> None:
     created = _create(client, settings)
-    client.post(f"/identities/{created['id']}/documents", json={"type": "CN"},
-                headers=auth(settings, "admission", sub="desk-42"))
+    client.post(f"/identities/{created['id']}/documents", json={"type": "CN", "expires_on": "2099-01-01"},
+                headers={**auth(settings, "admission", sub="desk-42"), "If-Match": '"1"'})
     history = client.get(f"/identities/{created['id']}/history", headers=auth(settings, "admission")).json()
     assert [h["action"] for h in history] == ["document.recorded", "identity.created"]
     assert history[0]["actor"] == "desk-42" and history[1]["actor"] == "agent-1"

@@ -68,8 +68,9 @@ def test_expired_documents_are_listed_once(client, settings, ctx) -> None:
 
     identity = identities.create_identity(ctx, actor("admission"),
                                           identities.TraitsInput("DUPONT", "JEAN", "1980-01-01", "M"))
-    _, doc = identities.record_document(ctx, actor("admission"), identity.id, "CN",
-                                        expires_on=ctx.today() + timedelta(days=30))
+    _, doc = identities.record_document(ctx, actor("admission"), identity.id,
+                                        identities.DocumentInput("CN", ctx.today() + timedelta(days=30)),
+                                        expected_version=identity.version)
     assert worklists.scan_expired_documents(ctx) == 0
     with ctx.engine.begin() as connection:
         connection.execute(update(IdentityDocumentRow).values(expires_on=ctx.today() - timedelta(days=1)))

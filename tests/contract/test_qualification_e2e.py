@@ -72,7 +72,9 @@ def test_prov_recup_qual(desk, settings) -> None:
     assert body["status"] == "RECUP" and body["birth_place_code"] == "63220" and body["used_name"] == "MARTIN"
     assert body["ins"] == {"matricule": "275126322074974", "oid": OID_NIR, "nature": "NIR", "transmissible": False}
     assert body["insi_at"] is not None
-    doc = desk.post(f"/identities/{created['id']}/documents", json={"type": "CN"}, headers=_headers(settings))
+    assert body["collection_method"] == "INSI"  # the traits now come from the teleservice (ZFD-5)
+    doc = desk.post(f"/identities/{created['id']}/documents", json={"type": "CN", "expires_on": "2099-01-01"},
+                    headers={**_headers(settings), "If-Match": f'"{body["version"]}"'})
     assert doc.json()["identity"]["status"] == "QUAL" and doc.json()["identity"]["ins"]["transmissible"] is True
     history = desk.get(f"/identities/{created['id']}/history", headers=_headers(settings)).json()
     accepted_event = next(h for h in history if h["action"] == "insi.accepted")
@@ -83,7 +85,8 @@ def test_prov_recup_qual(desk, settings) -> None:
 def test_vali_to_qual(desk, settings) -> None:
     created = _create(desk, settings, birth_name="Nessi", first_names="Nathalie", sex="F",
                       birth_date="1977-07-14", birth_place_code="63220")
-    desk.post(f"/identities/{created['id']}/documents", json={"type": "PA"}, headers=_headers(settings))
+    desk.post(f"/identities/{created['id']}/documents", json={"type": "PA", "expires_on": "2099-01-01"},
+              headers={**_headers(settings), "If-Match": '"1"'})
     proposal = _retrieve(desk, settings, created["id"])
     assert proposal["status"] == "VALI" and proposal["status_after_accept"] == "QUAL"
     assert all(c["result"] == "equal" for c in proposal["comparison"])

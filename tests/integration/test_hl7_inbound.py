@@ -7,15 +7,15 @@ import asyncio
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.services import worklists
-from app.services.context import Actor
-
 from app.db.hl7_tables import InboundMessageRow, OutboxMessageRow, QuarantineRow
 from app.db.repositories import IdentityRepository
 from app.db.tables import AuditEventRow
+from app.domain.identifiers import Authority
 from app.domain.status import Status
 from app.integrations.hl7.mllp import MllpClient
 from app.integrations.hl7.parse import parse_ack
+from app.services import worklists
+from app.services.context import Actor
 from app.workers.mllp_listener import build_server
 from tests.hl7_samples import ans_sample
 from tests.integration.hl7_support import subscriber
@@ -68,10 +68,14 @@ def count(ctx, table) -> int:
         return session.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def identity_by_ipp(ctx, ipp: str):
+GAM_AUTHORITY = Authority("CHU-X", "000897406", "N")  # CX-4 of the test messages' PID-3
+
+
+def identity_by_ipp(ctx, ipp: str, authority: Authority = GAM_AUTHORITY):
+    """The identity holding this IPP of the sending GAM (or of another authority)."""
     with Session(ctx.engine) as session:
         repo = IdentityRepository(session)
-        return repo.get(repo.id_by_ipp(ipp))
+        return repo.get(repo.id_by_ipp(ipp, authority))
 
 
 def test_ans_sample_creates_the_identity_and_keeps_the_ins_for_verification(ctx, settings):
@@ -153,7 +157,7 @@ def test_unreadable_and_rule_breaking_messages_are_quarantined_with_ae(ctx, sett
         rows = session.execute(select(QuarantineRow).order_by(QuarantineRow.id)).scalars().all()
     assert [(r.control_id, r.error_field, r.state) for r in rows] == [
         ("B1", "PID-7", "open"),
-        ("B2", "birth_name", "open"),
+        ("B2", "PID-5", "open"),  # an HL7 location, not the trait's name
     ]
     assert identity_by_ipp(ctx, "000003") is None
 
@@ -176,3 +180,33 @@ def test_escape_sequences_are_read_and_a_malformed_one_is_refused_naming_the_fie
     assert identity_by_ipp(ctx, "000004") is None
     with Session(ctx.engine) as session:
         assert session.execute(select(QuarantineRow.control_id)).scalars().all() == ["E2"]
+
+
+def _err2(raw: bytes) -> str:
+    return next(s for s in raw.decode().split("\r") if s.startswith("ERR|")).split("|")[2]
+
+
+def test_a_control_id_reused_for_other_content_is_refused_and_quarantined_not_dropped(ctx, settings):
+    restamped = pam("R1", used="MARTIN").replace(b"20260115101010||ADT", b"20260115111111||ADT", 1)
+    first, resend, reused, reused_again, restamped_resend = exchange(
+        ctx, settings, pam("R1", used="MARTIN"), pam("R1", used="MARTIN"), pam("R1", used="DURAND"),
+        pam("R1", used="DURAND"), restamped,
+    )
+    assert parse_ack(first).code == "AA" and resend == first and restamped_resend == first
+    ack = parse_ack(reused)
+    assert (ack.code, ack.control_id, ack.error_code) == ("AE", "R1", "hl7-control-id-reused")
+    assert _err2(reused) == "MSH^1^10" and parse_ack(reused_again).error_code == "hl7-control-id-reused"
+    assert identity_by_ipp(ctx, "000003").traits.used_name == "MARTIN"  # the second content was not applied
+    with Session(ctx.engine) as session:
+        rows = session.execute(select(QuarantineRow)).scalars().all()
+    found = [(r.control_id, r.error_code, r.error_field) for r in rows]
+    assert found == [("R1", "hl7-control-id-reused", "MSH-10")]
+    assert b"DURAND" in rows[0].raw
+
+
+def test_err2_and_the_quarantine_point_at_the_exact_field(ctx, settings):
+    (unknown_merge,) = exchange(ctx, settings, pam("X1", event="A40^ADT_A39", ipp="100", mrg="999"))
+    ack = parse_ack(unknown_merge)
+    assert (ack.code, ack.error_code) == ("AE", "not-found") and _err2(unknown_merge) == "MRG^1^1"
+    with Session(ctx.engine) as session:
+        assert session.execute(select(QuarantineRow.error_field)).scalars().all() == ["MRG-1"]

@@ -54,21 +54,24 @@ def test_a_group_is_applied_in_one_go_each_message_with_its_own_sender(ctx, sett
 def test_a_refused_or_duplicate_message_does_not_sink_its_group(ctx, settings):
     handler = InboundHandler(ctx, settings)
     assert acks(handler.process_many([pam("D1", ipp="200001")])) == [("AA", "D1")]
+    assert acks(handler.process_many([pam("D0", ipp="200005")])) == [("AA", "D0")]
     first_ack = handler.process_many([pam("D1", ipp="200001")])[0]  # duplicate, alone
     group = [
         pam("D2", ipp="200002", name="LEROY"),
-        pam("D1", ipp="200001", name="CHANGED"),  # same MSH-10 as a message already applied
+        pam("D1", ipp="200001"),  # a resend of a message already applied
         pam("D3", ipp="200003", pid7="20991301"),  # impossible birth date: refused
         pam("D4", ipp="200004", name="FAURE"),
+        pam("D0", ipp="200005", name="CHANGED"),  # same MSH-10 as a message applied, other content
     ]
     raws = handler.process_many(group)
-    assert acks(raws) == [("AA", "D2"), ("AA", "D1"), ("AE", "D3"), ("AA", "D4")]
+    assert acks(raws) == [("AA", "D2"), ("AA", "D1"), ("AE", "D3"), ("AA", "D4"), ("AE", "D0")]
     assert raws[1] == first_ack  # the stored ACK, byte for byte
     assert identity_by_ipp(ctx, "200001").traits.birth_name == "PAT-TROIS"  # the duplicate changed nothing
+    assert identity_by_ipp(ctx, "200005").traits.birth_name == "PAT-TROIS"  # the reuse was not applied
     assert identity_by_ipp(ctx, "200002").traits.birth_name == "LEROY"
     assert identity_by_ipp(ctx, "200004").traits.birth_name == "FAURE"
     assert identity_by_ipp(ctx, "200003") is None
-    assert count(ctx, QuarantineRow) == 1
+    assert count(ctx, QuarantineRow) == 2
 
 
 def test_a_group_of_updates_reads_each_identity_once_and_sees_its_own_changes(ctx, settings, monkeypatch):
@@ -80,7 +83,7 @@ def test_a_group_of_updates_reads_each_identity_once_and_sees_its_own_changes(ct
     def one_by_one(*_args: object) -> None:
         raise AssertionError("the group fell back to one-by-one processing")
 
-    monkeypatch.setattr(inbound, "_receive_one", one_by_one)
+    monkeypatch.setattr(inbound, "receive", one_by_one)
     group = [
         pam("U2", ipp="300002", used="ANDRE"),
         pam("U3", ipp="300001", used="BLANC"),

@@ -102,7 +102,7 @@ def _used_name_in_db(ctx, identity_id: int) -> tuple[str | None, int]:
 
 
 def _locked_ahead_and_saved(uow, identity, used_name: str) -> int:
-    uow.identities.lock_by_ipps([identity.ipp])
+    uow.identities.lock_by_ipps([(identity.ipp, identity.ipp_authority)])
     loaded = uow.identities.get_by_ipp(identity.ipp, for_update=True)
     changed = replace(loaded, traits=loaded.traits.with_changes(used_name=used_name))
     return uow.identities.save(changed, expected_version=loaded.version, now=datetime.now(UTC))

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.errors import RuleViolation
+from app.domain.errors import MissingReason, RuleViolation
 from app.domain.status import Attribute, Event, IdentityState, Status
 
 
@@ -26,11 +26,53 @@ def test_low_trust_document_changes_nothing() -> None:
 
 def test_hand_edit_of_strict_trait_demotes_and_deactivates_ins() -> None:
     qual = IdentityState.of(Status.QUAL)
-    vali, events = qual.strict_trait_edited()
+    prov, events = qual.strict_trait_edited(reason="typo on the name")
+    assert prov.status is Status.PROV  # the document check was of the old traits (ins-rniv §3)
+    assert Event.INS_DEACTIVATED in events and Event.DOCUMENTS_SET_ASIDE in events
+    vali, _ = qual.strict_trait_edited(document_checked=True, reason="passport shown")
     assert vali.status is Status.VALI
-    assert Event.INS_DEACTIVATED in events
-    prov, _ = IdentityState.of(Status.RECUP).strict_trait_edited()
+    prov, _ = IdentityState.of(Status.RECUP).strict_trait_edited(reason="typo")
     assert prov.status is Status.PROV
+
+
+def test_a_vali_identity_edited_without_a_document_is_prov_and_needs_a_reason() -> None:
+    vali = IdentityState.of(Status.VALI)
+    with pytest.raises(MissingReason):
+        vali.strict_trait_edited()
+    prov, events = vali.strict_trait_edited(reason="name corrected")
+    assert prov.status is Status.PROV and events == [Event.STATUS_CHANGED, Event.DOCUMENTS_SET_ASIDE]
+    assert IdentityState().strict_trait_edited() == (IdentityState(), [])  # PROV: no reason needed
+
+
+_STATES = st.builds(
+    IdentityState.of,
+    st.sampled_from(list(Status)),
+    st.sampled_from([(), (Attribute.HOMA,)]),
+)
+
+
+@given(state=_STATES, document=st.booleans(), reason=st.sampled_from([None, "", "  ", "motif"]))
+def test_strict_trait_change_states_facts_about_the_new_traits(
+    state: IdentityState, document: bool, reason: str | None
+) -> None:
+    """ins-rniv §3: after a strict-trait change, I is false and C is exactly "a document checked with it"."""
+    if state.status is not Status.PROV and not (reason and reason.strip()):
+        with pytest.raises(MissingReason):
+            state.strict_trait_edited(document_checked=document, reason=reason)
+        return
+    new, events = state.strict_trait_edited(document_checked=document, reason=reason)
+    assert not new.insi and new.document is document and new.attributes == state.attributes
+    assert (Event.INS_DEACTIVATED in events) is state.insi
+    assert (Event.DOCUMENTS_SET_ASIDE in events) is state.document
+    assert (Event.STATUS_CHANGED in events) is (new.status is not state.status)
+
+
+@given(blocking=st.sampled_from([Attribute.DOUT, Attribute.FICT]))
+def test_strict_change_of_a_blocked_identity_takes_no_document(blocking: Attribute) -> None:
+    blocked, _ = IdentityState().attribute_set(blocking)
+    assert blocked.strict_trait_edited()[0].status is Status.PROV
+    with pytest.raises(RuleViolation):
+        blocked.strict_trait_edited(document_checked=True)
 
 
 def test_document_withdrawal() -> None:
@@ -81,7 +123,7 @@ def test_removing_a_blocking_attribute_leaves_prov() -> None:
 
 
 OPERATIONS = st.sampled_from(
-    ["insi", "doc", "weak_doc", "edit", "withdraw_last", "withdraw_other", "lost",
+    ["insi", "doc", "weak_doc", "edit", "edit_with_doc", "withdraw_last", "withdraw_other", "lost",
      "set_DOUT", "set_FICT", "set_HOMA", "del_DOUT", "del_FICT", "del_HOMA"]
 )
 
@@ -91,8 +133,8 @@ def _apply(state: IdentityState, op: str) -> IdentityState:
         return state.insi_retrieved()[0]
     if op in ("doc", "weak_doc"):
         return state.document_checked(high_trust=op == "doc")[0]
-    if op == "edit":
-        return state.strict_trait_edited()[0]
+    if op.startswith("edit"):
+        return state.strict_trait_edited(document_checked=op.endswith("doc"), reason="motif")[0]
     if op == "lost":
         return state.insi_lost()[0]
     if op.startswith("withdraw"):

@@ -40,8 +40,8 @@ def _document(check: DocumentCheck) -> DocumentRead:
 @router.post("", status_code=201, response_model=IdentityRead)
 def create_identity(body: IdentityCreate, ctx: CtxDep, actor: ActorDep, response: Response) -> IdentityRead:
     """Create a provisional identity (PROV)."""
-    data = identities.TraitsInput(**body.model_dump(exclude={"ipp"}))
-    identity = identities.create_identity(ctx, actor, data, ipp=body.ipp)
+    data = identities.TraitsInput(**body.model_dump(exclude={"ipp", "collection_method"}))
+    identity = identities.create_identity(ctx, actor, data, ipp=body.ipp, source=body.collection_method)
     response.headers["Location"] = f"/identities/{identity.id}"
     return _read(identity, actor, response)
 
@@ -85,20 +85,25 @@ def update_identity(
     identity_id: int, body: IdentityUpdate, ctx: CtxDep, actor: ActorDep, version: VersionDep,
     response: Response,
 ) -> IdentityRead:
-    """Edit traits (If-Match required); a strict-trait edit of RECUP/QUAL demotes and needs a reason."""
-    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    """Edit traits (If-Match required); a strict-trait change of RECUP/VALI/QUAL needs a reason and
+    leaves the identity PROV unless a high-trust document is checked with it (ins-rniv §3)."""
+    changes = body.model_dump(exclude_unset=True, exclude={"reason", "document"})
+    document = identities.DocumentInput(**body.document.model_dump()) if body.document else None
     identity = identities.update_identity(
-        ctx, actor, identity_id, changes, expected_version=version, reason=body.reason
+        ctx, actor, identity_id, changes, expected_version=version, reason=body.reason, document=document
     )
     return _read(identity, actor, response)
 
 
 @router.post("/{identity_id}/documents", status_code=201, response_model=DocumentRecorded)
 def record_document(
-    identity_id: int, body: DocumentCreate, ctx: CtxDep, actor: ActorDep, response: Response
+    identity_id: int, body: DocumentCreate, ctx: CtxDep, actor: ActorDep, version: VersionDep,
+    response: Response,
 ) -> DocumentRecorded:
-    """Record a checked identity document (type required, no default)."""
-    identity, row = identities.record_document(ctx, actor, identity_id, body.type, expires_on=body.expires_on)
+    """Record a checked identity document (If-Match required; type required, no default; the expiry
+    date, or ``no_expiry_printed``, for a type that prints one)."""
+    document = identities.DocumentInput(**body.model_dump())
+    identity, row = identities.record_document(ctx, actor, identity_id, document, expected_version=version)
     return DocumentRecorded(document=_document(row), identity=_read(identity, actor, response))
 
 

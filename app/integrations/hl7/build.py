@@ -54,8 +54,7 @@ class OutboundIdentity:
     """The current state of one identity, as it is sent downstream."""
 
     ipp: str
-    ipp_namespace: str
-    ipp_oid: str
+    ipp_authority: str  # HL7 HD of the IPP's assigning authority: namespace&universal id&type
     traits: Traits
     state: IdentityState
     ins: Ins | None = None
@@ -104,19 +103,20 @@ def _segment(name: str, fields: dict[int, str]) -> str:
     return "|".join([name, *(fields.get(i, "") for i in range(1, last + 1))])
 
 
-def _cx(value: str, namespace: str, oid: str, type_code: str) -> str:
-    return f"{value}^^^{escape(namespace)}&{escape(oid)}&ISO^{type_code}"
+def _cx(value: str, authority: str, type_code: str) -> str:
+    hd = "&".join(escape(part) for part in authority.split("&"))
+    return f"{value}^^^{hd}^{type_code}"
 
 
 def ins_cx(ins: Ins, value: str | None = None) -> str:
     """INS repetition of PID-3; the namespace follows the OID (NIR or NIA)."""
     namespace = "ASIP-SANTE-INS-NIA" if ins.oid == OID_NIA else "ASIP-SANTE-INS-NIR"
-    return _cx(value if value is not None else ins.matricule, namespace, ins.oid, "INS")
+    return _cx(value if value is not None else ins.matricule, f"{namespace}&{ins.oid}&ISO", "INS")
 
 
 def pid3(identity: OutboundIdentity, fmt: OutboundFormat) -> str:
     """PID-3: the IPP, then the INS only for a QUAL identity (RNIV EXI SI 08) when INS-ready."""
-    reps = [_cx(escape(identity.ipp), identity.ipp_namespace, identity.ipp_oid, "PI")]
+    reps = [_cx(escape(identity.ipp), identity.ipp_authority, "PI")]
     if fmt is OutboundFormat.INS_READY:
         if identity.ins is not None and identity.state.ins_transmissible:
             reps.append(ins_cx(identity.ins))
@@ -180,8 +180,10 @@ def build_identity_message(
     envelope: Envelope,
     fmt: OutboundFormat,
     prior_ipp: str | None = None,
+    prior_ipp_authority: str | None = None,
 ) -> str:
-    """A28/A31 (ADT_A05), A40 (ADT_A39, MRG-1 = absorbed IPP), A47 (ADT_A30, MRG-1 = old IPP)."""
+    """A28/A31 (ADT_A05), A40 (ADT_A39, MRG-1 = absorbed IPP), A47 (ADT_A30, MRG-1 = old IPP);
+    the prior IPP's authority defaults to the identity's."""
     if event not in STRUCTURES:
         raise ValueError(f"unsupported outbound event {event}")
     if event in ("A40", "A47") and not prior_ipp:
@@ -193,7 +195,8 @@ def build_identity_message(
         pid(identity, fmt),
     ]
     if event in ("A40", "A47"):
-        segments.append("MRG|" + _cx(escape(prior_ipp or ""), identity.ipp_namespace, identity.ipp_oid, "PI"))
+        authority = prior_ipp_authority or identity.ipp_authority
+        segments.append("MRG|" + _cx(escape(prior_ipp or ""), authority, "PI"))
     if event != "A47":
         segments.append("PV1|1|N")
     if fmt is OutboundFormat.INS_READY:

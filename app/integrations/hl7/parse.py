@@ -8,6 +8,7 @@ HL7 field. An INS is recognised by CX-5 = ``INS`` and its OID (CX-4.2), never by
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -159,6 +160,22 @@ def sniff_header(raw: bytes) -> Header | None:
         return _header(Er7Message.split(text, charset=charset), charset)
     except Hl7FormatError:
         return None
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of a message's content, to tell a resend from another message with the same MSH-10.
+
+    Segment terminators (CR, LF, CRLF) and trailing ones do not count, nor MSH-7 (the time of the
+    message), which some interface engines stamp again when they resend.
+    """
+    text = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").strip(b"\r\x0b\x1c ")
+    msh, sep, rest = text.partition(b"\r")
+    if msh.startswith(b"MSH") and len(msh) > 3:
+        fields = msh.split(msh[3:4])
+        if len(fields) > 6:
+            fields[6] = b""
+        msh = msh[3:4].join(fields)
+    return hashlib.sha256(msh + sep + rest).hexdigest()
 
 
 PAM_SEGMENTS = frozenset({"PID", "MRG", "ZFD"})  # what an identity message is read from (+ MSH)
