@@ -17,8 +17,10 @@ from app.domain.identity import Identity
 from app.domain.roles import Role, check_strict_edit, require_any
 from app.domain.status import Attribute, Event, IdentityState
 from app.domain.traits import TraitName, Traits, build_traits
+from app.domain.worklist import ClosingEvent, expired_document_outcome
 from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
 from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
+from app.services.worklists import close_items
 
 EDITORS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION)
 TRAIT_FIELDS = tuple(t.value for t in TraitName)
@@ -220,6 +222,8 @@ def record_document(
              "status": after.status.value},
             full=True,
         )
+        if high_trust:
+            close_items(uow, before.id, ClosingEvent.DOCUMENT_CHECKED)
         uow.commit()
     return after, row
 
@@ -247,6 +251,8 @@ def withdraw_document(
         after = store(uow, before, _replace(before, state=state), "document_withdrawn") if events else before
         uow.audit("document.withdrawn", before.id, {"document_id": document_id, "status": before.status.value},
                   {"status": after.status.value}, reason, full=True)
+        close_items(uow, before.id, ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN,
+                    outcome=expired_document_outcome(document_id))
         uow.commit()
     return after
 
