@@ -145,6 +145,8 @@ class WorklistItemRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_worklist_kind_open", "kind", "resolved_at", "id"),
         Index("ix_worklist_identity", "identity_id"),
+        # One open item per cause (app.domain.worklist.open_key): set while open, NULL once closed.
+        Index("ux_worklist_open_key", "open_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -161,6 +163,10 @@ class WorklistItemRow(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=200)
     resolution: str | None = Field(default=None, max_length=32)
     resolution_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    occurrences: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
+    last_occurred_at: datetime | None = None
+    closing_event: str | None = Field(default=None, max_length=32)
+    open_key: str | None = Field(default=None, max_length=100)
 
 
 class InsiProposalRow(SQLModel, table=True):

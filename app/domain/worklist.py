@@ -25,13 +25,76 @@ class WorklistKind(StrEnum):
 
 
 class Resolution(StrEnum):
-    """How an item was closed."""
+    """How the cell closed an item (what a person may choose)."""
 
     CORRECTED = "corrected"
     CONFIRMED = "confirmed"
     MERGED = "merged"
     RETRIED = "retried"
     NO_ACTION = "no_action"
+
+
+AUTOMATIC = "automatic"  # the resolution of an item closed by the event that took its cause away
+
+
+class ClosingEvent(StrEnum):
+    """Events that take away the cause of worklist items (recorded on the items they close)."""
+
+    INSI_ANSWERED = "insi_answered"  # INSi answered a call about the identity (any answer code)
+    INSI_IDENTITY_FOUND = "insi_identity_found"  # INSi found exactly one person for the identity
+    INSI_TRAITS_APPLIED = "insi_traits_applied"  # an INSi proposal was accepted or auto-applied
+    INS_VERIFIED = "ins_verified"  # a verification confirmed the stored INS and traits
+    DOCUMENT_CHECKED = "document_checked"  # a valid high-trust document was recorded
+    EXPIRED_DOCUMENT_WITHDRAWN = "expired_document_withdrawn"  # the expired document was withdrawn
+
+
+_FOUND = frozenset({WorklistKind.INSI_UNAVAILABLE, WorklistKind.INSI_NOT_FOUND, WorklistKind.INSI_AMBIGUOUS})
+CLOSED_BY: dict[ClosingEvent, frozenset[WorklistKind]] = {
+    ClosingEvent.INSI_ANSWERED: frozenset({WorklistKind.INSI_UNAVAILABLE}),
+    ClosingEvent.INSI_IDENTITY_FOUND: _FOUND,
+    ClosingEvent.INSI_TRAITS_APPLIED: _FOUND - {WorklistKind.INSI_UNAVAILABLE} | {
+        WorklistKind.TRAITS_DIFFER, WorklistKind.INSI_FOUND, WorklistKind.VERIFICATION_FAILED,
+        WorklistKind.INS_RECEIVED},
+    ClosingEvent.INS_VERIFIED: _FOUND | {WorklistKind.VERIFICATION_FAILED, WorklistKind.INS_RECEIVED},
+    ClosingEvent.DOCUMENT_CHECKED: frozenset({WorklistKind.DOCUMENT_EXPIRED}),
+    ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN: frozenset({WorklistKind.DOCUMENT_EXPIRED}),
+}
+
+
+def closed_kinds(event: ClosingEvent) -> frozenset[WorklistKind]:
+    """Which kinds an event closes for its identity: a worklist states present anomalies only.
+
+    Rationale, kind by kind (issue 18 item 7):
+    - ``insi_unavailable`` (a fault, never a "not found", insi.md) is gone once INSi answers a later
+      call about the identity, whatever the answer;
+    - ``insi_not_found`` and ``insi_ambiguous`` are gone once INSi finds the identity (a retrieval
+      naming one person, a confirmed verification, or its INS stored from INSi);
+    - ``traits_differ`` and ``insi_found`` ask the desk to accept the INSi proposal: gone once INSi
+      traits are applied (EXI REC 07), by the desk or by a campaign's auto-apply;
+    - ``verification_failed`` is gone after a later confirmed verification or a newly applied
+      retrieval (the identity holds an INS INSi vouches for again, EXI SI 07);
+    - ``ins_received`` (an INS to verify before trusting it) is gone once that INS is verified or the
+      identity got its INS from INSi;
+    - ``document_expired`` is gone when a valid high-trust document is recorded (EXI SI 10), or when
+      the expired document itself is withdrawn (only that document's item);
+    - ``ins_collision`` is never closed by an event: only the cell can tell a duplicate from a collision.
+    """
+    return CLOSED_BY[event]
+
+
+def open_key(kind: WorklistKind, identity_id: int, outcome: str) -> str:
+    """One open item per cause: a retry updates it; each expired document is a cause of its own."""
+    if kind is WorklistKind.DOCUMENT_EXPIRED:
+        return f"{kind.value}:{identity_id}:{outcome}"
+    return f"{kind.value}:{identity_id}"
+
+
+EXPIRED_DOCUMENT_PREFIX = "document:"
+
+
+def expired_document_outcome(document_id: int) -> str:
+    """The outcome of a document_expired item: the document it is about."""
+    return f"{EXPIRED_DOCUMENT_PREFIX}{document_id}"
 
 
 class Hint(StrEnum):
@@ -96,6 +159,39 @@ for _hint, _en, _fr in [
      "Un INS a été reçu d'un autre système : vérifiez-le auprès de l'INSi avant de s'y fier."),
 ]:
     register(_hint.value, _en, _fr)
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    ClosingEvent.INSI_ANSWERED: ("INSi answered a later call", "l'INSi a répondu à un appel ultérieur"),
+    ClosingEvent.INSI_IDENTITY_FOUND: ("INSi found the identity", "l'INSi a trouvé l'identité"),
+    ClosingEvent.INSI_TRAITS_APPLIED: ("the INSi traits were applied", "les traits INSi ont été appliqués"),
+    ClosingEvent.INS_VERIFIED: ("the INS was verified with INSi", "l'INS a été vérifié auprès de l'INSi"),
+    ClosingEvent.DOCUMENT_CHECKED: ("a valid high-trust identity document was recorded",
+                                    "un justificatif d'identité valide à haut niveau de confiance "
+                                    "a été enregistré"),
+    ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN: ("the expired document was withdrawn",
+                                              "le justificatif expiré a été retiré"),
+}
+RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
+    Resolution.CORRECTED: ("corrected", "corrigée"),
+    Resolution.CONFIRMED: ("confirmed", "confirmée"),
+    Resolution.MERGED: ("merged", "fusionnée"),
+    Resolution.RETRIED: ("retried", "relancée"),
+    Resolution.NO_ACTION: ("no action", "sans suite"),
+    AUTOMATIC: ("closed automatically", "close automatiquement"),
+}
+
+
+def label(labels: dict[str, tuple[str, str]], code: str, language: str) -> str:
+    """The label of an event or a resolution in a language (the code itself when unknown)."""
+    english, french = labels.get(code, (code, code))
+    return french if language == "fr" else english
+
+
+register("worklist-item-resolved",
+         "Worklist item {ident} was already resolved by {by} on {at} UTC ({resolution}).",
+         "L'anomalie {ident} a déjà été traitée par {by} le {at} UTC ({resolution}).")
+register("worklist-item-closed",
+         "Worklist item {ident} was already closed automatically on {at} UTC: {event} (action of {by}).",
+         "L'anomalie {ident} a déjà été close automatiquement le {at} UTC : {event} (action de {by}).")
 register("resolution-unknown", "Unknown resolution {value}: use corrected, confirmed, merged, retried or no_action.",
          "Résolution inconnue {value} : utilisez corrected, confirmed, merged, retried ou no_action.")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from app.domain.errors import DomainError, MissingReason
-from app.domain.messages import register
+from app.domain.messages import register, render
+from app.domain.worklist import EVENT_LABELS, RESOLUTION_LABELS, label
 
 
-__all__ = ["Conflict", "MissingReason", "NotFound", "StaleVersion", "VersionRequired"]
+__all__ = ["AlreadyResolved", "Conflict", "MissingReason", "NotFound", "StaleVersion", "VersionRequired"]
 
 
 class NotFound(DomainError):
@@ -19,6 +20,22 @@ class Conflict(DomainError):
     """The request conflicts with stored data (IPP taken, INS held by another identity...)."""
 
     code = "conflict"
+
+
+class AlreadyResolved(Conflict):
+    """The worklist item was already closed, by a person or by the event that took its cause away."""
+
+    code = "worklist-item-resolved"
+
+    def message(self, language: str = "en") -> str:
+        """Who closed it and when, with the resolution or the event in the given language."""
+        params = dict(self.params)
+        event, resolution = params.pop("event", None), params.pop("resolution", None)
+        if event:
+            event_label = label(EVENT_LABELS, event, language)
+            return render("worklist-item-closed", language, event=event_label, **params)
+        return render(self.code, language, resolution=label(RESOLUTION_LABELS, resolution or "", language),
+                      **params)
 
 
 class StaleVersion(DomainError):

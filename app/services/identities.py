@@ -24,8 +24,10 @@ from app.domain.identity import CollectionMethod, Identity
 from app.domain.roles import Role, check_strict_edit, require_any
 from app.domain.status import Attribute, Event, IdentityState
 from app.domain.traits import TraitName, Traits, build_traits
+from app.domain.worklist import ClosingEvent, expired_document_outcome
 from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
 from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
+from app.services.worklists import close_items
 
 EDITORS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION)
 TRAIT_FIELDS = tuple(t.value for t in TraitName)
@@ -216,6 +218,8 @@ def edit_traits(
     after = _replace(before, traits=traits, state=state, source=source)
     if check is not None:  # the document first, then the change it was checked for
         _audit_check(uow, check, before, after, "strict-change")
+        if check.high_trust:
+            close_items(uow, before.id, ClosingEvent.DOCUMENT_CHECKED)
     saved = store(uow, before, after, "updated", strict=sorted(strict))
     uow.audit("identity.updated", before.id, before.snapshot(), saved.snapshot(), reason)
     return saved
@@ -281,6 +285,8 @@ def record_document(
         check = _add_check(uow, before.id, document, high_trust)
         after = store(uow, before, _replace(before, state=state), "document_checked") if events else before
         _audit_check(uow, check, before, after, "desk")
+        if high_trust:
+            close_items(uow, before.id, ClosingEvent.DOCUMENT_CHECKED)
         uow.commit()
     return after, check
 
@@ -305,6 +311,8 @@ def withdraw_document(
         uow.audit("document.withdrawn", before.id,
                   {"document_id": document_id, "status": before.status.value},
                   {"status": after.status.value}, reason, full=True)
+        close_items(uow, before.id, ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN,
+                    outcome=expired_document_outcome(document_id))
         uow.commit()
     return after
 

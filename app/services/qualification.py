@@ -40,11 +40,11 @@ from app.domain.messages import register
 from app.domain.roles import Role, require_any
 from app.domain.status import Event, Status
 from app.domain.traits import Sex, TraitName, Traits
-from app.domain.worklist import Hint, WorklistKind, not_found_hint
+from app.domain.worklist import ClosingEvent, Hint, WorklistKind, not_found_hint
 from app.services.context import Actor, ServiceContext, UnitOfWork
 from app.services.errors import NotFound
 from app.services.identities import check_version, load, store
-from app.services.worklists import open_item
+from app.services.worklists import close_items, open_item
 
 DESK = (Role.ADMISSION, Role.IDENTITOVIGILANCE)
 
@@ -224,6 +224,8 @@ def handle_answer(
     answer = search.answer
     attempts = [{"step": a.step, "code": a.code.value} for a in search.attempts]
     data = answer_to_json(answer)
+    found = answer.code not in (CrCode.NOT_FOUND, CrCode.SEVERAL) and answer.active is not None
+    close_items(uow, identity.id, ClosingEvent.INSI_IDENTITY_FOUND if found else ClosingEvent.INSI_ANSWERED)
     if answer.code is CrCode.NOT_FOUND:
         item = open_item(uow, WorklistKind.INSI_NOT_FOUND, identity.id, "01",
                          hint=not_found_hint(identity.traits, uow.ctx.today()),
@@ -295,6 +297,7 @@ def apply_answer(uow: UnitOfWork, identity: Identity, data: dict[str, Any], *, s
     saved = store(uow, identity, after, "insi_retrieved", message_id=data["message_id"])
     uow.audit("insi.accepted", identity.id, identity.snapshot(), saved.snapshot(),
               f"INSi {data['message_id']} ({source})")
+    close_items(uow, identity.id, ClosingEvent.INSI_TRAITS_APPLIED)
     return saved
 
 
@@ -392,7 +395,9 @@ def apply_verification(uow: UnitOfWork, identity: Identity, ins: Ins, answer: In
         saved = store(uow, current, after, "insi_verified")
         uow.audit("insi.verified", current.id, None, {"verdict": "confirmed", "message_id": answer.message_id},
                   full=True)
+        close_items(uow, current.id, ClosingEvent.INS_VERIFIED)
         return VerificationResult("confirmed", saved)
+    close_items(uow, current.id, ClosingEvent.INSI_ANSWERED)
     state, events = current.state.insi_lost()
     if Event.INS_DEACTIVATED in events or current.active_ins is not None:
         uow.identities.deactivate_ins(current.id, uow.ctx.now())

@@ -1,20 +1,36 @@
-"""Identitovigilance worklists: open items from workflows, list them, resolve them (audited)."""
+"""Identitovigilance worklists: open items from workflows, list them, resolve them (audited).
+
+A worklist states present anomalies: ``open_item`` updates the open item of the same cause (a
+retry counts one more occurrence, the item id stays), and ``close_items`` closes, in the caller's
+transaction, the items an event took the cause of (the table is ``app.domain.worklist.CLOSED_BY``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, literal, select
+from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from app.db.tables import WorklistItemRow
 from app.domain.errors import InvalidTrait
 from app.domain.roles import Role, require_any
-from app.domain.worklist import Hint, Resolution, WorklistKind
+from app.domain.worklist import (
+    AUTOMATIC,
+    EXPIRED_DOCUMENT_PREFIX,
+    ClosingEvent,
+    Hint,
+    Resolution,
+    WorklistKind,
+    closed_kinds,
+    expired_document_outcome,
+    open_key,
+)
 from app.services.context import Actor, ServiceContext, UnitOfWork
-from app.services.errors import MissingReason, NotFound
+from app.services.errors import AlreadyResolved, MissingReason, NotFound
 
 CELL = (Role.IDENTITOVIGILANCE, Role.ADMIN)
 
@@ -37,6 +53,9 @@ class WorklistItem:
     resolved_by: str | None
     resolution: str | None
     resolution_reason: str | None
+    occurrences: int
+    last_occurred_at: datetime | None
+    closing_event: str | None
 
 
 def _item(row: WorklistItemRow) -> WorklistItem:
@@ -45,11 +64,25 @@ def _item(row: WorklistItemRow) -> WorklistItem:
         outcome=row.outcome, hint=row.hint, details=dict(row.details or {}), source=row.source,
         created_at=row.created_at, created_by=row.created_by, resolved_at=row.resolved_at,
         resolved_by=row.resolved_by, resolution=row.resolution, resolution_reason=row.resolution_reason,
+        occurrences=row.occurrences, last_occurred_at=row.last_occurred_at or row.created_at,
+        closing_event=row.closing_event,
     )
 
 
 WORKLIST_ITEM = WorklistItemRow.__table__  # type: ignore[attr-defined]
-_OPEN = insert(WORKLIST_ITEM).returning(WORKLIST_ITEM.c.id)  # a plain INSERT: no ORM unit of work
+_LATEST = ("outcome", "hint", "details", "other_identity_id", "last_occurred_at")
+
+
+def _upsert(dialect_insert: Any) -> Any:
+    """INSERT, or one more occurrence of the open item of the same cause (atomic on both engines)."""
+    stmt = dialect_insert(WORKLIST_ITEM)
+    return stmt.on_conflict_do_update(
+        index_elements=[WORKLIST_ITEM.c.open_key],
+        set_={"occurrences": WORKLIST_ITEM.c.occurrences + 1, **{c: stmt.excluded[c] for c in _LATEST}},
+    ).returning(WORKLIST_ITEM.c.id, WORKLIST_ITEM.c.occurrences)
+
+
+_OPEN = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
 
 
 def open_item(
@@ -63,15 +96,42 @@ def open_item(
     details: dict[str, Any] | None = None,
     source: str = "desk",
 ) -> int:
-    """Open an item inside the caller's transaction (audited with the identity); returns its id."""
-    item_id = uow.session.connection().execute(_OPEN, {
-        "kind": kind.value, "identity_id": identity_id, "other_identity_id": other_identity_id, "outcome": outcome,
-        "hint": hint.value if hint else None, "details": details or {}, "source": source,
-        "created_at": uow.ctx.now(), "created_by": uow.actor.subject,
-    }).scalar_one()
-    uow.audit("worklist.opened", identity_id, None,
-              {"item": item_id, "kind": kind.value, "outcome": outcome}, full=True)
+    """Open an item in the caller's transaction, or count one more occurrence of the open item of
+    the same cause (latest outcome and details kept, same id); audited with the identity."""
+    connection, now = uow.session.connection(), uow.ctx.now()
+    item_id, occurrences = connection.execute(_OPEN[connection.dialect.name], {
+        "kind": kind.value, "identity_id": identity_id, "other_identity_id": other_identity_id,
+        "outcome": outcome, "hint": hint.value if hint else None, "details": details or {}, "source": source,
+        "created_at": now, "created_by": uow.actor.subject, "last_occurred_at": now,
+        "open_key": open_key(kind, identity_id, outcome),
+    }).one()
+    after = {"item": item_id, "kind": kind.value, "outcome": outcome}
+    if occurrences == 1:
+        uow.audit("worklist.opened", identity_id, None, after, full=True)
+    else:
+        uow.audit("worklist.repeated", identity_id, None, {**after, "occurrences": occurrences}, full=True)
     return int(item_id)
+
+
+def close_items(
+    uow: UnitOfWork, identity_id: int, event: ClosingEvent, *, outcome: str | None = None
+) -> list[int]:
+    """Close, in the caller's transaction, the identity's open items whose cause the event took away."""
+    stmt = (
+        update(WORKLIST_ITEM)
+        .where(WORKLIST_ITEM.c.identity_id == identity_id, WORKLIST_ITEM.c.resolved_at.is_(None),
+               WORKLIST_ITEM.c.kind.in_(sorted(k.value for k in closed_kinds(event))))
+        .values(resolved_at=uow.ctx.now(), resolved_by=uow.actor.subject, resolution=AUTOMATIC,
+                closing_event=event.value, open_key=None)
+        .returning(WORKLIST_ITEM.c.id, WORKLIST_ITEM.c.kind)
+    )
+    if outcome is not None:
+        stmt = stmt.where(WORKLIST_ITEM.c.outcome == outcome)
+    closed = uow.session.connection().execute(stmt).all()
+    for item_id, kind in sorted(closed):
+        uow.audit("worklist.closed", identity_id, None, {"item": item_id, "kind": kind, "event": event.value},
+                  full=True)
+    return sorted(item_id for item_id, _ in closed)
 
 
 def counts(ctx: ServiceContext, actor: Actor) -> dict[str, int]:
@@ -115,9 +175,12 @@ def resolve_item(
         raise InvalidTrait("resolution-unknown", field="resolution", value=str(resolution)[:20]) from None
     with ctx.unit_of_work(actor) as uow:
         row = uow.session.get(WorklistItemRow, item_id, with_for_update=True)
-        if row is None or row.resolved_at is not None:
-            raise NotFound(what="Open worklist item", ident=item_id)
-        row.resolved_at, row.resolved_by = ctx.now(), actor.subject
+        if row is None:
+            raise NotFound(what="Worklist item", ident=item_id)
+        if row.resolved_at is not None:
+            raise AlreadyResolved(ident=item_id, by=row.resolved_by, at=_utc_minute(row.resolved_at),
+                                  resolution=row.resolution, event=row.closing_event)
+        row.resolved_at, row.resolved_by, row.open_key = ctx.now(), actor.subject, None
         row.resolution, row.resolution_reason = parsed.value, reason
         uow.session.add(row)
         uow.audit("worklist.resolved", row.identity_id, None,
@@ -125,6 +188,11 @@ def resolve_item(
         item = _item(row)
         uow.commit()
     return item
+
+
+def _utc_minute(moment: datetime) -> str:
+    """A stored timestamp as the message shows it (UTC; SQLite gives it back without a zone)."""
+    return f"{moment.astimezone(UTC) if moment.tzinfo else moment:%Y-%m-%d %H:%M}"
 
 
 def _kind(kind: str) -> WorklistKind:
@@ -141,7 +209,8 @@ def scan_expired_documents(ctx: ServiceContext) -> int:
     today = ctx.today()
     already = select(WorklistItemRow.id).where(
         WorklistItemRow.kind == WorklistKind.DOCUMENT_EXPIRED.value,
-        WorklistItemRow.outcome == literal("document:", String) + cast(IdentityDocumentRow.id, String),
+        WorklistItemRow.outcome == literal(EXPIRED_DOCUMENT_PREFIX, String)
+        + cast(IdentityDocumentRow.id, String),
     ).exists()
     stmt = select(IdentityDocumentRow.id, IdentityDocumentRow.identity_id, IdentityDocumentRow.type).join(
         IdentityRow, IdentityRow.id == IdentityDocumentRow.identity_id).where(
@@ -151,7 +220,7 @@ def scan_expired_documents(ctx: ServiceContext) -> int:
     with ctx.unit_of_work(job) as uow:
         found = uow.session.execute(stmt.limit(1000)).all()
         for document_id, identity_id, doc_type in found:
-            open_item(uow, WorklistKind.DOCUMENT_EXPIRED, identity_id, f"document:{document_id}",
+            open_item(uow, WorklistKind.DOCUMENT_EXPIRED, identity_id, expired_document_outcome(document_id),
                       hint=Hint.NEW_DOCUMENT, details={"document_id": document_id, "type": doc_type},
                       source="job:document-expiry")
         uow.commit()

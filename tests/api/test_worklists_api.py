@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+from fastapi.testclient import TestClient
+
 from app.domain.traits import Sex, Traits
 from app.domain.worklist import Hint, WorklistKind, not_found_hint
+from app.main import create_app
 from app.services import identities, worklists
 from tests.conftest import actor, auth
 
@@ -39,12 +43,38 @@ def test_counts_list_and_resolve(client, settings, ctx) -> None:
     assert done.status_code == 200 and done.json()["resolved_by"] == "ivg-1"
     again = client.post(f"/worklists/items/{item['id']}/resolve",
                         json={"resolution": "corrected", "reason": "x"}, headers=cell)
-    assert again.status_code == 404
+    assert again.status_code == 409 and "already resolved by ivg-1" in again.json()["detail"]
+    assert client.post("/worklists/items/999999/resolve", json={"resolution": "corrected", "reason": "x"},
+                       headers=cell).status_code == 404
     assert client.get("/worklists", headers=cell).json()["insi_not_found"] == 1
     history = client.get(f"/identities/{first}/history", headers=cell).json()
     assert history[0]["action"] == "worklist.resolved" and history[0]["reason"] == "nom de naissance corrigé"
     assert client.get("/worklists", headers=auth(settings, "admission")).status_code == 403
     assert client.get("/worklists/nonsense", headers=cell).status_code == 404
+
+
+@pytest.mark.parametrize(("language", "detail"), [
+    ("en", "Worklist item {id} was already resolved by ivg-1 on {at} UTC (no action)."),
+    ("fr", "L'anomalie {id} a déjà été traitée par ivg-1 le {at} UTC (sans suite)."),
+])
+def test_resolving_a_resolved_item_is_409_saying_by_whom_and_when(settings, ctx, language, detail) -> None:
+    _open(ctx, WorklistKind.INS_COLLISION)
+    localized = settings.model_copy(update={"language": language})
+    cell = auth(localized, "identitovigilance", sub="ivg-1")
+    with TestClient(create_app(localized, ctx=ctx)) as client:
+        (item,) = client.get("/worklists/ins_collision", headers=cell).json()["items"]
+        url = f"/worklists/items/{item['id']}/resolve"
+        done = client.post(url, json={"resolution": "no_action", "reason": "homonymes"}, headers=cell).json()
+        admin = auth(localized, "admin")
+        again = client.post(url, json={"resolution": "merged", "reason": "doublon"}, headers=admin)
+        assert again.status_code == 409
+        problem = again.json()
+        at = f"{done['resolved_at'][:10]} {done['resolved_at'][11:16]}"
+        assert problem["type"].endswith("worklist-item-resolved")
+        assert problem["detail"] == detail.format(id=item["id"], at=at)
+        after = client.get("/worklists/ins_collision", params={"include_resolved": True}, headers=cell).json()
+        kept = [(i["resolution"], i["resolution_reason"]) for i in after["items"]]
+        assert kept == [("no_action", "homonymes")]
 
 
 def _traits(sex: Sex, born: date, used: str | None) -> Traits:

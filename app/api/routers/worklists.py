@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, CtxDep, SettingsDep
 from app.domain.messages import render
+from app.domain.worklist import EVENT_LABELS, label
 from app.services import worklists
 from app.services.worklists import WorklistItem
 
@@ -33,6 +34,10 @@ class WorklistItemRead(BaseModel):
     resolved_by: str | None
     resolution: str | None
     resolution_reason: str | None
+    occurrences: int = Field(description="How many times its cause occurred while it was open (retries)")
+    last_occurred_at: datetime | None
+    closing_event: str | None = Field(description="The event that closed it by itself (resolution automatic)")
+    closing_event_label: str | None
 
 
 class WorklistPage(BaseModel):
@@ -55,7 +60,9 @@ class Resolve(BaseModel):
 
 def _read(item: WorklistItem, language: str) -> WorklistItemRead:
     hint = render(item.hint, language) if item.hint else None
-    return WorklistItemRead(**{k: v for k, v in item.__dict__.items() if k != "hint"}, suggested_action=hint)
+    event = label(EVENT_LABELS, item.closing_event, language) if item.closing_event else None
+    return WorklistItemRead(**{k: v for k, v in item.__dict__.items() if k != "hint"}, suggested_action=hint,
+                            closing_event_label=event)
 
 
 @router.get("", response_model=dict[str, int])
@@ -78,6 +85,6 @@ def list_items(
 
 @router.post("/items/{item_id}/resolve", response_model=WorklistItemRead)
 def resolve(item_id: int, body: Resolve, ctx: CtxDep, actor: ActorDep, settings: SettingsDep) -> WorklistItemRead:
-    """Close an item with a resolution and a reason (audited)."""
+    """Close an item with a resolution and a reason (audited); 409 when it is already closed."""
     item = worklists.resolve_item(ctx, actor, item_id, body.resolution, body.reason)
     return _read(item, settings.language)
