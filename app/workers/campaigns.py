@@ -292,7 +292,7 @@ class CampaignRunner:
     def _call_once(self, lease: Lease, pacing: Pacing, call: Callable[[], Any]) -> Any:
         """One call once a slot, the breaker and the rate limiter allow it (_STOPPED if halted first)."""
         breaker = pacing.breaker
-        while not pacing.calls.acquire(timeout=0.1):
+        while not pacing.calls.acquire(timeout=0.25):
             if self._halted(lease):
                 return _STOPPED
         try:
