@@ -105,7 +105,8 @@ def demo(
     created = seed_demo(ctx)
     app = create_app(settings, ctx=ctx)
     runner = CampaignRunner(ctx, settings.qualification)
-    threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True).start()
+    worker = threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True)
+    worker.start()
     stop_hl7 = start_hl7_thread(ctx, settings)
     token = issue_dev_token(settings.auth, "demo-agent", ["admission", "identitovigilance", "documents", "admin"])
     typer.echo(
@@ -120,7 +121,8 @@ def demo(
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
     finally:
-        runner.stop.set()
+        runner.stop.set()  # calls on the wire finish; the other claimed items go back to pending
+        worker.join(settings.insi.timeout_seconds + 5)
         stop_hl7()
         simulator.stop()
 

@@ -7,6 +7,16 @@ from typing import Annotated
 
 import typer
 
+from app.domain.messages import register as register_message
+from app.domain.messages import render
+
+register_message(
+    "campaign-stopped",
+    "Campaign {id} stopped: {done}/{total} done, the others stay pending. "
+    "Resume it with: identito campaign run --resume {id} (or let identito worker take it up).",
+    "Campagne {id} arrêtée : {done}/{total} traitées, les autres restent en attente. "
+    "Pour la reprendre : identito campaign run --resume {id} (ou laissez identito worker la reprendre).")
+
 campaign_cli = typer.Typer(help="Batch INSi campaigns (INSI-AUTO certificate).", no_args_is_help=True)
 
 
@@ -31,19 +41,32 @@ def _runtime():  # type: ignore[no-untyped-def]
 
 
 def _stop_on_signals(runner) -> None:  # type: ignore[no-untyped-def]
+    """A stop lets calls on the wire finish and puts every other held item back to pending."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop.set())
+
+
+def _say_if_stopped(settings, ctx, runner, campaign_id: int, status: str) -> None:  # type: ignore[no-untyped-def]
+    """After a stop, say that the campaign is not done and how to resume it."""
+    from app.services import campaigns
+    from app.services.campaigns import CampaignStatus
+    from app.services.context import Actor
+
+    if runner.stop.is_set() and status == CampaignStatus.RUNNING.value:
+        p = campaigns.progress(ctx, Actor("cli", frozenset({"identitovigilance"})), campaign_id)
+        typer.echo(render("campaign-stopped", settings.language, id=campaign_id, done=p.done, total=p.total))
 
 
 def worker(
     campaign: Annotated[int | None, typer.Option(help="Run only this campaign, then exit")] = None,
 ) -> None:
     """Run the background jobs: INSi campaigns (until stopped with SIGTERM/Ctrl-C)."""
-    _settings, _ctx, runner = _runtime()
+    settings, ctx, runner = _runtime()
     _stop_on_signals(runner)
     if campaign is not None:
         status = runner.run_campaign(campaign)
         typer.echo(f"campaign {campaign}: {status}")
+        _say_if_stopped(settings, ctx, runner, campaign, status)
         return
     runner.run_forever()
 
@@ -91,6 +114,7 @@ def run(
     typer.echo(f"campaign {campaign_id}: {final}, {end.done}/{end.total} done")
     for outcome, count in sorted(end.outcomes.items()):
         typer.echo(f"  {outcome:<16} {count}")
+    _say_if_stopped(settings, ctx, runner, campaign_id, final)
 
 
 @campaign_cli.command("status")

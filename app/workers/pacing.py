@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 MARGIN = 0.002  # seconds of slack so that clock jitter never puts R + 1 starts in one window
 
 
@@ -48,16 +47,18 @@ class RateLimiter:
             wait = max(wait, self._starts[-capacity] + horizon - now)
         return wait
 
-    def acquire(self) -> None:
-        """Block until a call may start, then record its start."""
+    def acquire(self, cancelled: Callable[[], bool] | None = None) -> bool:
+        """Block until a call may start and record its start; False if ``cancelled()`` first."""
         while True:
             with self._lock:
                 now = self.clock()
                 wait = self.delay(now)
                 if wait <= 0:
                     self._starts.append(now)
-                    return
-            self.sleep(min(wait, 0.5))
+                    return True
+            if cancelled is not None and cancelled():
+                return False
+            self.sleep(min(wait, 0.5 if cancelled is None else 0.1))
 
 
 def backoff_seconds(attempt: int, *, base: float = 0.5, cap: float = 30.0,
@@ -76,6 +77,7 @@ class CircuitBreaker:
     failures: int = 0
     opened_at: float | None = None
     _trial_running: bool = False
+    _trial_thread: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -86,6 +88,13 @@ class CircuitBreaker:
 
     def wait_seconds(self) -> float:
         """Seconds before a call may be tried (0 when closed or half-open and free)."""
+        return self._wait(take_trial=True)
+
+    def blocked_seconds(self) -> float:
+        """Like ``wait_seconds`` but never takes the half-open trial (to decide whether to claim work)."""
+        return self._wait(take_trial=False)
+
+    def _wait(self, *, take_trial: bool) -> float:
         with self._lock:
             if self.opened_at is None:
                 return 0.0
@@ -94,8 +103,15 @@ class CircuitBreaker:
                 return remaining
             if self._trial_running:
                 return min(1.0, self.cooldown)
-            self._trial_running = True  # half-open: this caller makes the trial call
+            if take_trial:  # half-open: this caller makes the trial call
+                self._trial_running, self._trial_thread = True, threading.get_ident()
             return 0.0
+
+    def cancel_trial(self) -> None:
+        """If this thread was given the trial call and did not make it (stopped), let another make it."""
+        with self._lock:
+            if self._trial_running and self._trial_thread == threading.get_ident():
+                self._trial_running, self._trial_thread = False, None
 
     def success(self) -> None:
         """A call got an answer: close the circuit."""

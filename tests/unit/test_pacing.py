@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.workers.pacing import CircuitBreaker, RateLimiter, backoff_seconds
+from app.workers.pacing import MARGIN, CircuitBreaker, RateLimiter, backoff_seconds
 
 
 class FakeClock:
@@ -84,3 +85,37 @@ def test_circuit_opens_after_consecutive_failures_and_half_opens() -> None:
     assert breaker.wait_seconds() == 0
     breaker.success()
     assert not breaker.is_open and breaker.wait_seconds() == 0
+
+
+def test_deciding_whether_to_claim_never_takes_the_trial_call() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
+    breaker.failure()
+    assert breaker.blocked_seconds() == 10
+    clock.now = 10.5
+    assert breaker.blocked_seconds() == 0 and breaker.blocked_seconds() == 0
+    assert breaker.wait_seconds() == 0  # the trial is still there for a caller about to call
+    assert breaker.blocked_seconds() > 0
+
+
+def test_a_trial_not_made_is_given_to_another_caller_by_its_holder_only() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
+    breaker.failure()
+    clock.now = 10.5
+    assert breaker.wait_seconds() == 0
+    other = threading.Thread(target=breaker.cancel_trial)
+    other.start()
+    other.join()
+    assert breaker.wait_seconds() > 0  # another thread cannot cancel this thread's trial
+    breaker.cancel_trial()
+    assert breaker.wait_seconds() == 0
+
+
+def test_a_cancelled_wait_for_the_rate_limiter_records_no_start() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, clock=clock, sleep=clock.sleep)
+    assert limiter.acquire(lambda: False)
+    assert not limiter.acquire(lambda: True) and clock.now == 0.0  # gives up without waiting
+    assert list(limiter._starts) == [0.0]
+    assert limiter.acquire(lambda: False) and 1.0 + MARGIN <= clock.now < 1.2
