@@ -1,16 +1,38 @@
-"""Command line: serve, demo, db, token (other commands are added by their own modules)."""
+"""Command line: serve, demo, db, token (other commands are added by their own modules).
+
+Every command except `serve` also reads the settings `identito demo` leaves in
+``var/demo-settings.env`` (app.demo_settings), under the environment variables; errors end as one
+line and an exit code (app.cli_errors).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import threading
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
+from app.cli_errors import EXIT_INPUT, demo_file_notice, say, set_language, usage_error
 from app.config import Settings, development_settings
+from app.domain.messages import register
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+register("cli-settings-invalid", "Invalid configuration:", "Configuration invalide :")
+register("cli-settings-file", "CLI settings   : {path} (read by identito token, campaign run, datamatrix...)",
+         "Réglages CLI   : {path} (lus par identito token, campaign run, datamatrix...)")
+register("cli-token-refused", "Refused: {detail}", "Refusé : {detail}")
+register("cli-revision", "Unknown or inapplicable revision '{revision}' (identito db current shows the "
+         "database's and the code's).", "Révision « {revision} » inconnue ou inapplicable (identito db "
+         "current montre celle de la base et celle du code).")
 
 cli = typer.Typer(help="Identito: INS identity qualification service.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -18,14 +40,24 @@ db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 cli.add_typer(db_cli, name="db")
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or a clear message and exit code 2."""
+def load_settings(*, demo_file: bool = True) -> Settings:
+    """Settings from the environment (and the running demo's file), or a clear message and exit 2."""
+    from app.demo_settings import command_line_settings, find_demo_file
+
+    demo = find_demo_file() if demo_file else None
     try:
-        return Settings()
+        settings = command_line_settings(demo)
     except ValidationError as exc:
+        if demo is not None:
+            demo_file_notice(demo)
         lines = [f"  - {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
-        typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
-        raise typer.Exit(2) from None
+        say("cli-settings-invalid")
+        typer.echo("\n".join(lines), err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    set_language(settings.language)
+    if demo is not None:
+        demo_file_notice(demo)
+    return settings
 
 
 class DropQueryString(logging.Filter):
@@ -66,7 +98,8 @@ def serve(
     """Run the API with the settings from the environment (schema must be up to date)."""
     import uvicorn
 
-    settings = load_settings()
+    # The production entry point: never takes settings from a demo's file.
+    settings = load_settings(demo_file=False)
     setup_logging(settings.log_level)
     from app.db.engine import make_engine
     from app.db.migrations import SchemaBehind, check_schema
@@ -89,17 +122,35 @@ def demo(
     """Run everything on this laptop: SQLite under ./var, migrations, demo data, dev tokens."""
     import uvicorn
 
-    from app.api.auth import issue_dev_token
-    from app.db.migrations import upgrade
-    from app.main import build_context, create_app
-    from app.services.demo import seed_demo
     from app.simulator.server import SimulatorServer
-    from app.workers.campaigns import CampaignRunner
 
     simulator = SimulatorServer().start()
     settings = development_settings(public_url=f"http://{host}:{port}",
                                     insi={"endpoint": simulator.url, "simulator": True})
     setup_logging(settings.log_level)
+    set_language(settings.language)
+    app, stop_workers = start_demo(settings, simulator.url)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                           log_config=uvicorn_log_config()))
+    withdraw = publish_demo_settings(server, settings)
+    try:
+        server.run()
+    finally:
+        withdraw()
+        stop_workers()
+        simulator.stop()
+    if not server.started:
+        raise typer.Exit(3)
+
+
+def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callable[[], None]]:
+    """Migrate, seed, start the campaign worker and HL7 threads, print the banner; the app and a stop."""
+    from app.api.auth import issue_dev_token
+    from app.db.migrations import upgrade
+    from app.main import build_context, create_app
+    from app.services.demo import seed_demo
+    from app.workers.campaigns import CampaignRunner
+
     upgrade(settings.database_url)
     ctx = build_context(settings)
     created = seed_demo(ctx)
@@ -108,23 +159,51 @@ def demo(
     worker = threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True)
     worker.start()
     stop_hl7 = start_hl7_thread(ctx, settings)
-    token = issue_dev_token(settings.auth, "demo-agent", ["admission", "identitovigilance", "documents", "admin"])
+    roles = ["admission", "identitovigilance", "documents", "admin"]
+    token = issue_dev_token(settings.auth, "demo-agent", roles)
     typer.echo(
         f"\nIdentito demo ({settings.database_url}, {created} demo identities created)\n"
         f"  API docs       : {settings.public_url}/docs\n"
         f"  Health         : {settings.public_url}/health\n"
-        f"  INSi simulator : {simulator.url} (public INSi test persons)\n"
+        f"  INSi simulator : {simulator_url} (public INSi test persons)\n"
         f"  HL7 MLLP in    : {settings.hl7.listen_host}:{settings.hl7.listen_port} (PAM FR from the GAM)\n"
         f"  Token          : {token}\n"
-        f"  Try            : curl -H 'Authorization: Bearer <token>' '{settings.public_url}/identities?birth_name=adr'\n"
+        f"  Try            : curl -H 'Authorization: Bearer <token>' "
+        f"'{settings.public_url}/identities?birth_name=adr'\n"
     )
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
-    finally:
+
+    def stop() -> None:
         runner.stop.set()  # calls on the wire finish; the other claimed items go back to pending
         worker.join(settings.insi.timeout_seconds + 5)
         stop_hl7()
-        simulator.stop()
+
+    return app, stop
+
+
+def publish_demo_settings(server: uvicorn.Server, settings: Settings) -> Callable[[], None]:
+    """Write the demo settings file once the API listens; returns what removes it."""
+    from app.demo_settings import remove_demo_settings, write_demo_settings
+
+    written: list[tuple[Path, str]] = []
+
+    def publish() -> None:
+        while not server.started and not server.should_exit:
+            threading.Event().wait(0.05)
+        if server.started and not server.should_exit:
+            path, text = write_demo_settings(settings)
+            written.append((path, text))
+            say("cli-settings-file", path=str(path))
+
+    thread = threading.Thread(target=publish, name="demo-settings", daemon=True)
+    thread.start()
+
+    def withdraw() -> None:
+        server.should_exit = True
+        thread.join(5)
+        for path, text in written:
+            remove_demo_settings(path, text)
+
+    return withdraw
 
 
 def start_hl7_thread(ctx, settings: Settings):  # type: ignore[no-untyped-def]
@@ -163,7 +242,7 @@ def start_hl7_thread(ctx, settings: Settings):  # type: ignore[no-untyped-def]
 def token(
     role: Annotated[list[str], typer.Option("--role", help="Role (repeat for several)")],
     sub: Annotated[str, typer.Option("--sub", help="Token subject (the agent's login)")] = "dev-user",
-    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 8 * 3600,
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds")] = 8 * 3600,
 ) -> None:
     """Print a development token (refused unless the development key is configured)."""
     from app.api.auth import issue_dev_token
@@ -172,8 +251,7 @@ def token(
     try:
         typer.echo(issue_dev_token(settings.auth, sub, role, ttl))
     except (RuntimeError, ValueError) as exc:
-        typer.echo(f"Refused: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise usage_error("cli-token-refused", detail=str(exc)) from None
 
 
 @db_cli.command("upgrade")
@@ -182,7 +260,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from app.db.migrations import upgrade
 
     settings = load_settings()
-    upgrade(settings.database_url, revision)
+    with _known_revision(revision):
+        upgrade(settings.database_url, revision)
     typer.echo(f"Database upgraded to {revision}.")
 
 
@@ -191,8 +270,21 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Revert migrations down to a revision ('base' for an empty schema)."""
     from app.db.migrations import downgrade
 
-    downgrade(load_settings().database_url, revision)
+    settings = load_settings()
+    with _known_revision(revision):
+        downgrade(settings.database_url, revision)
     typer.echo(f"Database downgraded to {revision}.")
+
+
+@contextmanager
+def _known_revision(revision: str) -> Iterator[None]:
+    """An unknown or inapplicable Alembic revision as one line and exit 2."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError:
+        raise usage_error("cli-revision", revision=revision[:40]) from None
 
 
 @db_cli.command("current")
@@ -219,8 +311,9 @@ import app.cli_hl7  # noqa: E402,F401  (registers mllp-listen and relay)
 def main() -> None:
     """Console script entry point."""
     from app.cli_documents import register as register_documents
+    from app.cli_errors import run_cli
     from app.workers.cli import register as register_workers
 
     register_workers(cli)
     register_documents(cli)
-    cli()
+    run_cli(cli)

@@ -8,49 +8,75 @@ batch had failures. Output never shows patient traits, only ids and file names.
 
 from __future__ import annotations
 
+import errno
 import getpass
-from datetime import date
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.domain.cover_page import DocumentInfo, DocumentRejected, DocumentTooLarge
-from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
+from app.cli_errors import (
+    EXIT_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_RULE,
+    file_error,
+    file_reason,
+    parse_date,
+    refused,
+    say,
+    usage_error,
+)
+from app.domain.cover_page import DocumentInfo
+from app.domain.errors import DomainError, RuleViolation
+from app.domain.messages import register as register_message
+from app.domain.messages import render
 
 if TYPE_CHECKING:
     from app.config import Settings
     from app.services.context import Actor, ServiceContext
     from app.services.documents import DocumentTools, IdentityRef
 
-EXIT_INPUT, EXIT_RULE, EXIT_NOT_FOUND = 2, 3, 4
+__all__ = ["EXIT_INPUT", "EXIT_NOT_FOUND", "EXIT_RULE", "register"]
 BatchKey = Annotated[str, typer.Option("--key", help="What the file name starts with: ipp, ins or identity")]
 
+for _code, _en, _fr in (
+    ("cli-cover-paths", "Give IN.pdf OUT.pdf, or OUT.pdf alone.",
+     "Indiquez IN.pdf OUT.pdf, ou OUT.pdf seul."),
+    ("cli-datamatrix-format", "--format is txt, png or svg; png and svg need --output.",
+     "--format vaut txt, png ou svg ; png et svg demandent --output."),
+    ("cli-batch-args", "--key is ipp, ins or identity, and OUT_DIR must differ from IN_DIR.",
+     "--key vaut ipp, ins ou identity, et OUT_DIR doit différer de IN_DIR."),
+    ("cli-written", "Written {path}", "Écrit : {path}"),
+    ("cli-signed-kept", "Signed document: page 1 left untouched, cover page added.",
+     "Document signé : page 1 laissée intacte, page de garde ajoutée."),
+    ("cli-cannot-read", "cannot read: {reason}", "lecture impossible : {reason}"),
+    ("cli-cannot-write", "cannot write: {reason}", "écriture impossible : {reason}"),
+    ("cli-batch-summary", "{done} covered, {refused} refused, {failed} failed",
+     "{done} couverts, {refused} refusés, {failed} en échec"),
+):
+    register_message(_code, _en, _fr)
 
-def _exit_code(error: DomainError) -> int:
-    from app.services.errors import NotFound
 
-    if isinstance(error, NotFound):
-        return EXIT_NOT_FOUND
-    if isinstance(error, RuleViolation | NotAllowed):
-        return EXIT_RULE
-    if isinstance(error, InvalidTrait | DocumentRejected | DocumentTooLarge):
-        return EXIT_INPUT
-    return 1
-
-
-def _runtime() -> tuple[Settings, ServiceContext, DocumentTools, Actor]:
-    """Settings, service context, document tools and the operator as actor."""
-    from app.cli import load_settings, setup_logging
+def _runtime(settings: Settings) -> tuple[ServiceContext, DocumentTools, Actor]:
+    """Service context, document tools and the operator as actor."""
+    from app.cli import setup_logging
     from app.db.engine import make_engine
     from app.main import build_context, build_document_tools
     from app.services.context import Actor
 
-    settings = load_settings()
     setup_logging(settings.log_level)
     ctx = build_context(settings, make_engine(settings.database_url))
     actor = Actor(f"cli:{getpass.getuser()}", frozenset({"documents"}), kind="job")
-    return settings, ctx, build_document_tools(settings), actor
+    return ctx, build_document_tools(settings), actor
+
+
+def _settings() -> Settings:
+    from app.cli import load_settings
+
+    return load_settings()
 
 
 def _ref(identity: int | None, ipp: str | None, ins: str | None) -> IdentityRef:
@@ -59,9 +85,37 @@ def _ref(identity: int | None, ipp: str | None, ins: str | None) -> IdentityRef:
     return IdentityRef(identity_id=identity, ipp=ipp, ins=ins)
 
 
-def _fail(error: DomainError, language: str) -> typer.Exit:
-    typer.echo(f"Refused ({error.code}): {error.message(language)}", err=True)
-    return typer.Exit(_exit_code(error))
+def _reserve(target: Path) -> Path:
+    """A temporary file beside TARGET: proves TARGET can be written before the INS is printed."""
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+    folder = target.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(folder))
+    try:
+        descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(target)) from None
+    os.close(descriptor)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)  # the permissions a plain write would give (mkstemp gives 0600)
+    return Path(name)
+
+
+def _produce(target: Path, make: Callable[[], bytes]) -> None:
+    """Write TARGET whole once made; its place is reserved first, nothing is left when anything fails.
+
+    The use case logs "INS printed" once the document is rendered: reserving the output before
+    means a missing or read-only folder stops the command before anything is printed.
+    """
+    part = _reserve(target)
+    try:
+        content = make()
+        part.write_bytes(content)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 IdentityOpt = Annotated[int | None, typer.Option("--identity", help="Identity id")]
@@ -88,54 +142,55 @@ def cover_page(
     from app.services import documents
 
     if len(paths) not in (1, 2):
-        typer.echo("Give IN.pdf OUT.pdf, or OUT.pdf alone.", err=True)
-        raise typer.Exit(EXIT_INPUT)
-    settings, ctx, tools, actor = _runtime()
-    info = DocumentInfo(
-        title, date.fromisoformat(document_date) if document_date else None, author, establishment
-    )
+        raise usage_error("cli-cover-paths")
+    settings = _settings()
+    info = DocumentInfo(title, parse_date(document_date, "--date"), author, establishment)
     ref = _ref(identity, ipp, ins)
     try:
-        if len(paths) == 1:
-            paths[0].write_bytes(documents.cover_page(ctx, tools, actor, ref, info))
-        else:
-            result = documents.stamp_document(
-                ctx, tools, actor, paths[0].read_bytes(), ref, info, first_page=first_page
-            )
-            paths[1].write_bytes(result.pdf)
-            if first_page and not result.first_page_stamped:
-                typer.echo("Signed document: page 1 left untouched, cover page added.", err=True)
+        source = paths[0].read_bytes() if len(paths) == 2 else None
+        ctx, tools, actor = _runtime(settings)
+        kept: list[bool] = []
+
+        def make() -> bytes:
+            if source is None:
+                return documents.cover_page(ctx, tools, actor, ref, info)
+            result = documents.stamp_document(ctx, tools, actor, source, ref, info, first_page=first_page)
+            kept.append(bool(first_page) and not result.first_page_stamped)
+            return result.pdf
+
+        _produce(paths[-1], make)
     except DomainError as error:
-        raise _fail(error, settings.language) from None
-    typer.echo(f"Written {paths[-1]}")
+        raise refused(error) from None
+    except OSError as error:
+        raise file_error(error) from None
+    if any(kept):
+        say("cli-signed-kept")
+    typer.echo(render("cli-written", settings.language, path=paths[-1]))
 
 
 def datamatrix(
     identity: Annotated[int, typer.Option("--identity", help="Identity id")],
     fmt: Annotated[str, typer.Option("--format", help="txt, png or svg")] = "txt",
     output: Annotated[Path | None, typer.Option(help="File to write (txt: standard output)")] = None,
-    module_px: Annotated[int | None, typer.Option(help="PNG pixels per module")] = None,
+    module_px: Annotated[int | None, typer.Option(min=1, max=40, help="PNG pixels per module")] = None,
 ) -> None:
     """The DataMatrix INS of a QUAL identity: payload text (GS shown <GS>), PNG or SVG."""
-    from app.domain.datamatrix import show_separators
     from app.services import documents
 
     if fmt not in ("txt", "png", "svg") or (fmt != "txt" and output is None):
-        typer.echo("--format is txt, png or svg; png and svg need --output.", err=True)
-        raise typer.Exit(EXIT_INPUT)
-    settings, ctx, tools, actor = _runtime()
+        raise usage_error("cli-datamatrix-format")
+    settings = _settings()
+    ctx, tools, actor = _runtime(settings)
     try:
-        payload = documents.datamatrix_payload(ctx, tools, actor, identity)
+        if output is None:
+            typer.echo(documents.datamatrix(ctx, tools, actor, identity, "txt").decode("utf-8"))
+            return
+        suffix = b"\n" if fmt == "txt" else b""
+        _produce(output, lambda: documents.datamatrix(ctx, tools, actor, identity, fmt, module_px) + suffix)
     except DomainError as error:
-        raise _fail(error, settings.language) from None
-    if fmt == "png":
-        output.write_bytes(tools.renderer.datamatrix_png(payload, module_px))  # type: ignore[union-attr]
-    elif fmt == "svg":
-        output.write_text(tools.renderer.datamatrix_svg(payload), encoding="utf-8")  # type: ignore[union-attr]
-    elif output is not None:
-        output.write_text(show_separators(payload) + "\n", encoding="ascii")
-    else:
-        typer.echo(show_separators(payload))
+        raise refused(error) from None
+    except OSError as error:
+        raise file_error(error) from None
 
 
 def cover_page_batch(
@@ -147,31 +202,44 @@ def cover_page_batch(
     ] = None,
 ) -> None:
     """Cover every PDF of a folder; the identity is the file name's prefix before the first '_'."""
+    if key not in ("ipp", "ins", "identity") or in_dir.resolve() == out_dir.resolve():
+        raise usage_error("cli-batch-args")
+    settings = _settings()
+    try:
+        files = sorted(p for p in in_dir.iterdir() if p.suffix.lower() == ".pdf" and p.is_file())
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise file_error(error) from None
+    ctx, tools, actor = _runtime(settings)
+    language = settings.language
+    outcomes = _cover_all(files, lambda path: _one_file(ctx, tools, actor, path, out_dir, key, first_page,
+                                                         language))
+    counts = {outcome: len(lines) for outcome, lines in outcomes.items()}
+    typer.echo(render("cli-batch-summary", language, **counts))
+    if outcomes["refused"] or outcomes["failed"]:
+        raise typer.Exit(1)
+
+
+def _cover_all(
+    files: list[Path], cover: Callable[[Path], tuple[str, str | None]]
+) -> dict[str, list[str]]:
+    """Cover each file with a progress bar on stderr; the refused and failed ones listed after."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    if key not in ("ipp", "ins", "identity") or in_dir.resolve() == out_dir.resolve():
-        typer.echo("--key is ipp, ins or identity, and OUT_DIR must differ from IN_DIR.", err=True)
-        raise typer.Exit(EXIT_INPUT)
-    files = sorted(p for p in in_dir.iterdir() if p.suffix.lower() == ".pdf" and p.is_file())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    settings, ctx, tools, actor = _runtime()
     console = Console(stderr=True)
     outcomes: dict[str, list[str]] = {"done": [], "refused": [], "failed": []}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("cover pages", total=len(files))
         for path in files:
-            outcome, reason = _one_file(ctx, tools, actor, path, out_dir, key, first_page, settings.language)
+            outcome, reason = cover(path)
             outcomes[outcome].append(f"{path.name}: {reason}" if reason else path.name)
             progress.advance(task)
     for outcome in ("refused", "failed"):
         for line in outcomes[outcome]:
             console.print(f"[{outcome}] {line}", markup=False)
-    done, refused, failed = (len(outcomes[k]) for k in ("done", "refused", "failed"))
-    typer.echo(f"{done} covered, {refused} refused, {failed} failed")
-    if outcomes["refused"] or outcomes["failed"]:
-        raise typer.Exit(1)
+    return outcomes
 
 
 def _one_file(
@@ -188,21 +256,23 @@ def _one_file(
     from app.services import documents
 
     prefix = path.stem.split("_", 1)[0]
+    if key == "identity":
+        ref = _ref(int(prefix) if prefix.isdigit() else -1, None, None)
+    else:
+        ref = _ref(None, prefix if key == "ipp" else None, prefix if key == "ins" else None)
     try:
-        if key == "identity":
-            ref = _ref(int(prefix) if prefix.isdigit() else -1, None, None)
-        else:
-            ref = _ref(None, prefix if key == "ipp" else None, prefix if key == "ins" else None)
-        result = documents.stamp_document(
-            ctx, tools, actor, path.read_bytes(), ref, DocumentInfo(title=None), first_page=first_page
-        )
+        pdf = path.read_bytes()
+    except OSError as error:
+        return "failed", render("cli-cannot-read", language, reason=file_reason(error, language))
+    try:
+        _produce(out_dir / path.name, lambda: documents.stamp_document(
+            ctx, tools, actor, pdf, ref, DocumentInfo(title=None), first_page=first_page).pdf)
     except RuleViolation as error:
         return "refused", f"{error.code}: {error.message(language)}"
     except DomainError as error:
         return "failed", f"{error.code}: {error.message(language)}"
     except OSError as error:
-        return "failed", f"cannot read: {error.strerror}"
-    (out_dir / path.name).write_bytes(result.pdf)
+        return "failed", render("cli-cannot-write", language, reason=file_reason(error, language))
     return "done", None
 
 

@@ -7,16 +7,26 @@ outside development: the service refuses to start rather than run with a guessab
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from app.domain.documents import DEFAULT_HIGH_TRUST, DocumentType, accepted_high_trust
 
-DEV_SECRET_MARKER = "dev-only-"
+DEV_SECRET_MARKER = "dev-only-"  # noqa: S105 (a prefix that marks development secrets)
+
+# Values of a settings file while Settings() is being built (settings_with_file).
+_FILE_VALUES: ContextVar[Mapping[str, str | None] | None] = ContextVar("identito_file_values", default=None)
 
 
 class AuthSettings(BaseModel):
@@ -207,6 +217,22 @@ class Settings(BaseSettings):
     qualification: QualificationSettings = Field(default_factory=QualificationSettings)
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment variables, then the demo settings file when one is in use, then .env."""
+        values = _FILE_VALUES.get()
+        if values is None:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        file_settings = _FileSource(settings_cls, values)
+        return init_settings, env_settings, file_settings, dotenv_settings, file_secret_settings
+
     @model_validator(mode="before")
     @classmethod
     def _default_auth(cls, data: object) -> object:
@@ -260,3 +286,23 @@ def development_settings(**overrides: object) -> Settings:
     }
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
+
+
+class _FileSource(EnvSettingsSource):
+    """``IDENTITO_*`` values read from a settings file, parsed like environment variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str | None]) -> None:
+        self._file_values = {key.lower(): value for key, value in values.items()}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._file_values
+
+
+def settings_with_file(values: Mapping[str, str | None]) -> Settings:
+    """Settings from the environment, then these ``IDENTITO_*`` file values, then .env, then defaults."""
+    token = _FILE_VALUES.set(values)
+    try:
+        return Settings()
+    finally:
+        _FILE_VALUES.reset(token)

@@ -28,8 +28,10 @@ register(
 )
 register(
     "insi-timeout",
-    'INSi did not answer within {seconds} s: try again later (this is not a "not found").',
-    "L'INSi n'a pas répondu en {seconds} s : réessayez plus tard (ce n'est pas un « non trouvé »).",
+    'INSi did not answer within {seconds} s (configured: read timeout {read_timeout} s, whole call '
+    '{total} s): try again later (this is not a "not found").',
+    "L'INSi n'a pas répondu en {seconds} s (réglages : délai de lecture {read_timeout} s, appel "
+    "complet {total} s) : réessayez plus tard (ce n'est pas un « non trouvé »).",
 )
 register(
     "insi-tls",
@@ -288,7 +290,7 @@ class InsiUnavailable(InsiError):
 
 
 class InsiTimeout(InsiUnavailable):
-    """No complete answer within the call's deadline."""
+    """No complete answer within the call's deadline (params: seconds waited, read_timeout, total)."""
 
     code = "insi-timeout"
 

@@ -3,7 +3,8 @@
 The drawing, PDF and barcode work is done by a ``DocumentRenderer`` port; the composition root
 (app/main.py, app/cli.py) plugs in app.integrations.documents. These use cases only read
 identities: nothing is written, so there is no transaction to commit. Only a QUAL identity is ever
-printed (RNIV EXI SI 08, app.domain.cover_page).
+printed (RNIV EXI SI 08, app.domain.cover_page). "INS printed" is logged once the document is
+rendered, never for a refused identity or a document that could not be made.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlmodel import Session
 
@@ -115,8 +116,8 @@ def printable_data(
     actor: Actor,
     ref: IdentityRef,
     document: DocumentInfo | None = None,
-) -> CoverPageData:
-    """What a cover page or DataMatrix of this identity shows; 409 unless QUAL (RNIV EXI SI 08)."""
+) -> tuple[int, CoverPageData]:
+    """The identity id and what its cover page or DataMatrix shows; 409 unless QUAL (RNIV EXI SI 08)."""
     require_any(actor.roles, *PRINTERS)
     with Session(ctx.engine) as session:
         identity = find_identity(session, ref)
@@ -130,13 +131,32 @@ def printable_data(
         birth_place_name=tools.birth_place_names.get(identity.traits.birth_place_code or ""),
         document=document,
     )
-    log.info("INS printed for identity %s by %s", identity.id, actor.subject)
-    return data
+    return identity.id, data
 
 
-def datamatrix_payload(ctx: ServiceContext, tools: DocumentTools, actor: Actor, identity_id: int) -> str:
-    """The DataMatrix INS payload of a QUAL identity."""
-    return printable_data(ctx, tools, actor, IdentityRef(identity_id=identity_id)).payload
+def _printed(identity_id: int, actor: Actor, what: str) -> None:
+    """Log a print that happened: identity id and actor, never the traits."""
+    log.info("INS printed for identity %s by %s (%s)", identity_id, actor.subject, what)
+
+
+def datamatrix(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    identity_id: int,
+    fmt: Literal["png", "svg", "txt"],
+    module_px: int | None = None,
+) -> bytes:
+    """The DataMatrix INS of a QUAL identity as PNG, SVG or text (GS shown <GS>)."""
+    printed_id, data = printable_data(ctx, tools, actor, IdentityRef(identity_id=identity_id))
+    if fmt == "png":
+        content = tools.renderer.datamatrix_png(data.payload, module_px)
+    elif fmt == "svg":
+        content = tools.renderer.datamatrix_svg(data.payload).encode("utf-8")
+    else:
+        content = show_separators(data.payload).encode("utf-8")
+    _printed(printed_id, actor, f"DataMatrix {fmt}")
+    return content
 
 
 def cover_page(
@@ -147,7 +167,10 @@ def cover_page(
     document: DocumentInfo | None = None,
 ) -> bytes:
     """The A4 cover page PDF of a QUAL identity."""
-    return tools.renderer.cover_page(printable_data(ctx, tools, actor, ref, document))
+    printed_id, data = printable_data(ctx, tools, actor, ref, document)
+    pdf = tools.renderer.cover_page(data)
+    _printed(printed_id, actor, "cover page")
+    return pdf
 
 
 def check_size(tools: DocumentTools, data: bytes) -> None:
@@ -169,8 +192,10 @@ def stamp_document(
     """The uploaded PDF with the identity's cover page in front (original bytes kept)."""
     require_any(actor.roles, *PRINTERS)
     check_size(tools, pdf)
-    data = printable_data(ctx, tools, actor, ref, document)
-    return tools.renderer.stamp(pdf, data, first_page=first_page)
+    printed_id, data = printable_data(ctx, tools, actor, ref, document)
+    stamped = tools.renderer.stamp(pdf, data, first_page=first_page)
+    _printed(printed_id, actor, "document cover page")
+    return stamped
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,11 @@ def insi_simulator(
     if (tls_cert is None) != (tls_key is None):
         typer.echo("--tls-cert and --tls-key go together", err=True)
         raise typer.Exit(2)
+    for path in (personas, tls_cert, tls_key, client_ca):
+        if path is not None and not path.is_file():
+            from app.cli_errors import file_error
+
+            raise file_error(FileNotFoundError(errno.ENOENT, "not a file", str(path)))
     behaviour = Behaviour(
         known_idams=None if any_idam else (list(idam) or ["IDENTITO-DEV"]),
         dialect=dialect,  # type: ignore[arg-type]

@@ -87,17 +87,18 @@ def run(
     """Create (or resume) a campaign and run it here with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from app.cli_errors import parse_ids
     from app.services import campaigns
     from app.services.campaigns import Selection
     from app.services.context import Actor
 
+    selected_ids = parse_ids(ids, "--ids")
     settings, ctx, runner = _runtime()
     _stop_on_signals(runner)
     actor = Actor("cli", frozenset({"identitovigilance"}), kind="job")
     q = settings.qualification
     if resume is None:
-        selection = Selection(tuple(status or ()), tuple(int(i) for i in ids.split(",")) if ids else (),
-                              older_than_days, eligible)
+        selection = Selection(tuple(status or ()), selected_ids, older_than_days, eligible)
         created = campaigns.create_campaign(
             ctx, actor, name=name, operation=operation, selection=selection, auto_apply=auto_apply,
             rate_limit=rate if rate is not None else q.campaign_rate_limit,

@@ -310,3 +310,20 @@ def test_a_server_dripping_bytes_cannot_outlast_the_total_deadline(insi_pki, tmp
         client.close()
         listener.close()
         thread.join(timeout=2)
+
+
+@pytest.mark.parametrize(("read", "total", "waited"), [(0.4, 3.0, "0.4"), (5.0, 0.5, "0.5")])
+def test_the_timeout_message_states_the_configured_read_timeout(
+    sim_http, insi_pki, tmp_path, read, total, waited
+):
+    sim_http.behaviour.hang_seconds = 3.0
+    settings = settings_for(sim_http.url, insi_pki, timeout_seconds=total, read_timeout_seconds=read)
+    client = make_client(settings, tmp_path / "var")
+    try:
+        with pytest.raises(InsiTimeout) as caught:
+            client.search_by_traits(LENTEUR, ME)
+    finally:
+        client.close()
+    french, english = caught.value.message("fr"), caught.value.message("en")
+    assert f"n'a pas répondu en {waited} s" in french and f"délai de lecture {read:g} s" in french
+    assert f"within {waited} s" in english and f"read timeout {read:g} s" in english

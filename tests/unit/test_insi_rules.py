@@ -104,7 +104,7 @@ def test_cr02_strategy_stops_at_the_first_answer_that_is_not_02():
 
 def test_cr02_strategy_does_not_retry_an_error():
     def search(query: TraitsQuery) -> InsiAnswer:
-        raise InsiTimeout(seconds=10)
+        raise InsiTimeout(seconds="10", read_timeout="8", total="10")
 
     with pytest.raises(InsiTimeout):
         resolve_several(search, ADRUN_TRAITS)
@@ -129,7 +129,7 @@ def test_unsendable_birth_names_name_the_trait(name):
 
 def test_errors_say_what_to_do_in_french():
     assert "Ne pas réessayer" in InsiConfigurationError(detail="desir_550").message("fr")
-    assert "non trouvé" in InsiTimeout(seconds=10).message("fr")
+    assert "non trouvé" in InsiTimeout(seconds="10", read_timeout="8", total="10").message("fr")
 
 
 def test_personas_default_file_has_the_public_test_persons():

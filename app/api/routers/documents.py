@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from app.api.deps import CtxDep, require_roles
 from app.domain.cover_page import DocumentInfo
-from app.domain.datamatrix import show_separators
 from app.domain.roles import Role
 from app.services import documents
 from app.services.context import Actor
@@ -58,10 +57,8 @@ def datamatrix_png(
     module_px: Annotated[int | None, Query(ge=1, le=40, description="Pixels per module")] = None,
 ) -> Response:
     """The DataMatrix INS (ECC 200, C40) as PNG, quiet zone included."""
-    payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
-    return Response(
-        tools.renderer.datamatrix_png(payload, module_px), media_type="image/png", headers=NO_STORE
-    )
+    png = documents.datamatrix(ctx, tools, actor, identity_id, "png", module_px)
+    return Response(png, media_type="image/png", headers=NO_STORE)
 
 
 @router.get(
@@ -69,8 +66,8 @@ def datamatrix_png(
 )
 def datamatrix_svg(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
     """The DataMatrix INS as vector SVG (for print)."""
-    payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
-    return Response(tools.renderer.datamatrix_svg(payload), media_type="image/svg+xml", headers=NO_STORE)
+    svg = documents.datamatrix(ctx, tools, actor, identity_id, "svg")
+    return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
 @router.get(
@@ -78,8 +75,8 @@ def datamatrix_svg(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: Printe
 )
 def datamatrix_txt(identity_id: int, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
     """The DataMatrix INS payload as text, the GS separator written <GS>."""
-    payload = documents.datamatrix_payload(ctx, tools, actor, identity_id)
-    return Response(show_separators(payload), media_type="text/plain", headers=NO_STORE)
+    text = documents.datamatrix(ctx, tools, actor, identity_id, "txt")
+    return Response(text, media_type="text/plain", headers=NO_STORE)
 
 
 @router.get(

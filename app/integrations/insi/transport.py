@@ -100,6 +100,16 @@ def _httpx_timeout(timeouts: Timeouts, remaining: float) -> httpx.Timeout:
     )
 
 
+def timeout_error(timeouts: Timeouts, cause: httpx.TimeoutException | None = None) -> InsiTimeout:
+    """The timeout, stating the limit that stopped the call and the configured read timeout."""
+    waited = timeouts.total
+    if isinstance(cause, httpx.ConnectTimeout):
+        waited = min(timeouts.connect, timeouts.total)
+    elif isinstance(cause, httpx.ReadTimeout):
+        waited = min(timeouts.read, timeouts.total)
+    return InsiTimeout(seconds=f"{waited:g}", read_timeout=f"{timeouts.read:g}", total=f"{timeouts.total:g}")
+
+
 def post_with_deadline(
     client: httpx.Client,
     url: str,
@@ -121,14 +131,14 @@ def post_with_deadline(
                 if size > MAX_ANSWER_BYTES:
                     raise InsiTechnicalError(detail=f"answer larger than {MAX_ANSWER_BYTES} bytes")
                 if time.monotonic() > deadline:
-                    raise InsiTimeout(seconds=timeouts.total)
+                    raise timeout_error(timeouts)
             if time.monotonic() > deadline:
-                raise InsiTimeout(seconds=timeouts.total)
+                raise timeout_error(timeouts)
             return RawResponse(
                 response.status_code, response.headers.get("content-type", ""), b"".join(chunks)
             )
     except httpx.TimeoutException as exc:
-        raise InsiTimeout(seconds=timeouts.total) from exc
+        raise timeout_error(timeouts, exc) from exc
     except httpx.TransportError as exc:
         raise map_transport_error(exc) from exc
 
