@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
+from app.db.errors import DatabaseUnavailable, InvalidValue
 from app.domain.cover_page import DocumentRejected, DocumentTooLarge
 from app.domain.datamatrix import InvalidPayload
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
@@ -123,8 +124,9 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
         return problem(request, 422, "invalid-request", detail, field=first["field"] or None, errors=errors)
 
+    @app.exception_handler(InvalidValue)
     @app.exception_handler(DataError)
-    def _data(request: Request, exc: DataError) -> JSONResponse:
+    def _data(request: Request, exc: Exception) -> JSONResponse:
         # The database refused a value the schemas let through (a NUL character in a text, an id
         # beyond the integer range): the transaction was rolled back, nothing was written.
         language = request.app.state.settings.language
@@ -132,11 +134,13 @@ def install_error_handlers(app: FastAPI) -> None:
                   if language == "fr" else "A value cannot be stored (NUL character, number out of range).")
         return problem(request, 422, "invalid-value", detail)
 
+    @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(OperationalError)
-    def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database cannot be reached, or a pooled connection broke (database restarted): the
         # transaction did not happen; the pool replaces its connections, the request can be retried.
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
+        kind = exc.orig if isinstance(exc, OperationalError) else exc
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(kind).__name__)
         language = request.app.state.settings.language
         detail = ("La base de données est momentanément indisponible ; rien n'a été enregistré, "
                   "réessayez." if language == "fr" else

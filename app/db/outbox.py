@@ -9,9 +9,9 @@ being sent, or dead. A dead letter therefore blocks its own stream only. Claimin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
@@ -20,6 +20,9 @@ from sqlmodel import Session
 
 from app.db.engine import Precompiled
 from app.db.hl7_tables import OutboxMessageRow, SubscriberRow
+from app.db.repositories import IdentityRepository
+from app.domain.identity import IdentityChange
+from app.domain.snapshot import change_snapshot, event_for
 
 PENDING, SENDING, DONE, DEAD, SKIPPED = "pending", "sending", "done", "dead", "skipped"
 BLOCKING = (PENDING, SENDING, DEAD)
@@ -65,12 +68,6 @@ class Failure:
     id: int
     reason: str
     is_error_ack: bool
-
-
-def interested_subscribers(session: Session, event: str) -> list[SubscriberRow]:
-    """Enabled subscribers that want this event (paused ones still get rows, delivered later)."""
-    rows = session.execute(select(SubscriberRow).where(SubscriberRow.enabled)).scalars().all()
-    return [row for row in rows if event in row.events.split(",")]
 
 
 _ENQUEUE_COLUMNS = [
@@ -137,19 +134,6 @@ def enqueue_interested(session: Session, changes: Sequence[LiveRow], now: dateti
         _ENQUEUE_INTERESTED.execute(session.connection(), params)
 
 
-def enqueue(
-    session: Session,
-    subscribers: Iterable[SubscriberRow],
-    identity_id: int,
-    event: str,
-    snapshot: dict[str, Any],
-    now: datetime,
-    kind: str = "live",
-) -> int:
-    """Write one row per subscriber in the caller's transaction (no commit)."""
-    return enqueue_many(session, [(s, identity_id, event, snapshot) for s in subscribers], now, kind)
-
-
 def enqueue_many(
     session: Session,
     items: Sequence[tuple[SubscriberRow, int, str, dict[str, Any]]],
@@ -176,6 +160,29 @@ def enqueue_many(
     if values:
         session.execute(insert(OUTBOX), values)
     return len(values)
+
+
+class OutboxSink:
+    """The change sink that writes outbox rows in the use case's transaction."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def identities_changed(
+        self, session: Session, changes: Sequence[IdentityChange]
+    ) -> Callable[[], None] | None:
+        """Snapshots now; then one row per interested subscriber and change (none when nobody
+        subscribes), written with the commit."""
+        validated = [c.identity.id for c in changes if c.identity.state.document]
+        documents = IdentityRepository(session).latest_documents(validated)
+        rows = [
+            LiveRow(c.identity.id, event_for(c), change_snapshot(c, documents.get(c.identity.id)))
+            for c in changes
+        ]
+        if not rows:
+            return None
+        now = self.clock()
+        return lambda: enqueue_interested(session, rows, now)
 
 
 def _ready(now: datetime) -> Any:
@@ -366,3 +373,10 @@ def queue_stats(session: Session) -> list[QueueStats]:
         QueueStats(i, by_id[i][1] if i in by_id else 0, by_id[i][2] if i in by_id else None, dead.get(i, 0))
         for i in ids
     ]
+
+
+class OutboxRepository:
+    """The outbox rows of one session: fan-out, claims, marks, dead letters, queue figures."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session

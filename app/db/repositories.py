@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, any_, bindparam, insert, or_, select, update
+from sqlalchemy import ARRAY, Select, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.db.engine import Precompiled
+from app.db.errors import DuplicateKey, StaleRow
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
 from app.domain.documents import DocumentCheck
 from app.domain.identifiers import OWN, Authority
@@ -20,10 +23,6 @@ from app.domain.status import Attribute, IdentityState, Status
 from app.domain.traits import Sex, Traits
 
 IppKey = tuple[str, str]  # (IPP, its assigning authority's HD text)
-
-
-class StaleRow(Exception):
-    """The row changed since it was read (optimistic locking)."""
 
 
 def _attributes_text(attributes: frozenset[Attribute]) -> str:
@@ -211,6 +210,15 @@ class NewIdentity:
     insi_at: datetime | None = None
 
 
+@contextmanager
+def _unique_ipp() -> Iterator[None]:
+    """An IPP that its authority already gave raises ``DuplicateKey`` (the unique index refused it)."""
+    try:
+        yield
+    except IntegrityError:
+        raise DuplicateKey("ipp") from None
+
+
 def _name_order(identity: Any) -> tuple[Any, ...]:
     return (identity.birth_name, identity.first_name, identity.birth_date, identity.id)
 
@@ -314,6 +322,11 @@ class IdentityRepository:
         found = _identities(self._core(_LOAD[column, for_update], {"key": key}))
         return found[0] if found else None
 
+    def count_by_status(self) -> dict[str, int]:
+        """Identities per status."""
+        rows = self.session.execute(select(IdentityRow.status, func.count()).group_by(IdentityRow.status))
+        return {status: int(count) for status, count in rows}
+
     def ins_records(self, identity_id: int) -> tuple[InsRecord, ...]:
         """The INS records of an identity, active first then newest first."""
         return _ins_records(list(self._core(_LOAD_INS, {"key": identity_id})))
@@ -366,8 +379,10 @@ class IdentityRepository:
             updated_at=now,
             **_trait_values(traits),
         )
-        self.session.add(row)
-        self.session.flush()
+        session = self.session
+        session.add(row)
+        with _unique_ipp():
+            session.flush()
         assert row.id is not None
         return row.id
 
@@ -377,7 +392,8 @@ class IdentityRepository:
         values: dict[str, str] = {"ipp": ipp}
         if authority is not None:
             values["ipp_authority"] = authority.text()
-        self.session.execute(update(IdentityRow).where(col(IdentityRow.id) == identity_id).values(**values))
+        with _unique_ipp():
+            self.session.execute(update(IdentityRow).where(col(IdentityRow.id) == identity_id).values(**values))
 
     def save(self, identity: Identity, *, expected_version: int, now: datetime) -> int:
         """Write traits, status and attributes if the version is still the expected one."""
@@ -532,6 +548,27 @@ class IdentityRepository:
         """One document check of an identity."""
         row = self.session.get(IdentityDocumentRow, document_id)
         return row if row is not None and row.identity_id == identity_id else None
+
+    def latest_documents(self, identity_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The latest standing high-trust document check of each identity (type, expiry), one query."""
+        if not identity_ids:
+            return {}
+        rows = self.session.execute(
+            select(IdentityDocumentRow)
+            .where(
+                col(IdentityDocumentRow.identity_id).in_(identity_ids),
+                col(IdentityDocumentRow.withdrawn_at).is_(None),
+                col(IdentityDocumentRow.high_trust),
+            )
+            .order_by(col(IdentityDocumentRow.id))
+        ).scalars()
+        return {
+            row.identity_id: {
+                "type": row.type,
+                "expires_on": row.expires_on.isoformat() if row.expires_on else None,
+            }
+            for row in rows
+        }
 
     def document_checks(self, identity_id: int) -> list[DocumentCheck]:
         """Every document check of an identity, newest first, as domain values."""

@@ -11,6 +11,7 @@ from app.domain.errors import InvalidTrait, RuleViolation
 from app.domain.identifiers import OWN, Authority
 from app.domain.ins import Ins, InsRecord
 from app.domain.messages import register
+from app.domain.roles import Actor
 from app.domain.status import Attribute, IdentityState, Status
 from app.domain.traits import Traits
 
@@ -120,6 +121,17 @@ class Identity:
         if not self.ipp_authority.own:  # absent: Identito's own IPP domain
             data["ipp_authority"] = self.ipp_authority.text()
         return data
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """One change of an identity, as the change sinks (the HL7 outbox) hear it before commit."""
+
+    identity: Identity
+    before: Identity | None
+    trigger: str
+    actor: Actor
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from app.domain.errors import InvalidMatricule
+from app.domain.errors import InvalidMatricule, RuleViolation
+from app.domain.messages import register
 
 OID_NIR = "1.2.250.1.213.1.4.8"
 OID_NIA = "1.2.250.1.213.1.4.9"
@@ -109,3 +110,16 @@ class InsRecord:
     source: str
     valid_from: date | None = None
     valid_to: date | None = None
+
+
+register(
+    "ins-held-elsewhere",
+    "This INS is already the active INS of identity {other}: possible duplicate or collision.",
+    "Cet INS est déjà l'INS actif de l'identité {other} : doublon ou collision possible.",
+)
+
+
+def check_not_held_elsewhere(holder: int | None, identity_id: int, *, field: str | None = None) -> None:
+    """Two active identities never hold the same matricule INS: a duplicate or a collision (ins-rniv §6)."""
+    if holder is not None and holder != identity_id:
+        raise RuleViolation("ins-held-elsewhere", field=field, rule="ins-rniv §6", other=holder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from app.domain.errors import NotAllowed
@@ -17,6 +18,15 @@ class Role(StrEnum):
     DOCUMENTS = "documents"
     INTEGRATION = "integration"
     ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a token subject with roles, a sending application, or a job."""
+
+    subject: str
+    roles: frozenset[str]
+    kind: str = "user"
 
 
 def require_any(roles: Iterable[str], *allowed: Role) -> None:

@@ -123,6 +123,12 @@ class IdentityState:
         self.check_insi_allowed()
         return self._moved(insi=True)
 
+    def qualified_by_referential(self) -> tuple[IdentityState, list[Event]]:
+        """A trusted identity referential sent the identity VALI with its INS: both facts, QUAL
+        (Guide INS v3.0 §2.2.2: VALI + INS is qualified); refused for DOUT/FICT (RNIV EXI SI 09)."""
+        self._check_not_blocked("insi-forbidden-attribute")
+        return self._moved(insi=True, document=True)
+
     def insi_lost(self) -> tuple[IdentityState, list[Event]]:
         """INSi fact dropped (verification failed): RECUP -> PROV, QUAL -> VALI (RNIV EXI SI 07)."""
         return self._moved(insi=False)

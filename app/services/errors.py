@@ -6,7 +6,6 @@ from app.domain.errors import DomainError, MissingReason
 from app.domain.messages import register, render
 from app.domain.worklist import EVENT_LABELS, RESOLUTION_LABELS, label
 
-
 __all__ = ["AlreadyResolved", "Conflict", "MissingReason", "NotFound", "StaleVersion", "VersionRequired"]
 
 
@@ -71,11 +70,6 @@ register(
     "version-required",
     "Send the If-Match header with the version you read.",
     "Envoyez l'en-tête If-Match avec la version lue.",
-)
-register(
-    "ins-held-elsewhere",
-    "This INS is already the active INS of identity {other}: possible duplicate or collision.",
-    "Cet INS est déjà l'INS actif de l'identité {other} : doublon ou collision possible.",
 )
 register(
     "subscriber-exists",

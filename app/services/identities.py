@@ -6,10 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
-
-from app.db.repositories import IdentityRepository, StaleRow
+from app.db.errors import DuplicateKey, StaleRow
 from app.db.tables import IdentityDocumentRow
 from app.domain.documents import (
     DocumentCheck,
@@ -83,8 +80,8 @@ def load(uow: UnitOfWork, identity_id: int, *, for_update: bool = True) -> Ident
 
 def read_identity(ctx: ServiceContext, identity_id: int) -> Identity:
     """Read an identity outside any transaction (one autocommit statement) or raise NotFound."""
-    with Session(ctx.read_engine) as session:
-        identity = IdentityRepository(session).get(identity_id)
+    with ctx.reading() as reader:
+        identity = reader.identities.get(identity_id)
     if identity is None:
         raise NotFound(what="Identity", ident=identity_id)
     return identity
@@ -104,7 +101,7 @@ def store(uow: UnitOfWork, before: Identity, after: Identity, trigger: str, **de
     """Save an identity with a version check and queue the change for the sinks."""
     before.check_open()
     try:
-        version = uow.identities.save(after, expected_version=before.version, now=uow.ctx.now())
+        version = uow.identities.save(after, expected_version=before.version, now=uow.now())
     except StaleRow:
         current = uow.identities.get(before.id, for_update=False)
         raise StaleVersion(current=current.version if current else before.version) from None
@@ -126,25 +123,26 @@ def create_identity(
     method = CollectionMethod.parse(source)
     traits = _build(ctx, data)
     with ctx.unit_of_work(actor) as uow:
-        identity = create_in(uow, traits, ipp=ipp, source=method.value)
+        identity = create_in(ctx, uow, traits, ipp=ipp, source=method.value)
         uow.commit()
     return identity
 
 
 def create_in(
-    uow: UnitOfWork, traits: Traits, *, ipp: str | None, source: str, authority: Authority = OWN
+    ctx: ServiceContext, uow: UnitOfWork, traits: Traits, *, ipp: str | None, source: str,
+    authority: Authority = OWN,
 ) -> Identity:
-    """Create an identity inside an open unit of work (its IPP of ``authority``, Identito's by default)."""
+    """Create an identity inside an open unit of work (its IPP of ``authority``, Identito's by
+    default; an IPP is generated in Identito's domain when none is given)."""
     ipp = ipp.strip() if ipp else None
     if ipp and uow.identities.id_by_ipp(ipp, authority) is not None:
         raise Conflict("ipp-exists", field="ipp", ipp=ipp)
-    identity_id = uow.identities.add(traits, IdentityState(), ipp, source, uow.ctx.now(), authority)
-    if not ipp:
-        uow.identities.set_ipp(identity_id, f"{uow.ctx.ipp_prefix}{identity_id:09d}")
     try:
-        uow.session.flush()
-    except IntegrityError:
-        raise Conflict("ipp-exists", field="ipp", ipp=ipp or identity_id) from None
+        identity_id = uow.identities.add(traits, IdentityState(), ipp, source, uow.now(), authority)
+        if not ipp:
+            uow.identities.set_ipp(identity_id, f"{ctx.ipp_prefix}{identity_id:09d}")
+    except DuplicateKey:
+        raise Conflict("ipp-exists", field="ipp", ipp=ipp or "?") from None
     identity = load(uow, identity_id, for_update=False)
     uow.audit("identity.created", identity.id, None, identity.snapshot(), full=True)
     uow.changed(IdentityChange(identity, None, "created", uow.actor))
@@ -179,25 +177,33 @@ def update_identity(
     with ctx.unit_of_work(actor) as uow:
         before = load(uow, identity_id)
         check_version(before, expected_version)
-        updated = edit_traits(uow, before, changes, reason, document=document)
+        updated = edit_traits(ctx, uow, before, changes, reason, document=document)
         uow.commit()
     return updated
 
 
 def edit_traits(
-    uow: UnitOfWork, before: Identity, changes: dict[str, Any], reason: str | None, *,
-    document: DocumentInput | None = None, method: str | None = None,
+    ctx: ServiceContext, uow: UnitOfWork, before: Identity, changes: dict[str, Any], reason: str | None, *,
+    document: DocumentInput | None = None,
 ) -> Identity:
-    """Apply trait changes inside an open unit of work (the RNIV rules of a strict-trait change).
-
-    ``document``: a document checked with the change (kept as the new C when high-trust);
-    ``method``: how the new traits were collected (ZFD-5); by default a strict change is typed (SM).
-    """
-    traits = _build(uow.ctx, _merged_input(before.traits, changes))
+    """Apply typed trait changes inside an open unit of work (``apply_traits``)."""
+    traits = _build(ctx, _merged_input(before.traits, changes))
     if "birth_date" not in changes:
         traits = traits.with_changes(
             birth_date=before.traits.birth_date, birth_date_completed=before.traits.birth_date_completed
         )
+    return apply_traits(ctx, uow, before, traits, reason, document=document)
+
+
+def apply_traits(
+    ctx: ServiceContext, uow: UnitOfWork, before: Identity, traits: Traits, reason: str | None, *,
+    document: DocumentInput | None = None, method: str | None = None,
+) -> Identity:
+    """Give an identity new traits, with the RNIV rules of a strict-trait change (ins-rniv §3).
+
+    ``document``: a document checked with the change (kept as the new C when high-trust);
+    ``method``: how the new traits were collected (ZFD-5); by default a strict change is typed (SM).
+    """
     source = CollectionMethod.parse(method).value if method else before.source
     if traits == before.traits and source == before.source:
         return before
@@ -205,10 +211,10 @@ def edit_traits(
     state, events, check = before.state, [], None
     if strict:
         check_strict_edit(uow.actor.roles, before.status)
-        high_trust = _document_high_trust(uow, document)
+        high_trust = _document_high_trust(ctx, document)
         state, events = before.state.strict_trait_edited(document_checked=high_trust, reason=reason)
         source = source if method else CollectionMethod.SM.value
-        now = uow.ctx.now()
+        now = uow.now()
         if Event.INS_DEACTIVATED in events:
             uow.identities.deactivate_ins(before.id, now)
         if Event.DOCUMENTS_SET_ASIDE in events:
@@ -225,12 +231,12 @@ def edit_traits(
     return saved
 
 
-def _document_high_trust(uow: UnitOfWork, document: DocumentInput | None) -> bool:
+def _document_high_trust(ctx: ServiceContext, document: DocumentInput | None) -> bool:
     """Whether a document checked with a change is high-trust (refused when expired, EXI SI 10)."""
     if document is None:
         return False
     doc_type = parse_document_type(document.type)
-    return check_document(doc_type, document.expires_on, uow.ctx.today(), uow.ctx.high_trust_documents,
+    return check_document(doc_type, document.expires_on, ctx.today(), ctx.high_trust_documents,
                           no_expiry_printed=document.no_expiry_printed)
 
 
@@ -241,7 +247,7 @@ def _add_check(uow: UnitOfWork, identity_id: int, document: DocumentInput, high_
             type=parse_document_type(document.type).value,
             high_trust=high_trust,
             checked_by=uow.actor.subject,
-            checked_at=uow.ctx.now(),
+            checked_at=uow.now(),
             expires_on=document.expires_on,
             no_expiry_printed=document.no_expiry_printed,
         )

@@ -1,9 +1,16 @@
-"""Identity messages received from a GAM: applied through the identity use cases, then acknowledged.
+"""The identity feed from a GAM (PAM FR): apply received identities, keep refused messages.
 
-One message = one transaction: the de-duplication row (sender + MSH-10, with the ACK text), the
-identity change, its audit and outbox rows are committed together, and only then is the ACK sent.
-A duplicate MSH-10 from the same sender gets the stored ACK again and changes nothing. A message
-that breaks a rule is rolled back, stored in quarantine for an operator, and answered AE.
+The wiring parses each message into one ``InboundCommand`` (what it carries, already in the
+domain's terms, or why it cannot be read) and calls ``apply_messages`` for the messages that wait
+together: a lone message is a group of one. The answer is one ``InboundResult`` per message;
+the caller builds the ACK of a refused one and keeps it with ``quarantine``.
+
+One group = one transaction: the log rows (sender + MSH-10, with the AA that will be sent), the
+identity changes, their audit and outbox rows are committed together, and only then are the ACKs
+sent. If a message of the group is refused or is a resend, nothing of the group is kept and each
+message is applied alone: the answers are those of one-by-one processing. A resend (same sender,
+MSH-10 and content) gets the stored ACK again and changes nothing; the same MSH-10 with other
+content is refused, never dropped.
 
 An INS received from a sender that is not a trusted referential is never taken as qualified: it
 is stored as received (inactive, source ``HL7-RECEIVED``) for INSi verification.
@@ -12,27 +19,26 @@ is stored as received (inactive, source ``HL7-RECEIVED``) for INSi verification.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
-
-from app.db.hl7_tables import InboundMessageRow, QuarantineRow
+from app.db.errors import DatabaseUnavailable, DuplicateKey
+from app.db.inbound_log import INBOUND_MESSAGE, answer_row
 from app.domain.errors import DomainError
 from app.domain.identifiers import OWN, Authority, IdentifierOtherPerson, check_same_person
-from app.domain.identity import COLLECTION_METHODS, Identity
-from app.domain.ins import Ins, InsRecord
-from app.domain.status import IdentityState
+from app.domain.identity import COLLECTION_METHODS, Identity, IdentityChange
+from app.domain.ins import Ins, InsRecord, check_not_held_elsewhere
+from app.domain.roles import Actor
+from app.domain.traits import Traits
 from app.domain.worklist import Hint, WorklistKind
 from app.services import identities
-from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
+from app.services.context import ServiceContext, UnitOfWork
 from app.services.errors import Conflict, NotFound
 from app.services.worklists import open_item
 
-INBOUND_MESSAGE = InboundMessageRow.__table__  # type: ignore[attr-defined]
 RECEIVED_SOURCE = "HL7-RECEIVED"
+MERGE, CHANGE_ID, CREATE = "A40", "A47", "A28"
+OPTIONAL_TRAITS = ("birth_place_code", "used_name", "used_first_name")
 # Where an error about a trait or identifier points in a PAM FR message (ERR-2, quarantine).
 HL7_LOCATION = {
     "birth_name": "PID-5",
@@ -51,23 +57,22 @@ HL7_LOCATION = {
     "expires_on": "ZFD-8",
 }
 _HL7_FIELD = re.compile(r"[A-Z][A-Z0-9]{2}(-[0-9]+)?")
+REUSED = "hl7-control-id-reused"
 
 
 def hl7_location(error: DomainError) -> str:
     """The HL7 location (``PID-7``, ``MRG-1``) an error points at; ``PID`` when it names none."""
     field = error.field or ""
     return field if _HL7_FIELD.fullmatch(field) else HL7_LOCATION.get(field, "PID")
-MERGE, CHANGE_ID, CREATE = "A40", "A47", "A28"
-OPTIONAL_TRAITS = ("birth_place_code", "used_name", "used_first_name")
 
 
 @dataclass(frozen=True)
 class ReceivedIdentity:
-    """The identity carried by a message, in the services' own terms."""
+    """The identity a message carries, in the domain's terms (its traits validated once)."""
 
     event: str
     ipp: str
-    traits: identities.TraitsInput
+    traits: Traits  # optional traits the message leaves empty are None: the stored value stays
     ins: tuple[tuple[str | None, str], ...] = ()  # (matricule or None for withdrawn, OID)
     status_code: str | None = None
     prior_ipp: str | None = None
@@ -78,16 +83,31 @@ class ReceivedIdentity:
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """What to answer: the ACK text and its code; ``duplicate`` when it was sent before."""
+class InboundCommand:
+    """One received message: sender, MSH-10, bytes and the digest of their content, what it
+    carries (or why it cannot be read), whether the sender is a trusted referential, and the AA
+    that answers it if it is applied (stored with the change, sent after the commit)."""
 
-    ack: str
-    ack_code: str
+    sender: str
+    control_id: str
+    raw: bytes
+    received: ReceivedIdentity | None
+    error: DomainError | None
+    accepted_ack: str
+    trusted: bool = False
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What became of a message: ``ack`` to send (the stored one for a resend), or ``error``:
+    refused, nothing applied; the caller answers AE and keeps the message with ``quarantine``."""
+
+    ack: str | None = None
+    ack_code: str = "AA"
     identity_id: int | None = None
     duplicate: bool = False
-
-
-AckFactory = Callable[[str, DomainError | None], str]
+    error: DomainError | None = None
 
 
 def sender_actor(sender: str) -> Actor:
@@ -95,182 +115,99 @@ def sender_actor(sender: str) -> Actor:
     return Actor(f"hl7:{sender}", frozenset({"integration"}), kind="application")
 
 
-def stored_ack(ctx: ServiceContext, sender: str, control_id: str) -> tuple[Receipt, str | None] | None:
-    """The ACK already sent for this sender's MSH-10, if any, with the digest of what it answered."""
-    with Session(ctx.engine) as session:
-        row = session.execute(
-            select(InboundMessageRow).where(
-                InboundMessageRow.sender == sender, InboundMessageRow.control_id == control_id
-            )
-        ).scalar_one_or_none()
-    return (Receipt(row.ack, row.ack_code, row.identity_id, True), row.content_digest) if row else None
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One received message: its sender, MSH-10, bytes and their digest, what it carries (or why
-    it cannot be read), how to acknowledge it, and whether its sender is a trusted referential."""
-
-    sender: str
-    control_id: str
-    raw: bytes
-    received: ReceivedIdentity | None
-    error: DomainError | None
-    make_ack: AckFactory
-    trusted: bool = False
-    digest: str | None = None  # of the content (see app.integrations.hl7.parse.content_digest)
-
-
-def receive(ctx: ServiceContext, m: Incoming) -> Receipt:
-    """Apply a parsed message (or quarantine an unreadable one) and return the ACK to send.
-
-    A duplicate MSH-10 is detected by the unique (sender, control id) row written with the change:
-    the duplicate's transaction fails on it, is rolled back, and the stored ACK is returned, when
-    the content is the same. A control id sent again with other content is not a resend: it is
-    refused (AE) and quarantined, so that a sender that reset its counter loses nothing.
-    """
-    error = m.error
-    if error is None and m.received is not None:
+def apply_messages(ctx: ServiceContext, commands: Sequence[InboundCommand]) -> list[InboundResult]:
+    """Apply messages that arrived together (a lone message is a group of one), in one transaction
+    when they all apply; otherwise each alone. Database outages propagate (nothing was kept)."""
+    if len(commands) > 1 and all(c.received is not None for c in commands):
         try:
-            return _apply_group(ctx, [m])[0]
-        except IntegrityError:
+            return _apply_group(ctx, commands)
+        except (DomainError, DuplicateKey, DatabaseUnavailable):  # one refusal, resend or deadlock
+            pass
+    return [_alone(ctx, c) for c in commands]
+
+
+def _alone(ctx: ServiceContext, command: InboundCommand) -> InboundResult:
+    """One message in its own transaction; a resend gets its stored answer."""
+    error = command.error
+    if error is None:
+        try:
+            return _apply_group(ctx, [command])[0]
+        except DuplicateKey:
             error = Conflict("hl7-conflict", field="PID-3")
         except DomainError as exc:
             error = exc
-    previous = stored_ack(ctx, m.sender, m.control_id)
-    if previous is not None:
-        receipt, digest = previous
-        if digest is None or m.digest is None or digest == m.digest:  # sent before: the same answer
-            return receipt
-        error = Conflict("hl7-control-id-reused", field="MSH-10", control_id=m.control_id)
-    return _quarantine(ctx, m, error, keep_ack=error.code != "hl7-control-id-reused")
+    with ctx.reading() as reader:
+        stored = reader.inbound.answer(command.sender, command.control_id)
+    if stored is not None:
+        if stored.digest is None or command.digest is None or stored.digest == command.digest:
+            return InboundResult(stored.ack, stored.ack_code, stored.identity_id, duplicate=True)
+        error = Conflict(REUSED, field="MSH-10", control_id=command.control_id)
+    return InboundResult(ack_code="AE", error=error)
 
 
-def receive_many(ctx: ServiceContext, messages: Sequence[Incoming]) -> list[Receipt]:
-    """Apply messages that arrived together (from different connections) in one transaction.
-
-    Group commit: one BEGIN/COMMIT and one multi-row insert per table for the whole group
-    instead of one per message, which is most of the cost of a small change. Each message keeps
-    its own sender as actor (audit, outbox). If any message of the group is refused or is a
-    duplicate, or the transaction fails, nothing of the group is kept and every message is
-    applied again alone, exactly as ``receive`` does: the answers are those of one-by-one
-    processing, only sooner.
-    """
-    if len(messages) < 2 or any(m.error is not None or m.received is None for m in messages):
-        return [receive(ctx, m) for m in messages]
-    try:
-        return _apply_group(ctx, messages)
-    except (DomainError, IntegrityError, OperationalError):
-        return [receive(ctx, m) for m in messages]
-
-
-def _apply_group(ctx: ServiceContext, messages: Sequence[Incoming]) -> list[Receipt]:
-    receipts, rows = [], []
-    with ctx.unit_of_work(sender_actor(messages[0].sender)) as uow:
-        received = [m.received for m in messages if m.received is not None]
+def _apply_group(ctx: ServiceContext, commands: Sequence[InboundCommand]) -> list[InboundResult]:
+    received = [c.received for c in commands if c.received is not None]
+    results, rows = [], []
+    with ctx.unit_of_work(sender_actor(commands[0].sender)) as uow:
         if len(received) > 1 and all(r.event not in (MERGE, CHANGE_ID) for r in received):
             uow.identities.lock_by_ipps([(r.ipp, r.authority) for r in received])  # one statement
-        for m in messages:
-            assert m.received is not None
-            uow.actor = sender_actor(m.sender)
-            identity = apply_in(uow, m.received, f"HL7 {m.received.event} {m.control_id}", m.trusted)
-            ack = m.make_ack("AA", None)
-            rows.append(_inbound_row(ctx, m, ack, identity.id))
-            receipts.append(Receipt(ack, "AA", identity.id))
-        uow.insert_at_commit(INBOUND_MESSAGE, rows)
+        for command, message in zip(commands, received, strict=True):
+            on_behalf = uow.acting_as(sender_actor(command.sender))
+            reason = f"HL7 {message.event} {command.control_id}"
+            identity = apply_in(ctx, on_behalf, message, reason, command.trusted)
+            rows.append(answer_row(command.sender, command.control_id, message.event, uow.now(),
+                                   command.accepted_ack, identity.id, command.digest))
+            results.append(InboundResult(command.accepted_ack, "AA", identity.id))
+        uow.insert_at_commit(INBOUND_MESSAGE, rows)  # a resend's MSH-10 fails here: DuplicateKey
         uow.commit()
-    return receipts
+    return results
 
 
-def _inbound_row(ctx: ServiceContext, m: Incoming, ack: str, identity_id: int) -> dict[str, object]:
-    """The de-duplication row of an applied message (sender + MSH-10, with the ACK sent)."""
-    assert m.received is not None
-    return {
-        "sender": m.sender,
-        "control_id": m.control_id,
-        "event": m.received.event,
-        "received_at": ctx.now(),
-        "ack_code": "AA",
-        "ack": ack,
-        "identity_id": identity_id,
-        "content_digest": m.digest,
-    }
+def quarantine(ctx: ServiceContext, command: InboundCommand, error: DomainError, ack: str) -> InboundResult:
+    """Keep a refused message for an operator with its AE (and the worklist item it calls for).
 
-
-def _quarantine(ctx: ServiceContext, m: Incoming, error: DomainError, *, keep_ack: bool = True) -> Receipt:
-    """Keep a refused message for an operator, with its AE (and the worklist item it calls for).
-
-    ``keep_ack``: the AE is stored as the answer to this MSH-10 (a resend gets it again); not for
-    a control id already answered for other content, whose first answer stays.
+    The AE becomes the answer to the message's MSH-10, except for a control id already answered
+    for other content, whose first answer stays (its repeats are kept once).
     """
-    ack = m.make_ack("AE", error)
-    try:
-        with ctx.unit_of_work(sender_actor(m.sender)) as uow:
-            if not keep_ack and _already_quarantined(uow, m):
-                return Receipt(ack, "AE")
-            item = QuarantineRow(
-                sender=m.sender,
-                control_id=m.control_id,
-                received_at=ctx.now(),
-                raw=m.raw,
-                error_code=error.code,
-                error_field=hl7_location(error),
-                error_text=error.message("en"),
+    keep_ack = error.code != REUSED
+    with ctx.unit_of_work(sender_actor(command.sender)) as uow:
+        if not keep_ack and uow.inbound.is_quarantined(command.sender, command.control_id, command.raw):
+            return InboundResult(ack, "AE", error=error)
+        try:
+            item = uow.inbound.quarantine(
+                sender=command.sender, control_id=command.control_id,
+                event=command.received.event if command.received else "", at=uow.now(), raw=command.raw,
+                error_code=error.code, error_field=hl7_location(error), error_text=error.message("en"),
+                ack=ack if keep_ack else None, digest=command.digest,
             )
-            uow.session.add(item)
-            uow.session.flush()
-            if m.control_id and keep_ack:
-                uow.session.add(
-                    InboundMessageRow(
-                        sender=m.sender,
-                        control_id=m.control_id,
-                        event=m.received.event if m.received else "",
-                        received_at=ctx.now(),
-                        ack_code="AE",
-                        ack=ack,
-                        quarantine_id=item.id,
-                        content_digest=m.digest,
-                    )
-                )
-            if isinstance(error, IdentifierOtherPerson):  # two persons, one identifier: the cell decides
-                open_item(uow, WorklistKind.IDENTIFIER_CONFLICT, error.other_identity_id, "received",
-                          hint=Hint.IDENTIFIER_CONFLICT, source="hl7",
-                          details={"quarantine_id": item.id, "sender": m.sender, "control_id": m.control_id,
-                                   "differs": error.differs})
-            uow.commit()
-    except IntegrityError:  # a concurrent duplicate was stored first: answer what it got
-        previous = stored_ack(ctx, m.sender, m.control_id)
-        return previous[0] if previous else Receipt(ack, "AE")
-    return Receipt(ack, "AE")
+        except DuplicateKey:  # a concurrent resend was answered first: answer what it got
+            return _alone(ctx, replace(command, error=error))
+        if isinstance(error, IdentifierOtherPerson):  # two persons, one identifier: the cell decides
+            open_item(uow, WorklistKind.IDENTIFIER_CONFLICT, error.other_identity_id, "received",
+                      hint=Hint.IDENTIFIER_CONFLICT, source="hl7",
+                      details={"quarantine_id": item, "sender": command.sender,
+                               "control_id": command.control_id, "differs": error.differs})
+        uow.commit()
+    return InboundResult(ack, "AE", error=error)
 
 
-def _already_quarantined(uow: UnitOfWork, m: Incoming) -> bool:
-    """Whether these very bytes are already in quarantine, still open (a resend of a refused reuse)."""
-    found = uow.session.execute(
-        select(QuarantineRow.id).where(
-            QuarantineRow.sender == m.sender, QuarantineRow.control_id == m.control_id,
-            QuarantineRow.state == "open", QuarantineRow.raw == m.raw,
-        ).limit(1)
-    ).first()
-    return found is not None
-
-
-def apply_in(uow: UnitOfWork, received: ReceivedIdentity, reason: str, trusted: bool) -> Identity:
+def apply_in(
+    ctx: ServiceContext, uow: UnitOfWork, received: ReceivedIdentity, reason: str, trusted: bool
+) -> Identity:
     """Apply one received identity inside an open unit of work."""
     if received.event == CHANGE_ID:
         identity = _change_ipp(uow, received)
     else:
         found = uow.identities.get_by_ipp(received.ipp, received.authority, for_update=True)
         if found is None:
-            traits = identities._build(uow.ctx, received.traits)  # noqa: SLF001 - same validation as REST
-            identity = identities.create_in(uow, traits, ipp=received.ipp, source=_method(received),
-                                            authority=received.authority)
+            identity = identities.create_in(ctx, uow, received.traits, ipp=received.ipp,
+                                            source=_method(received), authority=received.authority)
         else:
             found.check_open(field="PID-3")
             if received.event == CREATE:
-                _check_same_person(uow, found, received)
+                _check_same_person(found, received)
             identity = found
-    identity = _update_traits(uow, identity, received, reason, trusted)
+    identity = _update_traits(ctx, uow, identity, received, reason, trusted)
     identity = _apply_ins(uow, identity, received, trusted)
     if received.event == MERGE:
         _merge(uow, identity, received)
@@ -282,24 +219,24 @@ def _method(received: ReceivedIdentity) -> str:
     return received.method if received.method in COLLECTION_METHODS else "SM"
 
 
-def _check_same_person(uow: UnitOfWork, held: Identity, received: ReceivedIdentity) -> None:
+def _check_same_person(held: Identity, received: ReceivedIdentity) -> None:
     """An A28 for an identifier already held updates it only if it describes the same person."""
-    traits = identities._build(uow.ctx, received.traits)  # noqa: SLF001 - same validation as REST
-    differs = check_same_person(held.traits, traits)
+    differs = check_same_person(held.traits, received.traits)
     if differs:
         raise IdentifierOtherPerson(ipp=received.ipp, authority=received.authority.text(), other=held.id,
                                     differs=differs, location="PID-3")
 
 
 def _update_traits(
-    uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, reason: str, trusted: bool
+    ctx: ServiceContext, uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, reason: str,
+    trusted: bool,
 ) -> Identity:
-    changes = {k: v for k, v in vars(received.traits).items() if not (k in OPTIONAL_TRAITS and not v)}
-    changes["first_name"] = changes.get("first_name") or None
+    kept = {k: getattr(identity.traits, k) for k in OPTIONAL_TRAITS if getattr(received.traits, k) is None}
+    traits = received.traits.with_changes(**kept) if kept else received.traits
     method = received.method if received.method in COLLECTION_METHODS else None
     # A trusted referential's ZFD-7/ZFD-8 is the document checked with a strict change (ins-rniv §3).
     document = received.document if trusted else None
-    return identities.edit_traits(uow, identity, changes, reason, document=document, method=method)
+    return identities.apply_traits(ctx, uow, identity, traits, reason, document=document, method=method)
 
 
 def _change_ipp(uow: UnitOfWork, received: ReceivedIdentity) -> Identity:
@@ -340,9 +277,9 @@ def _merge(uow: UnitOfWork, survivor: Identity, received: ReceivedIdentity) -> N
     if absorbed_id is None or absorbed_id == survivor.id:
         raise NotFound(what="IPP", ident=received.prior_ipp, field="MRG-1")
     absorbed = _open_prior(uow, absorbed_id)
-    uow.identities.deactivate_ins(absorbed_id, uow.ctx.now())
+    uow.identities.deactivate_ins(absorbed_id, uow.now())
     closed = replace(absorbed, active=False, merged_into=survivor.id)
-    uow.identities.save(closed, expected_version=absorbed.version, now=uow.ctx.now())
+    uow.identities.save(closed, expected_version=absorbed.version, now=uow.now())
     uow.audit("identity.merged", absorbed_id, {"active": True}, {"active": False, "merged_into": survivor.id})
     uow.changed(IdentityChange(survivor, survivor, "merged", uow.actor, _prior(absorbed)))
 
@@ -354,13 +291,11 @@ def _apply_ins(uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, 
                 identity = _withdraw(uow, identity)
             continue
         ins = Ins.of(matricule, oid)
-        holder = uow.identities.id_by_active_ins(ins.matricule)
-        if holder not in (None, identity.id):
-            raise Conflict("ins-held-elsewhere", field="PID-3", other=holder)
+        check_not_held_elsewhere(uow.identities.id_by_active_ins(ins.matricule), identity.id, field="PID-3")
         if trusted and received.status_code == "VALI":
             identity = _qualify(uow, identity, ins)
         elif all(r.ins.matricule != ins.matricule for r in identity.ins_records):
-            uow.identities.add_ins(identity.id, InsRecord(ins, False, RECEIVED_SOURCE), uow.ctx.now())
+            uow.identities.add_ins(identity.id, InsRecord(ins, False, RECEIVED_SOURCE), uow.now())
             uow.audit(
                 "ins.received", identity.id, None, {"oid": ins.oid, "verification": "pending"}, full=True
             )
@@ -373,12 +308,12 @@ def _qualify(uow: UnitOfWork, identity: Identity, ins: Ins) -> Identity:
     """A trusted referential sent VALI + INS: the identity is qualified as it holds it."""
     if identity.active_ins == ins and identity.state.ins_transmissible:
         return identity
+    state, _ = identity.state.qualified_by_referential()
     if identity.active_ins is not None:
-        uow.identities.deactivate_ins(identity.id, uow.ctx.now())
-    uow.identities.add_ins(identity.id, InsRecord(ins, True, "HL7-TRUSTED"), uow.ctx.now())
-    state = IdentityState(insi=True, document=True, attributes=identity.state.attributes)
+        uow.identities.deactivate_ins(identity.id, uow.now())
+    uow.identities.add_ins(identity.id, InsRecord(ins, True, "HL7-TRUSTED"), uow.now())
     after = identities.store(
-        uow, identity, replace(identity, state=state, insi_at=uow.ctx.now()), "hl7_qualified"
+        uow, identity, replace(identity, state=state, insi_at=uow.now()), "hl7_qualified"
     )
     uow.audit(
         "identity.qualified_by_referential",
@@ -391,7 +326,7 @@ def _qualify(uow: UnitOfWork, identity: Identity, ins: Ins) -> Identity:
 
 def _withdraw(uow: UnitOfWork, identity: Identity) -> Identity:
     state, _ = identity.state.insi_lost()
-    uow.identities.deactivate_ins(identity.id, uow.ctx.now())
+    uow.identities.deactivate_ins(identity.id, uow.now())
     after = identities.store(uow, identity, replace(identity, state=state), "hl7_ins_withdrawn")
     uow.audit(
         "ins.withdrawn_by_referential",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.db import outbox
-from app.db.hl7_tables import OutboxMessageRow
+from app.db.hl7_tables import OutboxMessageRow, SubscriberRow
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, MissingReason, NotFound
@@ -19,6 +19,13 @@ def queue_overview(ctx: ServiceContext, actor: Actor) -> list[outbox.QueueStats]
     require_any(actor.roles, Role.ADMIN)
     with Session(ctx.engine) as session:
         return outbox.queue_stats(session)
+
+
+def queue_gauges(ctx: ServiceContext) -> list[tuple[str, outbox.QueueStats]]:
+    """Each subscriber's name with its queue figures (for /metrics)."""
+    with Session(ctx.read_engine) as session:
+        names = dict(session.execute(select(SubscriberRow.id, SubscriberRow.name)).all())
+        return [(str(names.get(s.subscriber_id, s.subscriber_id)), s) for s in outbox.queue_stats(session)]
 
 
 def dead_letters(

@@ -16,7 +16,7 @@ from typing import Any
 from app.db.tables import InsiProposalRow
 from app.domain.errors import InvalidTrait, RuleViolation
 from app.domain.identity import CollectionMethod, Identity
-from app.domain.ins import Ins, InsRecord
+from app.domain.ins import Ins, InsRecord, check_not_held_elsewhere
 from app.domain.insi import (
     CallContext,
     CallPurpose,
@@ -212,12 +212,13 @@ def retrieve(
         record_failure(ctx, actor, identity_id, error, "desk")
         raise
     with ctx.unit_of_work(actor) as uow:
-        result = handle_answer(uow, identity, search, source="desk", auto_apply=False)
+        result = handle_answer(ctx, uow, identity, search, source="desk", auto_apply=False)
         uow.commit()
     return result
 
 
 def handle_answer(
+    ctx: ServiceContext,
     uow: UnitOfWork, identity: Identity, search: ResolvedSearch, *, source: str, auto_apply: bool
 ) -> RetrievalResult:
     """Turn an answer into a proposal, an applied qualification, or a worklist item (one transaction)."""
@@ -228,7 +229,7 @@ def handle_answer(
     close_items(uow, identity.id, ClosingEvent.INSI_IDENTITY_FOUND if found else ClosingEvent.INSI_ANSWERED)
     if answer.code is CrCode.NOT_FOUND:
         item = open_item(uow, WorklistKind.INSI_NOT_FOUND, identity.id, "01",
-                         hint=not_found_hint(identity.traits, uow.ctx.today()),
+                         hint=not_found_hint(identity.traits, uow.today()),
                          details={"attempts": attempts}, source=source)
         return RetrievalResult("not_found", identity, data, attempts=attempts, worklist_item_id=item)
     if answer.code is CrCode.SEVERAL or answer.active is None:
@@ -254,7 +255,7 @@ def handle_answer(
                          details={"differs": [c.trait for c in comparison if c.result != "equal"]}, source=source)
     elif source != "desk":
         item = open_item(uow, WorklistKind.INSI_FOUND, identity.id, "00", hint=Hint.REVIEW_FOUND, source=source)
-    proposal = _new_proposal(uow, identity, data)
+    proposal = _new_proposal(ctx, uow, identity, data)
     return RetrievalResult("found", identity, data, proposal.id, proposal.expires_at, comparison,
                            status_after.status, attempts, item)
 
@@ -264,12 +265,12 @@ def _collision(uow: UnitOfWork, identity_id: int, matricule: str) -> int | None:
     return holder if holder is not None and holder != identity_id else None
 
 
-def _new_proposal(uow: UnitOfWork, identity: Identity, data: dict[str, Any]) -> InsiProposalRow:
-    now = uow.ctx.now()
+def _new_proposal(ctx: ServiceContext, uow: UnitOfWork, identity: Identity, data: dict[str, Any]) -> InsiProposalRow:
+    now = uow.now()
     row = InsiProposalRow(
         id=str(uuid.uuid4()), identity_id=identity.id, identity_version=identity.version, answer=data,
         created_by=uow.actor.subject, created_at=now,
-        expires_at=now + timedelta(seconds=uow.ctx.proposal_ttl_seconds),
+        expires_at=now + timedelta(seconds=ctx.proposal_ttl_seconds),
     )
     uow.session.add(row)
     uow.session.flush()
@@ -279,11 +280,9 @@ def _new_proposal(uow: UnitOfWork, identity: Identity, data: dict[str, Any]) -> 
 def apply_answer(uow: UnitOfWork, identity: Identity, data: dict[str, Any], *, source: str) -> Identity:
     """Store the INS and the INSi traits, move PROV -> RECUP / VALI -> QUAL (EXI REC 07, EXI SI 07)."""
     state, _ = identity.state.insi_retrieved()
-    now = uow.ctx.now()
+    now = uow.now()
     active = data["active"]
-    other = _collision(uow, identity.id, active["matricule"])
-    if other is not None:
-        raise RuleViolation("ins-held-elsewhere", other=other, rule="ins-rniv §6")
+    check_not_held_elsewhere(uow.identities.id_by_active_ins(active["matricule"]), identity.id)
     uow.identities.deactivate_ins(identity.id, now)
     known = {r.ins.matricule for r in identity.ins_records}
     for entry in data["history"]:
@@ -319,8 +318,8 @@ def _proposal(uow: UnitOfWork, identity_id: int, proposal_id: str) -> InsiPropos
         raise NotFound(what="INSi proposal", ident=proposal_id)
     if row.status != "open":
         raise RuleViolation("proposal-closed", status=row.status)
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=uow.ctx.now().tzinfo)
-    if expires <= uow.ctx.now():
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=uow.now().tzinfo)
+    if expires <= uow.now():
         raise RuleViolation("proposal-expired")
     return row
 
@@ -391,7 +390,7 @@ def apply_verification(uow: UnitOfWork, identity: Identity, ins: Ins, answer: In
     current = load(uow, identity.id)
     verification = compare_verification(current.traits, ins, answer)
     if verification.verdict.value == "confirmed":
-        after = replace(current, insi_at=uow.ctx.now())
+        after = replace(current, insi_at=uow.now())
         saved = store(uow, current, after, "insi_verified")
         uow.audit("insi.verified", current.id, None, {"verdict": "confirmed", "message_id": answer.message_id},
                   full=True)
@@ -400,7 +399,7 @@ def apply_verification(uow: UnitOfWork, identity: Identity, ins: Ins, answer: In
     close_items(uow, current.id, ClosingEvent.INSI_ANSWERED)
     state, events = current.state.insi_lost()
     if Event.INS_DEACTIVATED in events or current.active_ins is not None:
-        uow.identities.deactivate_ins(current.id, uow.ctx.now())
+        uow.identities.deactivate_ins(current.id, uow.now())
     saved = store(uow, current, replace(current, state=state), "insi_verification_failed")
     details = {"verdict": verification.verdict.value, "differs": list(verification.differing_traits),
                "message_id": answer.message_id, "returned": answer_to_json(answer)["active"]}

@@ -88,3 +88,9 @@ def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> l
         if repo.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
         return repo.document_checks(identity_id)
+
+
+def identity_counts(ctx: ServiceContext) -> dict[str, int]:
+    """Identities per RNIV status (for /metrics)."""
+    with ctx.reading() as reader:
+        return reader.identities.count_by_status()

@@ -20,9 +20,9 @@ from app.db.hl7_tables import OutboxMessageRow, ReplayJobRow, SubscriberRow
 from app.db.repositories import IdentityRepository
 from app.db.tables import IdentityRow
 from app.domain.roles import Role, require_any
+from app.domain.snapshot import identity_snapshot
 from app.services.context import Actor, ServiceContext
 from app.services.errors import NotFound
-from app.services.outbox import identity_snapshot, latest_documents
 
 RUNNING, DONE = "running", "done"
 
@@ -159,10 +159,11 @@ def replay_step(ctx: ServiceContext, job_id: int, limit: int) -> int:
                 .limit(limit)
             ).scalars()
         )
-        identities = IdentityRepository(session).get_many(ids, for_update=True)
-        documents = latest_documents(session, ids)
+        repository = IdentityRepository(session)
+        identities = repository.get_many(ids, for_update=True)
+        documents = repository.latest_documents(ids)
         items = [
-            (subscriber, identity.id, "A31", identity_snapshot(session, identity, None, documents))
+            (subscriber, identity.id, "A31", identity_snapshot(identity, None, documents.get(identity.id)))
             for identity in identities
         ]
         outbox.enqueue_many(session, items, now, kind="replay")

@@ -98,7 +98,7 @@ def open_item(
 ) -> int:
     """Open an item in the caller's transaction, or count one more occurrence of the open item of
     the same cause (latest outcome and details kept, same id); audited with the identity."""
-    connection, now = uow.session.connection(), uow.ctx.now()
+    connection, now = uow.session.connection(), uow.now()
     item_id, occurrences = connection.execute(_OPEN[connection.dialect.name], {
         "kind": kind.value, "identity_id": identity_id, "other_identity_id": other_identity_id,
         "outcome": outcome, "hint": hint.value if hint else None, "details": details or {}, "source": source,
@@ -121,7 +121,7 @@ def close_items(
         update(WORKLIST_ITEM)
         .where(WORKLIST_ITEM.c.identity_id == identity_id, WORKLIST_ITEM.c.resolved_at.is_(None),
                WORKLIST_ITEM.c.kind.in_(sorted(k.value for k in closed_kinds(event))))
-        .values(resolved_at=uow.ctx.now(), resolved_by=uow.actor.subject, resolution=AUTOMATIC,
+        .values(resolved_at=uow.now(), resolved_by=uow.actor.subject, resolution=AUTOMATIC,
                 closing_event=event.value, open_key=None)
         .returning(WORKLIST_ITEM.c.id, WORKLIST_ITEM.c.kind)
     )

@@ -41,7 +41,7 @@ def insi_simulator(
         raise typer.Exit(2)
     for path in (personas, tls_cert, tls_key, client_ca):
         if path is not None and not path.is_file():
-            from app.cli_errors import file_error
+            from app.cli.errors import file_error
 
             raise file_error(FileNotFoundError(errno.ENOENT, "not a file", str(path)))
     behaviour = Behaviour(

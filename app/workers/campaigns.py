@@ -247,7 +247,7 @@ class CampaignRunner:
                 current = load(uow, identity.id)
                 if operation is Operation.RETRIEVE:
                     assert isinstance(answer, ResolvedSearch)
-                    result = qualification.handle_answer(uow, current, answer, source=source,
+                    result = qualification.handle_answer(self.ctx, uow, current, answer, source=source,
                                                          auto_apply=auto_apply)
                     outcome = _retrieve_outcome(result)
                     code, worklist = answer.answer.code.value, result.worklist_item_id

@@ -132,13 +132,11 @@ class WorkerPool:
 
 def _main(conn: Connection, settings: Settings) -> None:
     """A worker process: build the service context, then apply groups until the pipe closes."""
-    from app.cli import setup_logging
-    from app.main import build_context
-    from app.workers.mllp_listener import InboundHandler
+    from app.wiring.context import build_context, setup_logging
+    from app.wiring.hl7 import InboundPipeline
 
     setup_logging(settings.log_level)
-    single = settings.model_copy(update={"hl7": settings.hl7.model_copy(update={"inbound_processes": 1})})
-    handler = InboundHandler(build_context(single), single)
+    handler = InboundPipeline(build_context(settings), settings)
     conn.send(("ready", None))
     while True:
         try:

@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from app.cli_documents import EXIT_NOT_FOUND, EXIT_RULE, register
+from app.cli.documents import EXIT_NOT_FOUND, EXIT_RULE, register
 from app.domain.datamatrix import GS
 from tests.api.test_documents_api import DUPONT, MATRICULE, PAYLOAD, create
 from tests.conftest import auth

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app.db.errors import DuplicateKey
 from app.db.hl7_tables import InboundMessageRow
 from app.db.tables import AuditEventRow
 from app.services.context import Actor
@@ -42,8 +42,8 @@ def test_the_last_writes_and_the_commit_land_together(ctx):
     assert _count(ctx, AuditEventRow) == 1
 
 
-def test_an_error_in_a_pipelined_write_is_the_usual_exception_and_nothing_lands(ctx):
-    with pytest.raises(IntegrityError), ctx.unit_of_work(ACTOR) as uow:
+def test_an_error_in_a_pipelined_write_is_the_usual_storage_error_and_nothing_lands(ctx):
+    with pytest.raises(DuplicateKey), ctx.unit_of_work(ACTOR) as uow:
         uow.audit("test.not-written", None, None, {"n": 1}, full=True)
         uow.insert_at_commit(InboundMessageRow.__table__, [_row("DUP"), _row("DUP")])  # unique
         uow.commit()

@@ -83,7 +83,7 @@ def test_a_group_of_updates_reads_each_identity_once_and_sees_its_own_changes(ct
     def one_by_one(*_args: object) -> None:
         raise AssertionError("the group fell back to one-by-one processing")
 
-    monkeypatch.setattr(inbound, "receive", one_by_one)
+    monkeypatch.setattr(inbound, "_alone", one_by_one)
     group = [
         pam("U2", ipp="300002", used="ANDRE"),
         pam("U3", ipp="300001", used="BLANC"),

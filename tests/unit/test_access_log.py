@@ -2,7 +2,7 @@
 
 import logging
 
-from app.cli import DropQueryString
+from app.cli.core import DropQueryString
 
 
 def test_query_string_is_dropped() -> None:

@@ -5,7 +5,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.errors import InvalidMatricule
-from app.domain.ins import OID_INS_C, OID_NIA, OID_NIR, OID_NIR_TEST, Ins, Nature, Usage, check_matricule, nir_key
+from app.domain.ins import (
+    OID_INS_C,
+    OID_NIA,
+    OID_NIR,
+    OID_NIR_TEST,
+    Ins,
+    Nature,
+    Usage,
+    check_matricule,
+    nir_key,
+)
 
 
 @pytest.mark.parametrize(

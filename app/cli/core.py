@@ -1,14 +1,14 @@
-"""Command line: serve, demo, db, token (other commands are added by their own modules).
+"""Command line: the `identito` application, and serve, demo, db, token (other commands are
+added by their own modules of this package).
 
 Every command except `serve` also reads the settings `identito demo` leaves in
 ``var/demo-settings.env`` (app.demo_settings), under the environment variables; errors end as one
-line and an exit code (app.cli_errors).
+line and an exit code (app.cli.errors).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from app.cli_errors import EXIT_INPUT, demo_file_notice, say, set_language, usage_error
+from app.cli.errors import EXIT_INPUT, demo_file_notice, say, set_language, usage_error
 from app.config import Settings, development_settings
 from app.domain.messages import register
+from app.wiring.context import setup_logging
 
 if TYPE_CHECKING:
     import uvicorn
@@ -78,15 +79,9 @@ def uvicorn_log_config() -> dict[str, object]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["drop_query"] = {"()": "app.cli.DropQueryString"}
+    config.setdefault("filters", {})["drop_query"] = {"()": "app.cli.core.DropQueryString"}
     config["handlers"]["access"]["filters"] = ["drop_query"]
     return config
-
-
-def setup_logging(level: str) -> None:
-    """Plain logs on stderr: ids only, never patient traits."""
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @cli.command()
@@ -147,8 +142,9 @@ def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callabl
     """Migrate, seed, start the campaign worker and HL7 threads, print the banner; the app and a stop."""
     from app.api.auth import issue_dev_token
     from app.db.migrations import upgrade
-    from app.main import build_context, create_app
+    from app.main import create_app
     from app.services.demo import seed_demo
+    from app.wiring.context import build_context
     from app.workers.campaigns import CampaignRunner
 
     upgrade(settings.database_url)
@@ -304,16 +300,3 @@ def _register_insi_simulator() -> None:
 
 
 _register_insi_simulator()
-
-import app.cli_hl7  # noqa: E402,F401  (registers mllp-listen and relay)
-
-
-def main() -> None:
-    """Console script entry point."""
-    from app.cli_documents import register as register_documents
-    from app.cli_errors import run_cli
-    from app.workers.cli import register as register_workers
-
-    register_workers(cli)
-    register_documents(cli)
-    run_cli(cli)

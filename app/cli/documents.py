@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.cli_errors import (
+from app.cli.errors import (
     EXIT_INPUT,
     EXIT_NOT_FOUND,
     EXIT_RULE,
@@ -62,10 +62,9 @@ for _code, _en, _fr in (
 
 def _runtime(settings: Settings) -> tuple[ServiceContext, DocumentTools, Actor]:
     """Service context, document tools and the operator as actor."""
-    from app.cli import setup_logging
     from app.db.engine import make_engine
-    from app.main import build_context, build_document_tools
     from app.services.context import Actor
+    from app.wiring.context import build_context, build_document_tools, setup_logging
 
     setup_logging(settings.log_level)
     ctx = build_context(settings, make_engine(settings.database_url))
@@ -74,7 +73,7 @@ def _runtime(settings: Settings) -> tuple[ServiceContext, DocumentTools, Actor]:
 
 
 def _settings() -> Settings:
-    from app.cli import load_settings
+    from app.cli.core import load_settings
 
     return load_settings()
 

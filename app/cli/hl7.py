@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from app.cli import cli, load_settings, setup_logging
+from app.cli.core import cli, load_settings
+from app.wiring.context import setup_logging
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -22,7 +23,7 @@ def relay(
     replays: Annotated[bool, typer.Option(help="Also run the replay jobs (one process should)")] = True,
 ) -> None:
     """Deliver the outbox to the subscribers over MLLP (several relays may run on PostgreSQL)."""
-    from app.main import build_context
+    from app.wiring.context import build_context
     from app.workers.relay import Relay
     from app.workers.replay import run_replays
 
@@ -54,7 +55,7 @@ def mllp_listen(
     ] = None,
 ) -> None:
     """Receive PAM FR identity messages from the GAM over MLLP and acknowledge them after commit."""
-    from app.main import build_context
+    from app.wiring.context import build_context
     from app.workers.mllp_listener import serve_mllp
 
     settings = load_settings()

@@ -21,10 +21,10 @@ campaign_cli = typer.Typer(help="Batch INSi campaigns (INSI-AUTO certificate).",
 
 
 def _runtime():  # type: ignore[no-untyped-def]
-    from app.cli import load_settings, setup_logging
+    from app.cli.core import load_settings
     from app.db.engine import make_engine
     from app.db.migrations import SchemaBehind, check_schema
-    from app.main import build_context, build_insi_gateway
+    from app.wiring.context import build_context, build_insi_gateway, setup_logging
     from app.workers.campaigns import CampaignRunner
 
     settings = load_settings()
@@ -87,7 +87,7 @@ def run(
     """Create (or resume) a campaign and run it here with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from app.cli_errors import parse_ids
+    from app.cli.errors import parse_ids
     from app.services import campaigns
     from app.services.campaigns import Selection
     from app.services.context import Actor

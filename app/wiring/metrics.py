@@ -1,0 +1,47 @@
+"""Gauges for /metrics: identities by status, outbound queues per subscriber."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from app.services import outbox_ops, queries
+from app.services.context import ServiceContext
+
+
+def identity_counts(ctx: ServiceContext, ttl: float = 15.0) -> Callable[[], list[str]]:
+    """Identities per status, counted at most every ``ttl`` seconds (a count scans the table)."""
+    cache: dict[str, object] = {"at": float("-inf"), "lines": []}
+
+    def collect() -> list[str]:
+        if time.monotonic() - float(cache["at"]) > ttl:  # type: ignore[arg-type]
+            lines = ["# TYPE identito_identities gauge"]
+            lines += [f'identito_identities{{status="{status}"}} {count}'
+                      for status, count in queries.identity_counts(ctx).items()]
+            cache.update(at=time.monotonic(), lines=lines)
+        return list(cache["lines"])  # type: ignore[call-overload]
+
+    return collect
+
+
+def outbox_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
+    """Prometheus lines: queue depth, oldest pending age and dead letters per subscriber."""
+
+    def collect() -> list[str]:
+        now = datetime.now(UTC)
+        lines = [
+            "# TYPE identito_outbox_pending gauge",
+            "# TYPE identito_outbox_oldest_pending_seconds gauge",
+            "# TYPE identito_outbox_dead gauge",
+        ]
+        for name, s in outbox_ops.queue_gauges(ctx):
+            label = f'subscriber="{name.replace(chr(34), "")}"'
+            lines += [
+                f"identito_outbox_pending{{{label}}} {s.pending}",
+                f"identito_outbox_oldest_pending_seconds{{{label}}} {outbox_ops.oldest_age_seconds(s, now):.3f}",
+                f"identito_outbox_dead{{{label}}} {s.dead}",
+            ]
+        return lines
+
+    return collect
