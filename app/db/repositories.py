@@ -538,16 +538,30 @@ class IdentityRepository:
         return int(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
     # -- documents --------------------------------------------------------------------------
-    def add_document(self, row: IdentityDocumentRow) -> DocumentCheck:
+    def add_document(
+        self, identity_id: int, type_code: str, *, high_trust: bool, checked_by: str, checked_at: datetime,
+        expires_on: date | None, no_expiry_printed: bool,
+    ) -> DocumentCheck:
         """Record a document check."""
+        row = IdentityDocumentRow(
+            identity_id=identity_id, type=type_code, high_trust=high_trust, checked_by=checked_by,
+            checked_at=checked_at, expires_on=expires_on, no_expiry_printed=no_expiry_printed,
+        )
         self.session.add(row)
         self.session.flush()
         return document_check(row)
 
-    def get_document(self, identity_id: int, document_id: int) -> IdentityDocumentRow | None:
-        """One document check of an identity."""
-        row = self.session.get(IdentityDocumentRow, document_id)
-        return row if row is not None and row.identity_id == identity_id else None
+    def withdraw_document(
+        self, identity_id: int, document_id: int, *, at: datetime, by: str, reason: str
+    ) -> DocumentCheck | None:
+        """Withdraw a standing document check of an identity; None when there is none by that id."""
+        row = self.session.get(IdentityDocumentRow, document_id, with_for_update=True)
+        if row is None or row.identity_id != identity_id or row.withdrawn_at is not None:
+            return None
+        row.withdrawn_at, row.withdrawn_by, row.withdrawn_reason = at, by, reason
+        self.session.add(row)
+        self.session.flush()
+        return document_check(row)
 
     def latest_documents(self, identity_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """The latest standing high-trust document check of each identity (type, expiry), one query."""
@@ -571,17 +585,13 @@ class IdentityRepository:
         }
 
     def document_checks(self, identity_id: int) -> list[DocumentCheck]:
-        """Every document check of an identity, newest first, as domain values."""
-        return [document_check(r) for r in self.documents(identity_id)]
-
-    def documents(self, identity_id: int) -> list[IdentityDocumentRow]:
         """Every document check of an identity, newest first."""
         stmt = (
             select(IdentityDocumentRow)
             .where(IdentityDocumentRow.identity_id == identity_id)
             .order_by(col(IdentityDocumentRow.id).desc())
         )
-        return list(self.session.execute(stmt).scalars().all())
+        return [document_check(r) for r in self.session.execute(stmt).scalars()]
 
     def set_aside_documents(self, identity_id: int, actor: str, reason: str, now: datetime) -> None:
         """Withdraw every standing document check (identity marked DOUT/FICT)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache, cached_property
 from typing import Any, Protocol
 
@@ -54,6 +54,8 @@ from app.db.worklists import WorklistRepository
 from app.domain.identity import IdentityChange, diff
 from app.domain.roles import Actor
 
+__all__ = ["ChangeSink", "Database", "Engine", "Reader", "UnitOfWork"]
+
 
 class ChangeSink(Protocol):
     """Something that must hear of identity changes in the same transaction (e.g. the outbox)."""
@@ -72,11 +74,14 @@ class ChangeSink(Protocol):
 class Database:
     """The database of one process: its engines, the clock of its rows, the change sinks."""
 
-    def __init__(self, engine: Engine, *, now: Callable[[], datetime], sinks: list[ChangeSink]) -> None:
+    def __init__(
+        self, engine: Engine, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sinks: list[ChangeSink] | None = None,
+    ) -> None:
         self.engine = engine
         self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.now = now
-        self.sinks = sinks  # the caller's list: a sink added later is heard too
+        self.sinks = sinks if sinks is not None else []  # a sink added later is heard too
 
     def unit_of_work(self, actor: Actor) -> UnitOfWork:
         """Open the transaction of one use case, on behalf of ``actor``."""

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlmodel import Session
-
-from app.db.tables import IdentityRow
+from app.services import queries
 from app.services.context import Actor, ServiceContext
 from app.services.identities import DocumentInput, TraitsInput, create_identity, record_document
 
@@ -24,9 +21,8 @@ DEMO_IDENTITIES: list[tuple[TraitsInput, str | None]] = [
 
 def seed_demo(ctx: ServiceContext) -> int:
     """Create the demo identities in an empty repository; returns how many were created."""
-    with Session(ctx.engine) as session:
-        if session.execute(select(func.count()).select_from(IdentityRow)).scalar_one():
-            return 0
+    if any(queries.identity_counts(ctx).values()):
+        return 0
     actor = Actor("demo-seed", frozenset({"admission"}), kind="job")
     for traits, document in DEMO_IDENTITIES:
         identity = create_identity(ctx, actor, traits)

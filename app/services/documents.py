@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from sqlmodel import Session
-
 from app.db.repositories import IdentityRepository
 from app.domain.cover_page import (
     Comparison,
@@ -88,12 +86,11 @@ class IdentityRef:
     ins: str | None = None
 
 
-def find_identity(session: Session, ref: IdentityRef) -> Identity:
+def find_identity(repo: IdentityRepository, ref: IdentityRef) -> Identity:
     """The identity by id, IPP, or active then historic INS (ins-rniv §6)."""
     given = [v for v in (ref.identity_id, ref.ipp, ref.ins) if v not in (None, "")]
     if len(given) != 1:
         raise InvalidTrait("identity-ref-required", field="identity")
-    repo = IdentityRepository(session)
     identity_id: int | None = ref.identity_id
     if ref.ipp:  # any assigning authority; a number two domains share must be told by id
         holders = repo.ids_by_ipp(ref.ipp.strip())
@@ -119,8 +116,8 @@ def printable_data(
 ) -> tuple[int, CoverPageData]:
     """The identity id and what its cover page or DataMatrix shows; 409 unless QUAL (RNIV EXI SI 08)."""
     require_any(actor.roles, *PRINTERS)
-    with Session(ctx.engine) as session:
-        identity = find_identity(session, ref)
+    with ctx.reading() as reader:
+        identity = find_identity(reader.identities, ref)
     if not identity.active:
         raise RuleViolation("identity-inactive", ident=identity.id)
     data = cover_page_data(
@@ -215,21 +212,19 @@ def scan_document(ctx: ServiceContext, tools: DocumentTools, actor: Actor, data:
     """Decode the DataMatrix symbols of an image or PDF and compare them with the repository."""
     require_any(actor.roles, *PRINTERS)
     check_size(tools, data)
-    findings = []
-    with Session(ctx.engine) as session:
-        for raw in tools.renderer.scan(data):
-            findings.append(_finding(session, raw))
+    symbols = tools.renderer.scan(data)
+    with ctx.reading() as reader:
+        findings = [_finding(reader.identities, raw) for raw in symbols]
     log.info("scan by %s: %d symbol(s)", actor.subject, len(findings))
     return findings
 
 
-def _finding(session: Session, raw: bytes) -> ScanFinding:
+def _finding(repo: IdentityRepository, raw: bytes) -> ScanFinding:
     text = raw.decode("latin-1")
     try:
         printed = parse_payload(text)
     except InvalidPayload as error:
         return ScanFinding(show_separators(text), None, error=error.message("en"))
-    repo = IdentityRepository(session)
     active_id = repo.id_by_active_ins(printed.matricule)
     ids = [active_id] if active_id is not None else repo.ids_by_any_ins(printed.matricule)
     identity = repo.get(ids[0]) if ids else None

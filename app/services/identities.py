@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from app.db.errors import DuplicateKey, StaleRow
-from app.db.tables import IdentityDocumentRow
 from app.domain.documents import (
     DocumentCheck,
     any_counts,
@@ -242,15 +241,9 @@ def _document_high_trust(ctx: ServiceContext, document: DocumentInput | None) ->
 
 def _add_check(uow: UnitOfWork, identity_id: int, document: DocumentInput, high_trust: bool) -> DocumentCheck:
     return uow.identities.add_document(
-        IdentityDocumentRow(
-            identity_id=identity_id,
-            type=parse_document_type(document.type).value,
-            high_trust=high_trust,
-            checked_by=uow.actor.subject,
-            checked_at=uow.now(),
-            expires_on=document.expires_on,
-            no_expiry_printed=document.no_expiry_printed,
-        )
+        identity_id, parse_document_type(document.type).value, high_trust=high_trust,
+        checked_by=uow.actor.subject, checked_at=uow.now(), expires_on=document.expires_on,
+        no_expiry_printed=document.no_expiry_printed,
     )
 
 
@@ -306,11 +299,10 @@ def withdraw_document(
         raise MissingReason(field="reason", why="withdrawal")
     with ctx.unit_of_work(actor) as uow:
         before = load(uow, identity_id)
-        doc = uow.identities.get_document(identity_id, document_id)
-        if doc is None or doc.withdrawn_at is not None:
+        withdrawn = uow.identities.withdraw_document(identity_id, document_id, at=uow.now(), by=actor.subject,
+                                                     reason=reason)
+        if withdrawn is None:
             raise NotFound(what="Document", ident=document_id)
-        now = ctx.now()
-        doc.withdrawn_at, doc.withdrawn_by, doc.withdrawn_reason = now, actor.subject, reason
         others = any_counts(uow.identities.document_checks(identity_id), ctx.today(), except_id=document_id)
         state, events = before.state.document_withdrawn(others)
         after = store(uow, before, _replace(before, state=state), "document_withdrawn") if events else before

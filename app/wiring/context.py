@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from app.config import Settings
 from app.db.engine import make_engine
 from app.db.outbox import OutboxSink
+from app.db.unit_of_work import Database
 from app.domain.insi import InsiGateway
 from app.services.context import ChangeSink, ServiceContext
 from app.services.documents import DocumentTools
@@ -25,12 +26,13 @@ def setup_logging(level: str) -> None:
 def build_context(settings: Settings, engine: Engine | None = None,
                   sinks: list[ChangeSink] | None = None) -> ServiceContext:
     """The service context every use case receives."""
+    # The HL7 outbox hears every identity change, in the change's own transaction.
+    db = Database(engine or make_engine(settings.database_url),
+                  sinks=list(sinks) if sinks is not None else [OutboxSink()])
     return ServiceContext(
-        engine=engine or make_engine(settings.database_url),
+        db=db,
         high_trust_documents=settings.high_trust_documents,
         birth_place_codes=settings.birth_place_codes,
-        # The HL7 outbox hears every identity change, in the change's own transaction.
-        sinks=list(sinks) if sinks is not None else [OutboxSink()],
         proposal_ttl_seconds=settings.qualification.proposal_ttl_seconds,
     )
 

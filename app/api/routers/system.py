@@ -26,9 +26,3 @@ def health(ctx: CtxDep) -> Response:
 def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text exposition."""
     return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
-
-
-@router.get("/_bench/constant", include_in_schema=False)
-def constant() -> dict[str, str]:
-    """A bare endpoint returning a constant: the floor of the API benchmarks."""
-    return {"status": "ok"}
