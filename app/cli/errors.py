@@ -200,13 +200,17 @@ def _failure(exc: Exception) -> int:
     """An exception that escaped a command: one line, and its exit code."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+    from app.db.errors import DatabaseUnavailable
+
     if isinstance(exc, DomainError):
         return refused(exc).exit_code
     if isinstance(exc, OSError) and exc.filename is not None:
         return file_error(exc).exit_code
     if isinstance(exc, ArgumentError | NoSuchModuleError):
         return usage_error("cli-database-url").exit_code
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, DatabaseUnavailable):
+        say("cli-database", kind=str(exc) or "DatabaseUnavailable")
+    elif isinstance(exc, OperationalError):
         say("cli-database", kind=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
     elif isinstance(exc, OSError):
         say("cli-system", reason=file_reason(exc, _state["language"]))
