@@ -99,6 +99,14 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def appending(self) -> Iterator[Repositories]:
+        """Repositories for appends that stand alone (the INSi call journal), outside any
+        transaction: each statement commits by itself, in one round trip. A change that must
+        commit with others is a unit of work."""
+        with self.reading() as repositories:
+            yield repositories
+
 
 class Repositories:
     """The repositories over one session: a transaction's, or an autocommit reader's (``reading``)."""

@@ -7,10 +7,9 @@ qualification workflow applies answers to identities through the same port.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from collections.abc import Sequence
 
-from app.db.insi_calls import InsiCallFilters, InsiCallRepository, append_calls
-from app.db.tables import InsiCallRow
+from app.db.insi_calls import InsiCall, InsiCallFilters
 from app.domain.insi import (
     CallContext,
     CallPurpose,
@@ -24,21 +23,25 @@ from app.domain.insi import (
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
 
+__all__ = ["InsiCall", "InsiCallFilters", "journal_observer", "list_insi_calls", "record_insi_calls",
+           "search_insi"]
+
 SEARCHERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE)
 JOURNAL_READERS = (Role.IDENTITOVIGILANCE, Role.ADMIN)
 
 
-def record_insi_call(ctx: ServiceContext, record: InsiCallRecord) -> None:
-    """Write one call to the journal, in its own transaction (answers and errors alike)."""
-    with ctx.engine.begin() as connection:
-        append_calls(connection, [record])
+def record_insi_calls(ctx: ServiceContext, records: Sequence[InsiCallRecord]) -> None:
+    """Append calls to the journal at once, outside any use case's transaction (answers and errors
+    alike): one INSERT that commits by itself."""
+    with ctx.db.appending() as journal:
+        journal.insi_calls.append(records)
 
 
 def journal_observer(ctx: ServiceContext) -> InsiCallObserver:
     """The observer the INSi client reports every call to."""
 
     def observe(record: InsiCallRecord) -> None:
-        record_insi_call(ctx, record)
+        record_insi_calls(ctx, (record,))
 
     return observe
 
@@ -66,8 +69,8 @@ def search_insi(
 
 def list_insi_calls(
     ctx: ServiceContext, actor: Actor, filters: InsiCallFilters, *, limit: int = 50, offset: int = 0
-) -> list[InsiCallRow]:
+) -> list[InsiCall]:
     """The call journal, newest first (identitovigilance, admin)."""
     require_any(actor.roles, *JOURNAL_READERS)
-    with Session(ctx.engine) as session:
-        return InsiCallRepository(session).list(filters, limit=limit, offset=offset)
+    with ctx.reading() as reader:
+        return reader.insi_calls.list(filters, limit=limit, offset=offset)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.db.tables import InsiProposalRow
+from app.db.proposals import Proposal
 from app.domain.errors import InvalidTrait, RuleViolation
 from app.domain.identity import CollectionMethod, Identity
 from app.domain.ins import Ins, InsRecord, check_not_held_elsewhere
@@ -54,7 +54,8 @@ register("insi-traits-not-eligible", "{field} cannot be sent to INSi as it is: c
          "{field} ne peut pas être envoyé à l'INSi en l'état : corrigez-le d'abord.")
 register("proposal-expired", "This INSi proposal has expired: run the retrieval again.",
          "Cette proposition INSi a expiré : relancez la récupération.")
-register("proposal-stale", "The identity changed since this INSi proposal (version {made_for}, now {current}): "
+register("proposal-stale",
+         "The identity changed since this INSi proposal (version {made_for}, now {current}): "
          "run the retrieval again.",
          "L'identité a changé depuis cette proposition INSi (version {made_for}, maintenant {current}) : "
          "relancez la récupération.")
@@ -155,8 +156,10 @@ def _text(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _context(actor: Actor, identity_id: int, purpose: CallPurpose, assertion: bytes | None = None) -> CallContext:
-    return CallContext(requested_by=actor.subject, purpose=purpose, identity_id=str(identity_id),
+def _context(
+    actor: Actor, identity_id: int, purpose: CallPurpose, assertion: bytes | None = None
+) -> CallContext:
+    return CallContext(requested_by=actor.subject, purpose=purpose, identity_id=identity_id,
                        relayed_assertion=assertion)
 
 
@@ -233,8 +236,8 @@ def handle_answer(
                          details={"attempts": attempts}, source=source)
         return RetrievalResult("not_found", identity, data, attempts=attempts, worklist_item_id=item)
     if answer.code is CrCode.SEVERAL or answer.active is None:
-        item = open_item(uow, WorklistKind.INSI_AMBIGUOUS, identity.id, "02", hint=Hint.ADD_FIRST_NAMES_OR_PLACE,
-                         details={"attempts": attempts}, source=source)
+        item = open_item(uow, WorklistKind.INSI_AMBIGUOUS, identity.id, "02",
+                         hint=Hint.ADD_FIRST_NAMES_OR_PLACE, details={"attempts": attempts}, source=source)
         return RetrievalResult("ambiguous", identity, data, attempts=attempts, worklist_item_id=item)
     other = _collision(uow, identity.id, answer.active.matricule.matricule)
     if other is not None:
@@ -252,9 +255,11 @@ def handle_answer(
     item = None
     if not exact:
         item = open_item(uow, WorklistKind.TRAITS_DIFFER, identity.id, "00", hint=Hint.COMPARE_TRAITS,
-                         details={"differs": [c.trait for c in comparison if c.result != "equal"]}, source=source)
+                         details={"differs": [c.trait for c in comparison if c.result != "equal"]},
+                         source=source)
     elif source != "desk":
-        item = open_item(uow, WorklistKind.INSI_FOUND, identity.id, "00", hint=Hint.REVIEW_FOUND, source=source)
+        item = open_item(uow, WorklistKind.INSI_FOUND, identity.id, "00", hint=Hint.REVIEW_FOUND,
+                         source=source)
     proposal = _new_proposal(ctx, uow, identity, data)
     return RetrievalResult("found", identity, data, proposal.id, proposal.expires_at, comparison,
                            status_after.status, attempts, item)
@@ -265,16 +270,15 @@ def _collision(uow: UnitOfWork, identity_id: int, matricule: str) -> int | None:
     return holder if holder is not None and holder != identity_id else None
 
 
-def _new_proposal(ctx: ServiceContext, uow: UnitOfWork, identity: Identity, data: dict[str, Any]) -> InsiProposalRow:
+def _new_proposal(ctx: ServiceContext, uow: UnitOfWork, identity: Identity, data: dict[str, Any]) -> Proposal:
     now = uow.now()
-    row = InsiProposalRow(
+    proposal = Proposal(
         id=str(uuid.uuid4()), identity_id=identity.id, identity_version=identity.version, answer=data,
         created_by=uow.actor.subject, created_at=now,
         expires_at=now + timedelta(seconds=ctx.proposal_ttl_seconds),
     )
-    uow.session.add(row)
-    uow.session.flush()
-    return row
+    uow.proposals.add(proposal)
+    return proposal
 
 
 def apply_answer(uow: UnitOfWork, identity: Identity, data: dict[str, Any], *, source: str) -> Identity:
@@ -312,16 +316,18 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-def _proposal(uow: UnitOfWork, identity_id: int, proposal_id: str) -> InsiProposalRow:
-    row = uow.session.get(InsiProposalRow, proposal_id, with_for_update=True)
-    if row is None or row.identity_id != identity_id:
+def _proposal(uow: UnitOfWork, identity_id: int, proposal_id: str) -> Proposal:
+    proposal = uow.proposals.get_for_update(proposal_id)
+    if proposal is None or proposal.identity_id != identity_id:
         raise NotFound(what="INSi proposal", ident=proposal_id)
-    if row.status != "open":
-        raise RuleViolation("proposal-closed", status=row.status)
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=uow.now().tzinfo)
+    if proposal.status != "open":
+        raise RuleViolation("proposal-closed", status=proposal.status)
+    expires = proposal.expires_at
+    if expires.tzinfo is None:  # SQLite gives it back without a zone
+        expires = expires.replace(tzinfo=uow.now().tzinfo)
     if expires <= uow.now():
         raise RuleViolation("proposal-expired")
-    return row
+    return proposal
 
 
 def accept(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str,
@@ -331,12 +337,12 @@ def accept(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str
     with ctx.unit_of_work(actor) as uow:
         identity = load(uow, identity_id)
         check_version(identity, expected_version)
-        row = _proposal(uow, identity_id, proposal_id)
-        if row.identity_version != identity.version:
-            raise RuleViolation("proposal-stale", made_for=row.identity_version, current=identity.version)
-        saved = apply_answer(uow, identity, row.answer, source="desk")
-        row.status, row.decided_by, row.decided_at = "accepted", actor.subject, ctx.now()
-        uow.session.add(row)
+        proposal = _proposal(uow, identity_id, proposal_id)
+        if proposal.identity_version != identity.version:
+            raise RuleViolation("proposal-stale", made_for=proposal.identity_version,
+                                current=identity.version)
+        saved = apply_answer(uow, identity, proposal.answer, source="desk")
+        uow.proposals.decide(proposal_id, "accepted", by=actor.subject, at=uow.now())
         uow.commit()
     return saved
 
@@ -345,11 +351,10 @@ def reject(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str
     """Desk step 2 (refusal): record the refusal and its reason; the identity is unchanged."""
     require_any(actor.roles, *DESK)
     with ctx.unit_of_work(actor) as uow:
-        row = _proposal(uow, identity_id, proposal_id)
-        row.status, row.decided_by, row.decided_at, row.reason = "rejected", actor.subject, ctx.now(), reason
-        uow.session.add(row)
+        proposal = _proposal(uow, identity_id, proposal_id)
+        uow.proposals.decide(proposal_id, "rejected", by=actor.subject, at=uow.now(), reason=reason)
         uow.audit("insi.rejected", identity_id, None, {"proposal": proposal_id,
-                  "message_id": row.answer.get("message_id")}, reason, full=True)
+                  "message_id": proposal.answer.get("message_id")}, reason, full=True)
         uow.commit()
 
 
@@ -392,8 +397,8 @@ def apply_verification(uow: UnitOfWork, identity: Identity, ins: Ins, answer: In
     if verification.verdict.value == "confirmed":
         after = replace(current, insi_at=uow.now())
         saved = store(uow, current, after, "insi_verified")
-        uow.audit("insi.verified", current.id, None, {"verdict": "confirmed", "message_id": answer.message_id},
-                  full=True)
+        uow.audit("insi.verified", current.id, None,
+                  {"verdict": "confirmed", "message_id": answer.message_id}, full=True)
         close_items(uow, current.id, ClosingEvent.INS_VERIFIED)
         return VerificationResult("confirmed", saved)
     close_items(uow, current.id, ClosingEvent.INSI_ANSWERED)

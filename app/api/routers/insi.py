@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import ActorDep, CtxDep
 from app.api.insi_schemas import InsiAnswerOut, InsiCallOut, InsiCallPage, InsiSearchRequest
-from app.db.insi_calls import InsiCallFilters
 from app.domain.insi import InsiConfigurationError, InsiGateway
 from app.services import insi as insi_service
+from app.services.insi import InsiCallFilters
 
 router = APIRouter(prefix="/insi", tags=["insi"])
 

@@ -16,7 +16,8 @@ from app.domain.messages import register
 from app.services import qualification
 
 router = APIRouter(prefix="/identities/{identity_id}/insi", tags=["qualification"])
-register("vitale-data-missing", "A Carte Vitale search needs the insured matricule, birth name and birth date.",
+register("vitale-data-missing",
+         "A Carte Vitale search needs the insured matricule, birth name and birth date.",
          "Une recherche par carte Vitale nécessite le matricule de l'assuré, le nom et la date de naissance.")
 
 

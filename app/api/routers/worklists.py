@@ -79,12 +79,16 @@ def list_items(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> WorklistPage:
     """Items of one kind, oldest first."""
-    items = worklists.list_items(ctx, actor, kind, include_resolved=include_resolved, limit=limit, offset=offset)
-    return WorklistPage(kind=kind, items=[_read(i, settings.language) for i in items], limit=limit, offset=offset)
+    items = worklists.list_items(ctx, actor, kind, include_resolved=include_resolved, limit=limit,
+                                 offset=offset)
+    return WorklistPage(kind=kind, items=[_read(i, settings.language) for i in items], limit=limit,
+                        offset=offset)
 
 
 @router.post("/items/{item_id}/resolve", response_model=WorklistItemRead)
-def resolve(item_id: int, body: Resolve, ctx: CtxDep, actor: ActorDep, settings: SettingsDep) -> WorklistItemRead:
+def resolve(
+    item_id: int, body: Resolve, ctx: CtxDep, actor: ActorDep, settings: SettingsDep
+) -> WorklistItemRead:
     """Close an item with a resolution and a reason (audited); 409 when it is already closed."""
     item = worklists.resolve_item(ctx, actor, item_id, body.resolution, body.reason)
     return _read(item, settings.language)
