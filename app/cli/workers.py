@@ -17,6 +17,7 @@ register_message(
     "Campagne {id} arrêtée : {done}/{total} traitées, les autres restent en attente. "
     "Pour la reprendre : identito campaign run --resume {id} (ou laissez identito worker la reprendre).")
 
+ResumeOption = Annotated[int | None, typer.Option(help="Resume this campaign id instead of creating one")]
 campaign_cli = typer.Typer(help="Batch INSi campaigns (INSI-AUTO certificate).", no_args_is_help=True)
 
 
@@ -82,7 +83,7 @@ def run(
     auto_apply: Annotated[bool, typer.Option(help="Apply exact matches automatically")] = False,
     rate: Annotated[float | None, typer.Option(help="Calls per second (0: unlimited)")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Concurrent calls")] = None,
-    resume: Annotated[int | None, typer.Option(help="Resume this campaign id instead of creating one")] = None,
+    resume: ResumeOption = None,
 ) -> None:
     """Create (or resume) a campaign and run it here with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -107,7 +108,8 @@ def run(
     else:
         campaign_id = resume
     start = campaigns.progress(ctx, actor, campaign_id)
-    columns = (TextColumn("[bold]campaign {task.fields[cid]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn("[bold]campaign {task.fields[cid]}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
     with Progress(*columns) as bar:
         task = bar.add_task("run", total=start.total, completed=start.done, cid=campaign_id)
         final = runner.run_campaign(campaign_id, on_item=lambda: bar.advance(task))

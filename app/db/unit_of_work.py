@@ -312,6 +312,13 @@ class UnitOfWork:
         """Let the sinks read, then write their rows, the deferred saves, the audit rows and the
         ``insert_at_commit`` rows, and commit: on PostgreSQL in one round trip."""
         tx = self._tx
+        if not (tx.changes or tx.audits or tx.inserts):
+            # Nothing to send with the COMMIT (a campaign runner's claim, a lease renewal): a plain
+            # COMMIT, one round trip (leaving the pipeline would cost one more, a bare Sync).
+            tx.identities.write_deferred()
+            tx.session.commit()
+            tx.ended()
+            return
         sinks = tx.db.sinks if tx.changes else ()
         # The sinks read what the changes carry and their own tables, never identity rows: the
         # deferred identity saves can still go with the COMMIT.

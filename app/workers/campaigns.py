@@ -18,6 +18,10 @@ that writes the outcome (the item must still be in flight; only its owner, or th
 expired lease, moves it out of that state): a runner that lost its lease drops the item without
 calling INSi, applying an outcome or opening a worklist item.
 
+The runner changes the database only through the use cases of ``app.services.campaigns`` (one
+transaction each): claims, lease renewals, outcomes, items handed back, recovery, and the pause of a
+campaign that a configuration fault calls for (audited, like a pause by a person).
+
 Stop (SIGINT, SIGTERM): no new call starts (a stop never bypasses the breaker), calls already on
 the wire finish and their answers are written, and every other held item goes back to pending with
 the number of calls it had, so that a later run of any runner resumes it. A stopped campaign stays
@@ -32,46 +36,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
-from sqlmodel import Session, col
-
 from app.config import QualificationSettings
-from app.db.tables import CampaignItemRow, CampaignRow
 from app.domain.errors import DomainError, RuleViolation
 from app.domain.identity import Identity
-from app.domain.insi import CallContext, CallPurpose, InsiError, ResolvedSearch
-from app.domain.worklist import Hint, WorklistKind
-from app.services import qualification
-from app.services.campaigns import CampaignStatus, Operation
-from app.services.context import Actor, ServiceContext
-from app.services.identities import load, read_identity
-from app.services.worklists import open_item
+from app.domain.insi import CallContext, CallPurpose, InsiError
+from app.services import campaigns, qualification
+from app.services.campaigns import Campaign, CampaignStatus, Operation
+from app.services.context import ServiceContext
+from app.services.identities import read_identity
 from app.workers.leases import Lease, Leases
 from app.workers.pacing import CircuitBreaker, RateLimiter, backoff_seconds
 
 log = logging.getLogger("identito.campaigns")
-ITEM = CampaignItemRow.__table__  # type: ignore[attr-defined]
-CAMPAIGN = CampaignRow.__table__  # type: ignore[attr-defined]
-# Statements built once: each item runs them, and building them cost more CPU than running them.
-_NEXT_PENDING = (
-    select(ITEM.c.id)
-    .where(ITEM.c.campaign_id == bindparam("campaign"), ITEM.c.state == "pending")
-    .order_by(ITEM.c.id)
-    .limit(1)
-)
-_CAMPAIGN_RUNNING = (
-    select(CAMPAIGN.c.status).where(CAMPAIGN.c.id == bindparam("campaign")).scalar_subquery()
-    == CampaignStatus.RUNNING.value
-)
-_FINISH = (
-    update(ITEM)
-    .where(ITEM.c.id == bindparam("item"), ITEM.c.state == "in_flight")
-    .values(state="done", outcome=bindparam("outcome"), code=bindparam("code"),
-            worklist_item_id=bindparam("worklist"), finished_at=bindparam("now"))
-)
 _STOPPED = object()  # a call not made: the runner is stopping or lost the item's lease
 
 
@@ -107,22 +85,19 @@ class CampaignRunner:
     def __init__(self, ctx: ServiceContext, settings: QualificationSettings) -> None:
         self.ctx, self.settings = ctx, settings
         self.stop = threading.Event()
-        self.leases = Leases(ctx.engine, settings.campaign_lease_seconds, ctx.now)
+        self.leases = Leases(ctx, settings.campaign_lease_seconds)
 
     # -- campaign level -------------------------------------------------------------------------
     def run_campaign(self, campaign_id: int, on_item: Callable[[], None] | None = None) -> str:
         """Process a campaign until it is done, paused, cancelled or the runner is stopped."""
-        with Session(self.ctx.engine) as session:
-            row = session.get(CampaignRow, campaign_id)
-            if row is None:
-                raise ValueError(f"campaign {campaign_id} not found")
-            concurrency, operation, auto_apply = row.concurrency, Operation(row.operation), row.auto_apply
-            pacing = Pacing(RateLimiter(row.rate_limit),
-                            CircuitBreaker(self.settings.campaign_breaker_threshold,
-                                           self.settings.campaign_breaker_cooldown_seconds),
-                            threading.BoundedSemaphore(concurrency))
+        campaign = campaigns.campaign_to_run(self.ctx, campaign_id)
+        if campaign is None:
+            raise ValueError(f"campaign {campaign_id} not found")
+        pacing = Pacing(RateLimiter(campaign.rate_limit),
+                        CircuitBreaker(self.settings.campaign_breaker_threshold,
+                                       self.settings.campaign_breaker_cooldown_seconds),
+                        threading.BoundedSemaphore(campaign.concurrency))
         self.recover_interrupted(campaign_id)
-        job = _job(campaign_id)
 
         def loop() -> None:
             while self._breaker_closed(pacing.breaker):
@@ -130,7 +105,7 @@ class CampaignRunner:
                 if claim is None:
                     return
                 try:
-                    finished = self.process(campaign_id, claim, operation, auto_apply, job, pacing)
+                    finished = self.process(campaign, claim, pacing)
                 finally:
                     self.leases.drop(claim.lease)
                 if finished and on_item is not None:
@@ -139,12 +114,12 @@ class CampaignRunner:
         # Twice as many threads as concurrent calls: while ``concurrency`` threads wait for INSi,
         # the others write the previous outcome and claim the next item, so the database work
         # never leaves a call slot idle. A claimed item waits at most one call for its slot.
-        threads = concurrency * self.settings.campaign_threads_per_call
+        threads = campaign.concurrency * self.settings.campaign_threads_per_call
         prefix = f"campaign-{campaign_id}"
         with self.leases.heartbeat(), ThreadPoolExecutor(threads, thread_name_prefix=prefix) as pool:
             for future in [pool.submit(loop) for _ in range(threads)]:
                 future.result()
-        status = self.finish_if_done(campaign_id)
+        status = campaigns.finish_if_done(self.ctx, campaign_id)
         if self.stop.is_set() and status == CampaignStatus.RUNNING.value:
             log.info("campaign %s: stopped, unfinished items left pending", campaign_id)
         return status
@@ -155,11 +130,7 @@ class CampaignRunner:
 
         while not self.stop.is_set():
             scan_expired_documents(self.ctx)
-            with Session(self.ctx.engine) as session:
-                running = session.execute(select(CampaignRow.id).where(
-                    CampaignRow.status == CampaignStatus.RUNNING.value).order_by(col(CampaignRow.id))
-                ).scalars().all()
-            for campaign_id in running:
+            for campaign_id in campaigns.running_campaigns(self.ctx):
                 if self.stop.is_set():
                     break
                 self.run_campaign(campaign_id)
@@ -167,108 +138,42 @@ class CampaignRunner:
 
     def recover_interrupted(self, campaign_id: int) -> int:
         """Close items whose lease ran out (runner dead or frozen) as 'interrupted': never called again."""
-        limit = self.ctx.now() - timedelta(seconds=self.settings.campaign_lease_seconds)
-        with Session(self.ctx.engine) as session:
-            stale = session.execute(select(CampaignItemRow.id, CampaignItemRow.identity_id).where(
-                CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.state == "in_flight",
-                col(CampaignItemRow.claimed_at) < limit)).all()
-        closed = sum(self._close_expired(campaign_id, item, identity, limit) for item, identity in stale)
+        closed = campaigns.recover_expired_items(self.ctx, campaign_id, self.settings.campaign_lease_seconds)
         if closed:
             log.warning("campaign %s: %d interrupted items closed", campaign_id, closed)
         return closed
 
-    def _close_expired(self, campaign_id: int, item_id: int, identity_id: int, limit: datetime) -> bool:
-        """Close one item as interrupted, only if its lease is still expired (a heartbeat keeps it)."""
-        with self.ctx.unit_of_work(_job(campaign_id)) as uow:
-            expired = uow.session.connection().execute(_FINISH.where(ITEM.c.claimed_at < limit), {
-                "item": item_id, "outcome": "interrupted", "code": None, "worklist": None,
-                "now": self.ctx.now()})
-            if not expired.rowcount:
-                return False
-            worklist = open_item(uow, WorklistKind.INSI_UNAVAILABLE, identity_id, "interrupted",
-                                 hint=Hint.RETRY_LATER, source=f"campaign:{campaign_id}")
-            uow.session.connection().execute(
-                update(ITEM).where(ITEM.c.id == item_id).values(worklist_item_id=worklist))
-            uow.commit()
-        return True
-
-    def finish_if_done(self, campaign_id: int) -> str:
-        """Mark the campaign done when no item is left; return its status."""
-        with Session(self.ctx.engine) as session:
-            row = session.get(CampaignRow, campaign_id, with_for_update=True)
-            assert row is not None
-            left = session.execute(select(func.count()).where(
-                CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.state != "done")).scalar_one()
-            if row.status == CampaignStatus.RUNNING.value and left == 0:
-                row.status, row.finished_at = CampaignStatus.DONE.value, self.ctx.now()
-                session.add(row)
-                session.commit()
-            return row.status
-
     # -- item level -----------------------------------------------------------------------------
     def claim(self, campaign_id: int) -> Claim | None:
-        """Take the next pending item of a running campaign (committed before any call).
-
-        One statement: the campaign's status is checked in the UPDATE itself (a paused or
-        cancelled campaign yields nothing, like an exhausted one).
-        """
+        """Take the next pending item of a running campaign (committed before any call)."""
         started = self.leases.clock()
-        with self.ctx.engine.begin() as connection:
-            nxt = _NEXT_PENDING
-            if connection.dialect.name == "postgresql":
-                nxt = nxt.with_for_update(skip_locked=True)
-            row = connection.execute(
-                update(ITEM)
-                .where(ITEM.c.id == nxt.scalar_subquery(), ITEM.c.state == "pending", _CAMPAIGN_RUNNING)
-                .values(state="in_flight", claimed_at=bindparam("now"), attempts=ITEM.c.attempts + 1)
-                .returning(ITEM.c.id, ITEM.c.identity_id, ITEM.c.attempts),
-                {"campaign": campaign_id, "now": self.ctx.now()},
-            ).first()
-        if row is None:
+        item = campaigns.claim_next_item(self.ctx, campaign_id)
+        if item is None:
             return None
-        return Claim(row[0], row[1], row[2], self.leases.hold(row[0], started))
+        return Claim(item.item_id, item.identity_id, item.attempts, self.leases.hold(item.item_id, started))
 
-    def process(self, campaign_id: int, claim: Claim, operation: Operation, auto_apply: bool, job: Actor,
-                pacing: Pacing) -> bool:
+    def process(self, campaign: Campaign, claim: Claim, pacing: Pacing) -> bool:
         """Call INSi for one item and write its single outcome; False if the item got none here."""
-        source = f"campaign:{campaign_id}"
         try:
             identity = read_identity(self.ctx, claim.identity_id)
             qualification.check_eligible(identity)
         except (RuleViolation, DomainError) as exc:
-            return self._close(claim, "not_eligible", exc.code)
-        context = CallContext(requested_by=source, purpose=CallPurpose.UNATTENDED,
+            return self._close(campaign.id, claim, "not_eligible", exc.code)
+        context = CallContext(requested_by=f"campaign:{campaign.id}", purpose=CallPurpose.UNATTENDED,
                               identity_id=str(identity.id))
-        answer = self._call_with_retries(campaign_id, claim, identity, operation, context, pacing)
+        answer = self._call_with_retries(campaign, claim, identity, context, pacing)
         if isinstance(answer, Handled):
             return answer.finished
         try:
-            with self.ctx.unit_of_work(job) as uow:
-                current = load(uow, identity.id)
-                if operation is Operation.RETRIEVE:
-                    assert isinstance(answer, ResolvedSearch)
-                    result = qualification.handle_answer(self.ctx, uow, current, answer, source=source,
-                                                         auto_apply=auto_apply)
-                    outcome = _retrieve_outcome(result)
-                    code, worklist = answer.answer.code.value, result.worklist_item_id
-                else:
-                    ins = current.active_ins
-                    if ins is None:
-                        raise RuleViolation("ins-missing")
-                    verification = qualification.apply_verification(uow, current, ins, answer, source=source)
-                    outcome, code = verification.verdict, answer.code.value
-                    worklist = verification.worklist_item_id
-                if not self._finish(uow.session, claim, outcome, code, worklist):
-                    return False
-                uow.commit()
-                return True
+            written = campaigns.record_answer(self.ctx, campaign, claim.item_id, identity.id, answer)
+            return self._written(claim, written)
         except DomainError as exc:
-            return self._close(claim, "rule_conflict", exc.code)
+            return self._close(campaign.id, claim, "rule_conflict", exc.code)
 
-    def _call_with_retries(self, campaign_id: int, claim: Claim, identity: Identity, operation: Operation,
-                           context: CallContext, pacing: Pacing) -> Any:
+    def _call_with_retries(self, campaign: Campaign, claim: Claim, identity: Identity, context: CallContext,
+                           pacing: Pacing) -> Any:
         """The answer, or Handled when the item was closed, put back to pending or lost instead."""
-        search = (qualification.search_identity if operation is Operation.RETRIEVE
+        search = (qualification.search_identity if campaign.operation == Operation.RETRIEVE.value
                   else qualification.verification_search)
         attempts = claim.attempts  # the number of the next call, counted in the item since its claim
         while True:
@@ -278,9 +183,9 @@ class CampaignRunner:
             if not isinstance(result, InsiError):
                 return result
             if not result.retryable:
-                return self._requeue_and_pause(campaign_id, claim, result, attempts)
+                return self._requeue_and_pause(campaign.id, claim, result, attempts)
             if attempts >= self.settings.campaign_max_attempts:
-                return self._unavailable(campaign_id, claim, result)
+                return self._unavailable(campaign.id, claim, result)
             attempts += 1
             if not self.leases.count_attempt(claim.lease, attempts):
                 return Handled(False)
@@ -288,7 +193,6 @@ class CampaignRunner:
                                       cap=self.settings.campaign_backoff_cap_seconds)
             if not self._pause(claim.lease, backoff):
                 return self._release(claim, attempts - 1)
-
     def _call_once(self, lease: Lease, pacing: Pacing, call: Callable[[], Any]) -> Any:
         """One call once a slot, the breaker and the rate limiter allow it (_STOPPED if halted first)."""
         breaker = pacing.breaker
@@ -341,50 +245,22 @@ class CampaignRunner:
         return Handled(False)
 
     def _unavailable(self, campaign_id: int, claim: Claim, error: InsiError) -> Handled:
-        with self.ctx.unit_of_work(_job(campaign_id)) as uow:
-            worklist = open_item(uow, WorklistKind.INSI_UNAVAILABLE, claim.identity_id, error.code,
-                                 hint=Hint.RETRY_LATER, details={"error": error.journal_code},
-                                 source=f"campaign:{campaign_id}")
-            if not self._finish(uow.session, claim, "unavailable", error.journal_code, worklist):
-                return Handled(False)
-            uow.commit()
-        return Handled(True)
+        closed = campaigns.close_unavailable(self.ctx, campaign_id, claim.item_id, claim.identity_id, error)
+        return Handled(self._written(claim, closed))
 
     def _requeue_and_pause(self, campaign_id: int, claim: Claim, error: InsiError, attempts: int) -> Handled:
         """A configuration error concerns every call: pause the campaign, keep the item pending."""
         log.error("campaign %s paused: INSi configuration error %s", campaign_id, error.journal_code)
         self._release(claim, attempts)
-        with Session(self.ctx.engine) as session:
-            session.execute(update(CampaignRow).where(CampaignRow.id == campaign_id,
-                                                      CampaignRow.status == CampaignStatus.RUNNING.value)
-                            .values(status=CampaignStatus.PAUSED.value))
-            session.commit()
+        campaigns.pause_for_fault(self.ctx, campaign_id, error.journal_code)
         return Handled(False)
 
-    def _close(self, claim: Claim, outcome: str, code: str | None) -> bool:
-        with Session(self.ctx.engine) as session:
-            if not self._finish(session, claim, outcome, code, None):
-                return False
-            session.commit()
-            return True
+    def _close(self, campaign_id: int, claim: Claim, outcome: str, code: str | None) -> bool:
+        return self._written(claim, campaigns.close_item(self.ctx, campaign_id, claim.item_id, outcome, code))
 
-    def _finish(self, session: Session, claim: Claim, outcome: str, code: str | None,
-                worklist: int | None) -> bool:
-        """Write the item's outcome if it is still in flight; False (to roll back) if its lease was lost."""
-        done = session.connection().execute(_FINISH, {
-            "item": claim.item_id, "outcome": outcome, "code": code, "worklist": worklist,
-            "now": self.ctx.now()})
-        if not done.rowcount:
+    @staticmethod
+    def _written(claim: Claim, written: bool) -> bool:
+        """Whether the item's outcome was written; if not, its lease was lost (nothing else is done)."""
+        if not written:
             claim.lease.lost = True
-            log.warning("campaign item %s: lease lost, outcome %s not written", claim.item_id, outcome)
-        return bool(done.rowcount)
-
-
-def _job(campaign_id: int) -> Actor:
-    return Actor(f"campaign:{campaign_id}", frozenset({"identitovigilance"}), kind="job")
-
-
-def _retrieve_outcome(result: qualification.RetrievalResult) -> str:
-    if result.outcome == "found" and any(c.result != "equal" for c in result.comparison):
-        return "traits_differ"
-    return result.outcome
+        return written

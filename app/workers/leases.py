@@ -17,27 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
-from app.db.tables import CampaignItemRow
+from app.services import campaigns
+from app.services.context import ServiceContext
 
 log = logging.getLogger("identito.campaigns")
-ITEM = CampaignItemRow.__table__  # type: ignore[attr-defined]
-_RENEW = (
-    update(ITEM)
-    .where(ITEM.c.id.in_(bindparam("items", expanding=True)), ITEM.c.state == "in_flight")
-    .values(claimed_at=bindparam("now"))
-    .returning(ITEM.c.id)
-)
-# Every other statement on a held item also requires it to be still in flight: still this runner's.
-_IN_FLIGHT = (ITEM.c.id == bindparam("item"), ITEM.c.state == "in_flight")
-_ATTEMPT = update(ITEM).where(*_IN_FLIGHT).values(claimed_at=bindparam("now"), attempts=bindparam("attempts"))
-_RELEASE = update(ITEM).where(*_IN_FLIGHT).values(state="pending", claimed_at=None,
-                                                   attempts=bindparam("attempts"))
 
 
 @dataclass
@@ -52,9 +36,9 @@ class Lease:
 class Leases:
     """The items one runner holds."""
 
-    def __init__(self, engine: Engine, seconds: float, now: Callable[[], datetime],
+    def __init__(self, ctx: ServiceContext, seconds: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.engine, self.seconds, self.now, self.clock = engine, seconds, now, clock
+        self.ctx, self.seconds, self.clock = ctx, seconds, clock
         self._held: dict[int, Lease] = {}
         self._lock = threading.Lock()
 
@@ -79,9 +63,7 @@ class Leases:
         if not leases:
             return
         started = self.clock()
-        with self.engine.begin() as connection:
-            kept = set(connection.execute(_RENEW, {"items": [lease.item_id for lease in leases],
-                                                   "now": self.now()}).scalars())
+        kept = campaigns.renew_leases(self.ctx, [lease.item_id for lease in leases])
         for lease in leases:
             if lease.item_id in kept:
                 lease.renewed = max(lease.renewed, started)
@@ -98,20 +80,17 @@ class Leases:
     def count_attempt(self, lease: Lease, attempts: int) -> bool:
         """Record the item's next attempt, renewing its lease; False (lost) if it is no longer ours."""
         started = self.clock()
-        with self.engine.begin() as connection:
-            kept = connection.execute(_ATTEMPT, {"item": lease.item_id, "now": self.now(),
-                                                 "attempts": attempts}).rowcount
+        kept = campaigns.count_attempt(self.ctx, lease.item_id, attempts)
         if kept:
             lease.renewed = max(lease.renewed, started)
         else:
             lease.lost = True
-        return bool(kept)
+        return kept
 
     def release(self, lease: Lease, calls_made: int) -> None:
         """Put a held item back to pending with the calls it had (nothing if the lease was lost)."""
         if not lease.lost:
-            with self.engine.begin() as connection:
-                connection.execute(_RELEASE, {"item": lease.item_id, "attempts": calls_made})
+            campaigns.hand_back_item(self.ctx, lease.item_id, calls_made)
 
     @contextmanager
     def heartbeat(self) -> Iterator[None]:
@@ -129,5 +108,5 @@ class Leases:
         while not done.wait(self.seconds / 4):
             try:
                 self.renew()
-            except SQLAlchemyError as exc:  # the next beat retries; the lease has margin for a few
+            except Exception as exc:  # a beat that failed: the next retries (the lease has margin for a few)
                 log.warning("campaign leases not renewed: %s", type(exc).__name__)

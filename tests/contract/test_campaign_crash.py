@@ -103,6 +103,6 @@ def test_worker_killed_and_restarted(database_url, ctx, faulty_simulator, tmp_pa
         if outcome == "not_found":
             assert answered[identity] == 1
     report = campaigns.report(ctx, cell, campaign.id)
-    assert len(report) == count and Counter(r["outcome"] for r in report) == outcomes
+    assert len(report) == count and Counter(r.outcome for r in report) == outcomes
     progress = campaigns.progress(ctx, cell, campaign.id)
     assert progress.status == "done" and progress.done == count and progress.outcomes == dict(outcomes)

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.config import QualificationSettings
+from app.db.tables import AuditEventRow
 from app.main import create_app
 from app.workers.campaigns import CampaignRunner
 from tests.conftest import auth
@@ -24,7 +26,8 @@ PEOPLE = {
     "ambiguous": {"birth_name": "LEFORT", "first_names": "ANNE", "sex": "F", "birth_date": "1985-04-12"},
     "unavailable": {"birth_name": "PANNE", "first_names": "SERVICE", "sex": "M", "birth_date": "1970-01-01"},
     "unknown_sex": {"birth_name": "X", "first_names": "Y", "sex": "U", "birth_date": "1990-01-01"},
-    "doubtful": {"birth_name": "DURAND", "first_names": "MARIE CLAIRE", "sex": "F", "birth_date": "1990-03-03"},
+    "doubtful": {"birth_name": "DURAND", "first_names": "MARIE CLAIRE", "sex": "F",
+                 "birth_date": "1990-03-03"},
 }
 FAST = QualificationSettings(campaign_max_attempts=2, campaign_backoff_base_seconds=0.0,
                              campaign_backoff_cap_seconds=0.0, campaign_breaker_threshold=100)
@@ -44,7 +47,8 @@ def _people(client: TestClient, settings) -> dict[str, int]:
     headers = auth(settings, "admission", "identitovigilance")
     for key, traits in PEOPLE.items():
         ids[key] = client.post("/identities", json=traits, headers=headers).json()["id"]
-    client.post(f"/identities/{ids['doubtful']}/attributes", json={"code": "DOUT", "reason": "x"}, headers=headers)
+    client.post(f"/identities/{ids['doubtful']}/attributes", json={"code": "DOUT", "reason": "x"},
+                headers=headers)
     return ids
 
 
@@ -52,7 +56,8 @@ def test_campaign_outcomes_and_report(cell, settings, ctx, sim_tls) -> None:
     ids = _people(cell, settings)
     headers = auth(settings, "identitovigilance")
     created = cell.post("/campaigns", json={"name": "rattrapage", "selection": {"eligible": True},
-                                            "auto_apply": True, "rate_limit": 0, "concurrency": 3}, headers=headers)
+                                            "auto_apply": True, "rate_limit": 0, "concurrency": 3},
+                        headers=headers)
     assert created.status_code == 201, created.text
     campaign = created.json()
     assert campaign["total"] == 5 and campaign["status"] == "running"  # DOUT and sex U never selected
@@ -61,7 +66,8 @@ def test_campaign_outcomes_and_report(cell, settings, ctx, sim_tls) -> None:
     assert progress["done"] == 5 and progress["status"] == "done" and progress["finished_at"]
     assert progress["outcomes"] == {"applied": 1, "traits_differ": 1, "not_found": 1, "ambiguous": 1,
                                     "unavailable": 1}
-    report = {r["identity_id"]: r for r in cell.get(f"/campaigns/{campaign['id']}/report", headers=headers).json()}
+    lines = cell.get(f"/campaigns/{campaign['id']}/report", headers=headers).json()
+    report = {r["identity_id"]: r for r in lines}
     assert report[ids["exact"]]["outcome"] == "applied"
     assert report[ids["unavailable"]]["attempts"] == 2 and report[ids["unavailable"]]["worklist_item_id"]
     exact = cell.get(f"/identities/{ids['exact']}", headers=headers).json()
@@ -79,8 +85,8 @@ def test_campaign_outcomes_and_report(cell, settings, ctx, sim_tls) -> None:
 def test_without_auto_apply_exact_matches_go_to_the_worklist(cell, settings, ctx) -> None:
     ids = _people(cell, settings)
     headers = auth(settings, "identitovigilance")
-    campaign = cell.post("/campaigns", json={"name": "c", "selection": {"ids": [ids["exact"]]}, "rate_limit": 0},
-                         headers=headers).json()
+    campaign = cell.post("/campaigns", json={"name": "c", "selection": {"ids": [ids["exact"]]},
+                                             "rate_limit": 0}, headers=headers).json()
     CampaignRunner(ctx, FAST).run_campaign(campaign["id"])
     assert cell.get(f"/campaigns/{campaign['id']}", headers=headers).json()["outcomes"] == {"found": 1}
     assert cell.get(f"/identities/{ids['exact']}", headers=headers).json()["status"] == "PROV"
@@ -91,11 +97,12 @@ def test_without_auto_apply_exact_matches_go_to_the_worklist(cell, settings, ctx
 def test_verify_campaign(cell, settings, ctx) -> None:
     ids = _people(cell, settings)
     headers = auth(settings, "identitovigilance")
-    first = cell.post("/campaigns", json={"name": "q", "selection": {"ids": [ids["exact"]]}, "auto_apply": True,
-                                          "rate_limit": 0}, headers=headers).json()
+    first = cell.post("/campaigns", json={"name": "q", "selection": {"ids": [ids["exact"]]},
+                                          "auto_apply": True, "rate_limit": 0}, headers=headers).json()
     CampaignRunner(ctx, FAST).run_campaign(first["id"])
-    verify = cell.post("/campaigns", json={"name": "v", "operation": "verify", "selection": {"statuses": ["RECUP"]},
-                                           "rate_limit": 0}, headers=headers).json()
+    verify = cell.post("/campaigns", json={"name": "v", "operation": "verify",
+                                           "selection": {"statuses": ["RECUP"]}, "rate_limit": 0},
+                       headers=headers).json()
     assert verify["total"] == 1
     CampaignRunner(ctx, FAST).run_campaign(verify["id"])
     assert cell.get(f"/campaigns/{verify['id']}", headers=headers).json()["outcomes"] == {"confirmed": 1}
@@ -118,3 +125,33 @@ def test_pause_resume_cancel(cell, settings, ctx) -> None:
     assert cell.post("/campaigns", json={"name": "c", "selection": {}}, headers=headers).status_code == 422
     assert cell.post("/campaigns", json={"name": "c", "selection": {"eligible": True}},
                      headers=auth(settings, "admission")).status_code == 403
+
+
+def _pauses(ctx, campaign_id: int) -> list[tuple[str, str, dict, str | None]]:
+    """The audit rows of the pauses of a campaign: actor, roles, what, reason."""
+    query = select(AuditEventRow.actor, AuditEventRow.roles, AuditEventRow.after, AuditEventRow.reason).where(
+        AuditEventRow.action == "campaign.pause").order_by(AuditEventRow.id)
+    with ctx.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query) if row.after["campaign"] == campaign_id]
+
+
+def test_a_configuration_fault_pauses_the_campaign_like_a_person_with_its_audit_row(cell, settings, ctx,
+                                                                                   sim_tls) -> None:
+    _people(cell, settings)
+    headers = auth(settings, "identitovigilance")
+    sim_tls.behaviour.known_idams = ["SOMEONE-ELSE"]  # INSi refuses the IDAM: every call would fail
+    campaign = cell.post("/campaigns", json={"name": "c", "selection": {"eligible": True}, "rate_limit": 0,
+                                             "concurrency": 2}, headers=headers).json()
+    assert CampaignRunner(ctx, FAST).run_campaign(campaign["id"]) == "paused"
+    progress = cell.get(f"/campaigns/{campaign['id']}", headers=headers).json()
+    assert progress["status"] == "paused" and progress["done"] == 0 and progress["in_flight"] == 0
+    # One audit row, on behalf of the runner, with INSi's error as the reason.
+    assert _pauses(ctx, campaign["id"]) == [
+        ("job:campaign-runner", "identitovigilance", {"campaign": campaign["id"]}, "desir_550")]
+
+    # A person resumes it and pauses it again: the same kind of row, with the person as actor.
+    sim_tls.behaviour.known_idams = ["IDENTITO-DEV"]
+    assert cell.post(f"/campaigns/{campaign['id']}/resume", headers=headers).json()["status"] == "running"
+    assert cell.post(f"/campaigns/{campaign['id']}/pause", headers=headers).json()["status"] == "paused"
+    by_person = ("agent-1", "identitovigilance", {"campaign": campaign["id"]}, None)
+    assert _pauses(ctx, campaign["id"])[1:] == [by_person]

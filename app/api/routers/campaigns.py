@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, CtxDep, SettingsDep
 from app.services import campaigns
-from app.services.campaigns import Progress, Selection
+from app.services.campaigns import Progress, ReportLine, Selection
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
@@ -25,7 +25,8 @@ class SelectionIn(BaseModel):
     statuses: list[Literal["PROV", "RECUP", "VALI", "QUAL"]] = Field(default_factory=list)
     ids: list[int] = Field(default_factory=list, max_length=100_000)
     insi_older_than_days: int | None = Field(default=None, ge=0)
-    eligible: bool = Field(default=False, description="All PROV and VALI identities whose traits are eligible")
+    eligible: bool = Field(default=False,
+                           description="All PROV and VALI identities whose traits are eligible")
 
 
 class CampaignCreate(BaseModel):
@@ -37,7 +38,8 @@ class CampaignCreate(BaseModel):
     operation: Literal["retrieve", "verify"] = "retrieve"
     selection: SelectionIn
     auto_apply: bool = Field(default=False, description="Apply exact matches (all strict traits equal) only")
-    rate_limit: float | None = Field(default=None, ge=0, le=1000, description="Calls per second; 0 = unlimited")
+    rate_limit: float | None = Field(default=None, ge=0, le=1000,
+                                     description="Calls per second; 0 = unlimited")
     concurrency: int | None = Field(default=None, ge=1, le=64)
 
 
@@ -63,8 +65,28 @@ class CampaignRead(BaseModel):
     selection: dict[str, Any]
 
 
+class ReportRow(BaseModel):
+    """One identity of a campaign's report (JSON or a CSV line): empty text where there is nothing."""
+
+    identity_id: int
+    ipp: str | None
+    state: str
+    outcome: str
+    code: str
+    attempts: int
+    finished_at: str
+    worklist_item_id: int | str
+
+
 def _read(progress: Progress) -> CampaignRead:
     return CampaignRead(**progress.__dict__)
+
+
+def _report_row(line: ReportLine) -> dict[str, Any]:
+    return ReportRow(identity_id=line.identity_id, ipp=line.ipp, state=line.state, outcome=line.outcome or "",
+                     code=line.code or "", attempts=line.attempts,
+                     finished_at=line.finished_at.isoformat() if line.finished_at else "",
+                     worklist_item_id=line.worklist_item_id or "").model_dump()
 
 
 @router.post("", status_code=201, response_model=CampaignRead)
@@ -105,12 +127,11 @@ def change(campaign_id: int, action: Literal["pause", "resume", "cancel"], ctx: 
 def report(campaign_id: int, ctx: CtxDep, actor: ActorDep,
            format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     """One row per identity with its outcome (JSON or CSV)."""
-    rows = campaigns.report(ctx, actor, campaign_id)
+    rows = [_report_row(line) for line in campaigns.report(ctx, actor, campaign_id)]
     if format == "json":
         return rows
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["identity_id", "ipp", "state", "outcome", "code", "attempts",
-                                                 "finished_at", "worklist_item_id"])
+    writer = csv.DictWriter(buffer, fieldnames=list(ReportRow.model_fields))
     writer.writeheader()
     writer.writerows(rows)
     return Response(buffer.getvalue(), media_type="text/csv",
