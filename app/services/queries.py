@@ -62,9 +62,9 @@ def search_identities(
         if control is not None:
             raise InvalidTrait("trait-forbidden-char", field=name, char=f"\\x{ord(control):02x}")
     filters = SearchFilters(
-        birth_name=name_search_key(birth_name) or None if birth_name else None,
+        birth_name=name_search_key(birth_name or "") or None,
         exact_name=exact,
-        first_name=name_search_key(first_name) or None if first_name else None,
+        first_name=name_search_key(first_name or "") or None,
         birth_dates=birth_date_search(birth_date) if birth_date else (),
         sex=normalise_sex(sex).value if sex else None,
         birth_place_code=normalise_birth_place(birth_place_code) if birth_place_code else None,
