@@ -3,7 +3,8 @@
 Adds birth_name_key, used_name_key and first_names_key (app.domain.traits.name_search_key and
 first_names_search_key), fills them for the existing identities, and indexes the two name keys for
 prefix searches (text_pattern_ops on PostgreSQL). The name indexes that only the search used are
-replaced by these.
+replaced by these, and on PostgreSQL the name-order index includes what the prefix search filters
+on (an index-only walk in name order).
 
 Revision ID: 2026_11_30_1000
 Revises: 2026_11_24_1430
@@ -26,6 +27,7 @@ _OLD_INDEXES = (
     ("ix_identity_birth_name_prefix", "birth_name", "text_pattern_ops"),
     ("ix_identity_used_name_prefix", "used_name", "text_pattern_ops"),
 )
+_COVERED = ["first_name", "id", "active", "birth_name_key", "used_name_key"]
 _NEW_INDEXES = (
     ("ix_identity_birth_name_key", "birth_name_key"),
     ("ix_identity_used_name_key", "used_name_key"),
@@ -41,6 +43,9 @@ def upgrade() -> None:
         op.create_index(name, "identity", [column], postgresql_ops={column: "text_pattern_ops"})
     for name, _, _ in _OLD_INDEXES:
         op.drop_index(name, table_name="identity")
+    op.drop_index("ix_identity_birth_name_date", table_name="identity")
+    op.create_index("ix_identity_birth_name_date", "identity", ["birth_name", "birth_date"],
+                    postgresql_include=_COVERED)
 
 
 def _fill_keys(connection: sa.engine.Connection) -> None:
@@ -75,6 +80,8 @@ def _fill_keys(connection: sa.engine.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_identity_birth_name_date", table_name="identity")
+    op.create_index("ix_identity_birth_name_date", "identity", ["birth_name", "birth_date"])
     for name, column, ops in _OLD_INDEXES:
         op.create_index(name, "identity", [column], postgresql_ops={column: ops} if ops else {})
     for name, _ in _NEW_INDEXES:
