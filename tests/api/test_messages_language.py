@@ -60,13 +60,19 @@ def test_words_and_reasons_inside_messages_are_in_the_language(client, settings,
     cell = {**auth(settings, "identitovigilance"), "If-Match": '"1"'}
 
     not_found = client.get("/identities/987654", headers=auth(settings, "admission"))
+    no_route = client.get("/nowhere", headers=auth(settings, "admission"))
     no_reason = client.delete(f"/identities/{created['id']}/attributes/DOUT", headers=cell)
     no_token = client.get("/identities")
     not_an_image = client.post("/documents/scan", files={"file": ("scan.png", b"hello", "image/png")},
                                headers=auth(settings, "documents"))
+    foreign_symbol = client.app.state.documents.renderer.datamatrix_png("HELLO WORLD")
+    scanned = client.post("/documents/scan", files={"file": ("scan.png", foreign_symbol, "image/png")},
+                          headers=auth(settings, "documents"))
 
     assert not_found.json()["detail"] == _pick(language, "Identité 987654 introuvable.",
                                                "Identity 987654 not found.")
+    assert no_route.status_code == 404 and no_route.json()["detail"] == _pick(
+        language, "Aucune ressource à cette adresse.", "Not Found")
     assert no_reason.status_code == 422 and no_reason.json()["detail"] == _pick(
         language, "Un motif est obligatoire pour cette modification (modification d'un attribut).",
         "A reason is required for this change (attribute).")
@@ -76,6 +82,9 @@ def test_words_and_reasons_inside_messages_are_in_the_language(client, settings,
     assert not_an_image.status_code == 422 and not_an_image.json()["detail"] == _pick(
         language, "Le fichier ne peut pas être utilisé : image endommagée ou non prise en charge.",
         "The file cannot be used: broken or unsupported image.")
+    assert scanned.json()["symbols"][0]["error"] == _pick(
+        language, "Le contenu du DataMatrix INS est invalide : en-tête IS01 absent.",
+        "The DataMatrix INS content is invalid: header IS01 missing.")
 
 
 def test_conflict_titles_say_what_the_conflict_is(client, settings, ctx, language) -> None:
