@@ -35,7 +35,8 @@ from rich.table import Table
 from app.api.auth import issue_dev_token
 from app.config import AuthSettings
 from app.db.repositories import SearchFilters
-from app.domain.traits import search_key
+from app.domain.dates import birth_date_search
+from app.domain.traits import name_search_key
 from bench.common import (
     RESULTS_DIR,
     Stats,
@@ -76,14 +77,15 @@ def build_queries(samples: dict[str, list[Any]], prefix_length: int) -> dict[str
     exact = [
         Query(
             "/identities?" + urlencode({"birth_name": name, "exact": "true", "birth_date": born.isoformat()}),
-            SearchFilters(birth_name=search_key(name), exact_name=True, birth_date=born),
+            SearchFilters(birth_name=name_search_key(name), exact_name=True,
+                          birth_dates=birth_date_search(born.isoformat())),
         )
         for name, born in samples["names"]
     ]
     prefix = [
         Query(
             "/identities?" + urlencode({"birth_name": name[:prefix_length]}),
-            SearchFilters(birth_name=search_key(name[:prefix_length])),
+            SearchFilters(birth_name=name_search_key(name[:prefix_length])),
         )
         for name, _ in samples["names"]
     ]

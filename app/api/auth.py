@@ -17,7 +17,7 @@ from jose import JWTError, jwt
 
 from app.config import AuthSettings
 from app.domain.errors import DomainError
-from app.domain.messages import register
+from app.domain.messages import register, register_terms
 from app.domain.roles import Role
 
 
@@ -32,6 +32,19 @@ register(
     "Authentication required: send a valid bearer token ({why}).",
     "Authentification requise : envoyez un jeton porteur valide ({why}).",
 )
+register_terms({
+    "no Authorization header": "aucun en-tête Authorization",
+    "expected 'Bearer <token>'": "« Bearer <jeton> » attendu",
+    "malformed token": "jeton mal formé",
+    "unknown signing key": "clé de signature inconnue",
+    "identity provider keys unavailable": "clés du fournisseur d'identité indisponibles",
+    "expired": "jeton expiré",
+    "wrong audience": "audience incorrecte",
+    "wrong issuer": "émetteur incorrect",
+    "algorithm not allowed": "algorithme non autorisé",
+    "bad signature": "signature invalide",
+    "invalid token": "jeton invalide",
+}, parameter="why")
 
 
 class KeysNeeded(Exception):

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
 from app.db.errors import DatabaseUnavailable, InvalidValue
+from app.api.validation import validation_errors
 from app.domain.cover_page import DocumentRejected, DocumentTooLarge
 from app.domain.datamatrix import InvalidPayload
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation
@@ -24,9 +25,15 @@ from app.domain.insi import (
     InsiTlsError,
     InsiUnavailable,
 )
+from app.domain.messages import MESSAGES, register, render
 from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
 
 log = logging.getLogger("identito.api")
+register("internal-error", "Unexpected error; the incident was logged.",
+         "Erreur inattendue ; l'incident a été journalisé.")
+register("invalid-request", "The request is invalid.", "La requête est invalide.")
+register("http-404", "Not Found", "Aucune ressource à cette adresse.")
+register("http-405", "Method Not Allowed", "Méthode non autorisée à cette adresse.")
 PROBLEM_BASE = "urn:identito:problem:"
 MEDIA_TYPE = "application/problem+json"
 
@@ -59,7 +66,7 @@ TITLES: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "Action non autorisée"),
     404: ("Not found", "Introuvable"),
     405: ("Method not allowed", "Méthode non autorisée"),
-    409: ("Conflict with the identity rules", "Conflit avec les règles d'identitovigilance"),
+    409: ("Conflict with the current state", "Conflit avec l'état actuel"),
     412: ("Stale version", "Version périmée"),
     413: ("Payload too large", "Contenu trop volumineux"),
     415: ("Unsupported media type", "Type de contenu non pris en charge"),
@@ -72,20 +79,56 @@ TITLES: dict[int, tuple[str, str]] = {
 }
 
 
+_RULES = ("Conflict with the identitovigilance rules", "Conflit avec les règles d'identitovigilance")
+_STATE = ("Not possible in the current state", "Impossible dans l'état actuel")
+_PROPOSAL = ("INSi proposal no longer usable", "Proposition INSi plus utilisable")
+_SUBSCRIBER = ("Subscriber settings refused", "Paramétrage de l'abonné refusé")
+
+# 409 titles by error code: each kind of conflict says what it is. A rule violation not listed
+# here is an identitovigilance rule conflict; any other conflict, one with the current state.
+CONFLICT_TITLES: dict[str, tuple[str, str]] = {
+    "ipp-exists": ("Local identifier already used", "Identifiant local déjà utilisé"),
+    "ins-held-elsewhere": ("INS held by another identity", "INS détenu par une autre identité"),
+    "hl7-conflict": ("Conflict with stored identities", "Conflit avec les identités enregistrées"),
+    "subscriber-exists": ("Subscriber already exists", "Abonné déjà existant"),
+    "subscriber-events": _SUBSCRIBER,
+    "subscriber-charset": _SUBSCRIBER,
+    "subscriber-already-ins-ready": ("Subscriber already INS-ready", "Abonné déjà compatible INS"),
+    "dead-letter-state": ("Message not in dead letter", "Message hors lettre morte"),
+    "quarantine-closed": ("Quarantined message already closed", "Message en quarantaine déjà traité"),
+    "campaign-transition": ("Campaign state does not allow it", "État de la campagne incompatible"),
+    "proposal-closed": _PROPOSAL,
+    "proposal-expired": _PROPOSAL,
+    "proposal-stale": _PROPOSAL,
+    "identity-inactive": ("Identity merged (deactivated)", "Identité fusionnée (désactivée)"),
+    "attribute-absent": _STATE,
+    "ins-missing": _STATE,
+}
+
+
+def title_for(exc: Exception, status: int, language: str) -> str | None:
+    """The title of a typed error when its kind has its own (conflicts), else None."""
+    if status != 409:
+        return None
+    code = getattr(exc, "code", "")
+    english, french = CONFLICT_TITLES.get(code, _RULES if isinstance(exc, RuleViolation) else _STATE)
+    return french if language == "fr" else english
+
+
 def status_for(exc: Exception) -> int | None:
     """HTTP status of a typed error, from the table."""
     return next((status for kind, status in ERROR_TABLE if isinstance(exc, kind)), None)
 
 
 def problem(
-    request: Request, status: int, code: str, detail: str, **extensions: Any
+    request: Request, status: int, code: str, detail: str, *, title: str | None = None, **extensions: Any
 ) -> JSONResponse:
     """Build a problem+json response in the configured language."""
     language = request.app.state.settings.language
     english, french = TITLES.get(status, ("Error", "Erreur"))
     body = {
         "type": PROBLEM_BASE + code,
-        "title": french if language == "fr" else english,
+        "title": title or (french if language == "fr" else english),
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -112,17 +155,15 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, InsiError):
             extra.update(category=exc.category.value, retryable=exc.retryable,
                          insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)
-        return problem(request, status, exc.code, exc.message(language), **extra)
+        return problem(request, status, exc.code, exc.message(language),
+                       title=title_for(exc, status, language), **extra)
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg")}
-            for e in exc.errors()
-        ]
-        first = errors[0] if errors else {"field": None, "message": "invalid"}
-        detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
-        return problem(request, 422, "invalid-request", detail, field=first["field"] or None, errors=errors)
+        language = request.app.state.settings.language
+        errors = validation_errors(exc.errors(), language)
+        first = errors[0] if errors else {"field": None, "message": render("invalid-request", language)}
+        return problem(request, 422, "invalid-request", first["message"], field=first["field"], errors=errors)
 
     @app.exception_handler(InvalidValue)
     @app.exception_handler(DataError)
@@ -151,12 +192,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail))
+        # Raised by the framework itself (no such route, method not allowed): its detail is English.
+        language = request.app.state.settings.language
+        code = f"http-{exc.status_code}"
+        detail = render(code, language) if code in MESSAGES and language == "fr" else str(exc.detail)
+        return problem(request, exc.status_code, code, detail)
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        language = request.app.state.settings.language
         status = status_for(exc)
         if status is not None:
-            return problem(request, status, getattr(exc, "code", "error"), str(exc))
+            message = exc.message(language) if isinstance(exc, DomainError) else str(exc)
+            return problem(request, status, getattr(exc, "code", "error"), message,
+                           title=title_for(exc, status, language))
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem(request, 500, "internal-error", "Unexpected error; the incident was logged.")
+        return problem(request, 500, "internal-error", render("internal-error", language))

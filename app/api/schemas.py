@@ -43,7 +43,7 @@ class DocumentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(max_length=4, description="Document code (ins-rniv §5): CN, PA, CS, ...")
+    type: str = Field(max_length=40, description="Document code (ins-rniv §5): CN, PA, CS, ...")
     expires_on: date | None = None
     no_expiry_printed: bool = Field(default=False, description="The document prints no expiry date")
 

@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Select, and_, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.db.engine import Precompiled
 from app.db.errors import DuplicateKey, StaleRow
 from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow, InsRow
+from app.domain.dates import DateRange
 from app.domain.documents import DocumentCheck
 from app.domain.identifiers import OWN, Authority
 from app.domain.identity import Identity
 from app.domain.ins import Ins, InsRecord
 from app.domain.status import Attribute, IdentityState, Status
-from app.domain.traits import Sex, Traits
+from app.domain.traits import Sex, Traits, first_names_search_key, name_search_key
 
 IppKey = tuple[str, str]  # (IPP, its assigning authority's HD text)
 
@@ -120,6 +121,7 @@ _SAVED_COLUMNS = (
     "birth_name", "first_names", "first_name", "sex", "birth_date", "birth_date_completed",
     "birth_place_code", "used_name", "used_first_name", "status", "attributes", "insi_at",
     "source", "active", "merged_into_id", "updated_at", "version",
+    "birth_name_key", "used_name_key", "first_names_key",  # see _search_keys
 )
 _SAVE = Precompiled(
     update(IDENTITY)
@@ -158,6 +160,16 @@ def _trait_values(traits: Traits) -> dict[str, Any]:
         "birth_place_code": traits.birth_place_code,
         "used_name": traits.used_name,
         "used_first_name": traits.used_first_name,
+        **_search_keys(traits),
+    }
+
+
+def _search_keys(traits: Traits) -> dict[str, Any]:
+    """The name search keys, written with the traits on every insert and update."""
+    return {
+        "birth_name_key": name_search_key(traits.birth_name),
+        "used_name_key": name_search_key(traits.used_name) if traits.used_name else None,
+        "first_names_key": first_names_search_key(traits.first_names, traits.used_first_name),
     }
 
 
@@ -185,12 +197,12 @@ def document_check(row: IdentityDocumentRow) -> DocumentCheck:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Identity search criteria; names are already normalised search keys."""
+    """Identity search criteria; names are search keys (app.domain.traits.name_search_key)."""
 
     birth_name: str | None = None
     exact_name: bool = False
     first_name: str | None = None
-    birth_date: date | None = None
+    birth_dates: tuple[DateRange, ...] = ()  # any of them (app.domain.dates.birth_date_search)
     sex: str | None = None
     birth_place_code: str | None = None
     ipp: str | None = None
@@ -225,6 +237,13 @@ def _name_order(identity: Any) -> tuple[Any, ...]:
 
 def _like_prefix(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _birth_dates(dates: DateRange) -> Any:
+    """Birth dates in a range (an equality when it is one day), completed ones only if asked."""
+    column = col(IdentityRow.birth_date)
+    within = column == dates.start if dates.start == dates.end else column.between(dates.start, dates.end)
+    return and_(within, col(IdentityRow.birth_date_completed)) if dates.completed_only else within
 
 
 class IdentityRepository:
@@ -480,30 +499,24 @@ class IdentityRepository:
     @staticmethod
     def _conditions(f: SearchFilters) -> list[Any]:
         conditions: list[Any] = []
+        birth_key, used_key = col(IdentityRow.birth_name_key), col(IdentityRow.used_name_key)
         if f.birth_name:
             if f.exact_name:
-                conditions.append(
-                    or_(IdentityRow.birth_name == f.birth_name, IdentityRow.used_name == f.birth_name)
-                )
+                conditions.append(or_(birth_key == f.birth_name, used_key == f.birth_name))
             else:
                 pattern = _like_prefix(f.birth_name)
                 conditions.append(
-                    or_(
-                        col(IdentityRow.birth_name).like(pattern, escape="\\"),
-                        col(IdentityRow.used_name).like(pattern, escape="\\"),
-                    )
+                    or_(birth_key.like(pattern, escape="\\"), used_key.like(pattern, escape="\\"))
                 )
         if f.first_name:
-            pattern = _like_prefix(f.first_name)
+            # The key lists the first names from each one on: a prefix of the key or of a part.
+            pattern, first_key = _like_prefix(f.first_name), col(IdentityRow.first_names_key)
             conditions.append(
-                or_(
-                    col(IdentityRow.first_names).like(pattern, escape="\\"),
-                    col(IdentityRow.first_names).like("% " + pattern, escape="\\"),
-                    col(IdentityRow.used_first_name).like(pattern, escape="\\"),
-                )
+                or_(first_key.like(pattern, escape="\\"), first_key.like("% " + pattern, escape="\\"))
             )
+        if f.birth_dates:
+            conditions.append(or_(*(_birth_dates(r) for r in f.birth_dates)))
         simple = {
-            "birth_date": f.birth_date,
             "sex": f.sex,
             "birth_place_code": f.birth_place_code,
             "ipp": f.ipp,

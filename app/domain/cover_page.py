@@ -12,7 +12,7 @@ from enum import StrEnum
 from app.domain.datamatrix import InsPayload, build_payload
 from app.domain.errors import DomainError, RuleViolation
 from app.domain.ins import Ins, Usage
-from app.domain.messages import register
+from app.domain.messages import register, register_terms
 from app.domain.status import BLOCKING_ATTRIBUTES, IdentityState, Status
 from app.domain.traits import Traits
 
@@ -42,6 +42,11 @@ register(
     "The INS is printed only for a qualified identity (status {status}; missing: {missing}).",
     "L'INS n'est imprimé que pour une identité qualifiée (statut {status} ; manque : {missing}).",
 )
+register_terms({
+    "insi": "identité récupérée ou vérifiée auprès de l'INSi",
+    "document": "justificatif d'identité à haut niveau de confiance",
+    "ins": "INS actif",
+}, parameter="missing")
 register(
     "ins-blocked-attribute",
     "The identity is marked {attribute}: its INS is never printed.",
@@ -70,7 +75,7 @@ def check_ins_printable(state: IdentityState, active_ins: Ins | None) -> Ins:
             "ins-not-qualified",
             rule="RNIV EXI SI 08",
             status=state.status.value,
-            missing=", ".join(m.value for m in missing),
+            missing=[m.value for m in missing],
             missing_list=[m.value for m in missing],
         )
     return active_ins

@@ -12,7 +12,7 @@ from datetime import date
 
 from app.domain.errors import DomainError, InvalidMatricule, InvalidTrait
 from app.domain.ins import Ins, check_matricule, check_oid
-from app.domain.messages import register
+from app.domain.messages import register, register_terms
 from app.domain.traits import (
     Sex,
     TraitName,
@@ -48,6 +48,22 @@ register(
     "The DataMatrix INS content is invalid: {reason}.",
     "Le contenu du DataMatrix INS est invalide : {reason}.",
 )
+register(
+    "trait-not-ins-profile",
+    "{field} is not written in the INS lexical profile",
+    "{field} n'est pas écrit selon le profil lexical INS",
+)
+register_terms({
+    "header IS01 missing": "en-tête IS01 absent",
+    "missing {fields}": "{fields} absent(s)",
+    "unknown field at position {position}": "champ inconnu à la position {position}",
+    "field {key} repeated": "champ {key} répété",
+    "field {key} has a wrong length": "champ {key} de longueur incorrecte",
+    "OID length": "longueur de l'OID incorrecte",
+    "sex must be M or F": "le sexe doit être M ou F",
+    "birth date must be DD-MM-YYYY": "la date de naissance doit être au format JJ-MM-AAAA",
+    "birth date does not exist": "la date de naissance n'existe pas",
+}, parameter="reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +145,7 @@ def parse_payload(text: str) -> InsPayload:
     fields = _split_fields(text[len(HEADER) :])
     missing = [key for key in REQUIRED_FIELDS if key not in fields]
     if missing:
-        raise InvalidPayload(reason="missing " + ", ".join(missing))
+        raise InvalidPayload(reason="missing {fields}", fields=", ".join(missing))
     try:
         return InsPayload(
             matricule=_check_s1(fields["S1"]),
@@ -143,7 +159,7 @@ def parse_payload(text: str) -> InsPayload:
     except InvalidPayload:
         raise
     except InvalidTrait as error:
-        raise InvalidPayload(reason=error.code) from None
+        raise InvalidPayload(reason=error) from None
 
 
 def _split_fields(body: str) -> dict[str, str]:
@@ -156,16 +172,18 @@ def _split_fields(body: str) -> dict[str, str]:
             continue
         key = body[position : position + 2]
         if key not in FIELD_LENGTHS:
-            raise InvalidPayload(reason=f"unknown field at position {len(HEADER) + position}")
+            raise InvalidPayload(
+                reason="unknown field at position {position}", position=len(HEADER) + position
+            )
         if key in fields:
-            raise InvalidPayload(reason=f"field {key} repeated")
+            raise InvalidPayload(reason="field {key} repeated", key=key)
         low, high = FIELD_LENGTHS[key]
         start = position + 2
         window = body[start : start + high]
         cut = window.find(GS) if low != high else -1
         value = window[:cut] if cut >= 0 else window
         if not low <= len(value) <= high:
-            raise InvalidPayload(reason=f"field {key} has a wrong length")
+            raise InvalidPayload(reason="field {key} has a wrong length", key=key)
         fields[key] = value
         position = start + len(value) + (1 if cut >= 0 else 0)
     return fields
@@ -175,9 +193,9 @@ def _check_s1(value: str) -> str:
     try:
         checked = check_matricule(value)
     except InvalidMatricule as error:
-        raise InvalidPayload(reason=error.code) from None
+        raise InvalidPayload(reason=error) from None
     if checked != value:
-        raise InvalidPayload(reason="matricule-shape")
+        raise InvalidPayload(reason=InvalidMatricule("matricule-shape"))
     return checked
 
 
@@ -187,7 +205,7 @@ def _check_s2(value: str) -> str:
     try:
         check_oid(value)
     except InvalidMatricule as error:
-        raise InvalidPayload(reason=error.code) from None
+        raise InvalidPayload(reason=error) from None
     return value
 
 
@@ -198,7 +216,7 @@ def _check_profile(value: str, trait: TraitName) -> str:
     else:
         normalised = normalise_name(value, trait)
     if normalised != value:
-        raise InvalidPayload(reason=f"{trait.value} not in the INS lexical profile")
+        raise InvalidPayload(reason=InvalidTrait("trait-not-ins-profile", field=trait.value))
     return value
 
 

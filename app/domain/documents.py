@@ -44,7 +44,9 @@ def parse_document_type(code: str) -> DocumentType:
     try:
         return DocumentType(code.strip().upper())
     except ValueError:
-        raise InvalidTrait("document-type-unknown", field="type", value=code[:10]) from None
+        raise InvalidTrait(
+            "document-type-unknown", field="type", value=code[:10], valid=", ".join(DocumentType)
+        ) from None
 
 
 def accepted_high_trust(codes: Iterable[str]) -> frozenset[DocumentType]:

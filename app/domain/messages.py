@@ -21,7 +21,23 @@ TRAIT_LABELS: dict[str, tuple[str, str]] = {
     "oid": ("INS OID", "OID de l'INS"),
     "type": ("document type", "type de justificatif"),
     "expires_on": ("expiry date", "date d'expiration"),
+    # Other request fields, as validation errors name them.
+    "ipp": ("IPP", "IPP"),
+    "ins": ("matricule INS", "matricule INS"),
+    "status": ("status", "statut"),
+    "reason": ("reason", "motif"),
+    "exact": ("exact", "recherche exacte"),
+    "limit": ("limit", "nombre de résultats"),
+    "offset": ("offset", "décalage"),
+    "resolution": ("resolution", "résolution"),
+    "body": ("request body", "corps de la requête"),
 }
+
+# Words and reasons that messages embed as parameters: (parameter or None for any, English text)
+# -> French text. Looked up for the parameters named in TERM_PARAMETERS only (never for values a
+# user typed); the English text is the parameter's value itself.
+TERMS: dict[tuple[str | None, str], str] = {}
+TERM_PARAMETERS = frozenset({"what", "why", "reason", "detail", "state", "status", "action", "missing"})
 
 # code -> (English, French); {field} is the trait label, other names are the error's params.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -131,8 +147,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Choisissez le type de justificatif d'identité (pas de valeur par défaut).",
     ),
     "document-type-unknown": (
-        "Unknown identity document type {value}.",
-        "Type de justificatif inconnu {value}.",
+        "Unknown identity document type {value}: use one of {valid}.",
+        "Type de justificatif inconnu {value} : utilisez l'un des codes {valid}.",
     ),
     "document-expired": (
         "The identity document has expired.",
@@ -162,16 +178,49 @@ def register(code: str, english: str, french: str) -> None:
     MESSAGES[code] = (english, french)
 
 
+def register_terms(terms: dict[str, str], *, parameter: str | None = None) -> None:
+    """Add words or reasons that messages embed (English -> French), for one parameter or any.
+
+    A term may hold {placeholders}, filled from the other parameters of the error.
+    """
+    TERMS.update({(parameter, english): french for english, french in terms.items()})
+
+
+def term(name: str, value: Any, language: str, params: dict[str, Any]) -> Any:
+    """A parameter as the message embeds it: a registered term (or a nested error) in the language."""
+    if name not in TERM_PARAMETERS:
+        return value
+    if callable(getattr(value, "message", None)):  # an error embedded in another one's message
+        text = str(value.message(language)).rstrip(".")
+        return text[:1].lower() + text[1:]
+    if isinstance(value, list | tuple):
+        return ", ".join(str(term(name, item, language, params)) for item in value)
+    if not isinstance(value, str):
+        return value
+    french = TERMS.get((name, value), TERMS.get((None, value)))
+    if french is None:
+        return value
+    text = french if language == "fr" else value
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
 def render(code: str, language: str, *, field: str | None = None, **params: Any) -> str:
     """Message for an error code; falls back to the code itself when unknown."""
     english, french = MESSAGES.get(code, (code, code))
     template = french if language == "fr" else english
     text = label(field, language)
     # A tuple of trait names (e.g. the traits that differ) is shown with their labels.
-    shown = {k: ", ".join(label(v, language) for v in value) if isinstance(value, tuple) else value
-             for k, value in params.items()}
+    values = {
+        name: ", ".join(label(v, language) for v in value)
+        if isinstance(value, tuple) and name not in TERM_PARAMETERS
+        else term(name, value, language, params)
+        for name, value in params.items()
+    }
     try:
-        message = template.format(field=text, **shown)
+        message = template.format(field=text, **values)
     except (KeyError, IndexError):
         message = template
     return message[:1].upper() + message[1:]

@@ -26,6 +26,7 @@ _APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`":
 _HYPHENS = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2212": "-"}
 _LIGATURES = {"Œ": "OE", "Æ": "AE", "ß": "SS", "Ĳ": "IJ"}
 _ALLOWED = re.compile(r"[A-Z' -]+")
+_SEARCH_SEPARATORS = re.compile(r"[\s'-]+")
 _COG = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
 
@@ -226,3 +227,22 @@ def search_key(value: str) -> str:
     for source, target in {**_APOSTROPHES, **_HYPHENS}.items():
         text = text.replace(source, target)
     return text
+
+
+def name_search_key(value: str) -> str:
+    """A name as searched: accents, case, apostrophes, hyphens, spaces ignored (D'ARTAGNAN: DARTAGNAN)."""
+    return _SEARCH_SEPARATORS.sub("", search_key(value))
+
+
+def first_names_search_key(first_names: str, used_first_name: str | None = None) -> str:
+    """First names as searched: the list from each of its first names on, then the used first name.
+
+    Each part is a name search key, so that a search matches the start of any first name of the
+    list, or several consecutive ones, whatever the separators typed ("JEAN PIERRE", "JEANPIERRE"
+    and "JEAN-PIERRE" all find JEAN-PIERRE MARIE; "MARIE" finds it too).
+    """
+    names = first_names.split()
+    parts = ["".join(name_search_key(name) for name in names[index:]) for index in range(len(names))]
+    if used_first_name:
+        parts.append(name_search_key(used_first_name))
+    return " ".join(part for part in parts if part)

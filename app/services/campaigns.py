@@ -17,7 +17,7 @@ from typing import Any
 from app.db.campaigns import Campaign, ClaimedItem, IdentityFilter, ReportLine
 from app.domain.errors import InvalidTrait, RuleViolation
 from app.domain.insi import InsiError, ResolvedSearch
-from app.domain.messages import register
+from app.domain.messages import register, register_terms
 from app.domain.roles import Role, require_any
 from app.domain.worklist import Hint, WorklistKind
 from app.services import qualification
@@ -33,8 +33,11 @@ register("campaign-selection-empty",
          "The campaign selection is empty: give statuses, ids, an age or 'eligible'.",
          "La sélection de la campagne est vide : indiquez des statuts, des identifiants, une ancienneté "
          "ou 'eligible'.")
-register("campaign-transition", "A {status} campaign cannot be {action}.",
-         "Une campagne {status} ne peut pas être {action}.")
+register("campaign-transition", "Cannot {action} a {status} campaign.",
+         "Impossible de {action} une campagne {status}.")
+register_terms({"pause": "mettre en pause", "resume": "reprendre", "cancel": "annuler"}, parameter="action")
+register_terms({"running": "en cours", "paused": "en pause", "cancelled": "annulée", "done": "terminée"},
+               parameter="status")
 
 
 class Operation(StrEnum):

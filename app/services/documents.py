@@ -201,7 +201,7 @@ class ScanFinding:
 
     payload: str
     printed: InsPayload | None
-    error: str | None = None
+    error: InvalidPayload | None = None  # rendered in the reader's language by the API
     comparison: Comparison | None = None
     differences: list[str] = field(default_factory=list)
     identity: Identity | None = None
@@ -224,7 +224,7 @@ def _finding(repo: IdentityRepository, raw: bytes) -> ScanFinding:
     try:
         printed = parse_payload(text)
     except InvalidPayload as error:
-        return ScanFinding(show_separators(text), None, error=error.message("en"))
+        return ScanFinding(show_separators(text), None, error=error)
     active_id = repo.id_by_active_ins(printed.matricule)
     ids = [active_id] if active_id is not None else repo.ids_by_any_ins(printed.matricule)
     identity = repo.get(ids[0]) if ids else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.domain.errors import DomainError, MissingReason
-from app.domain.messages import register, render
+from app.domain.messages import register, register_terms, render
 from app.domain.worklist import EVENT_LABELS, RESOLUTION_LABELS, label
 
 __all__ = ["AlreadyResolved", "Conflict", "MissingReason", "NotFound", "StaleVersion", "VersionRequired"]
@@ -115,3 +115,35 @@ register(
     "Quarantined message {ident} is already closed ({state}).",
     "Le message en quarantaine {ident} est déjà traité ({state}).",
 )
+
+# What was not found, why a reason is needed, the state a message is in: French words.
+register_terms({
+    "Identity": "identité",
+    "Document": "justificatif",
+    "Campaign": "campagne",
+    "Subscriber": "abonné",
+    "Message": "message",
+    "Quarantined message": "message en quarantaine",
+    "Worklist": "liste de travail",
+    "Open worklist item": "élément ouvert de liste de travail",
+    "INSi proposal": "proposition INSi",
+}, parameter="what")
+register_terms({
+    "attribute": "modification d'un attribut",
+    "demotion": "baisse du statut",
+    "withdrawal": "retrait du justificatif",
+    "resolution": "clôture de l'élément",
+    "discard": "mise à l'écart du message",
+    "skip": "abandon de la lettre morte",
+    "rejection": "refus de la proposition",
+}, parameter="why")
+register_terms({
+    "pending": "en attente",
+    "sending": "en cours d'envoi",
+    "done": "remis",
+    "dead": "en lettre morte",
+    "skipped": "abandonné",
+    "open": "ouvert",
+    "rerun": "rejoué",
+    "discarded": "écarté",
+}, parameter="state")

@@ -36,7 +36,7 @@ from app.domain.insi_rules import (
     query_from_traits,
     resolve_several,
 )
-from app.domain.messages import register
+from app.domain.messages import register, register_terms
 from app.domain.roles import Role, require_any
 from app.domain.status import Event, Status
 from app.domain.traits import Sex, TraitName, Traits
@@ -61,6 +61,8 @@ register("proposal-stale",
          "relancez la récupération.")
 register("proposal-closed", "This INSi proposal was already {status}.",
          "Cette proposition INSi a déjà été traitée ({status}).")
+register_terms({"accepted": "acceptée", "rejected": "refusée"}, parameter="status")
+register_terms({"no INSi gateway configured": "aucune passerelle INSi configurée"}, parameter="detail")
 register("ins-missing", "The identity holds no INS to verify.", "L'identité ne porte pas d'INS à vérifier.")
 
 

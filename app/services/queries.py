@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
 
 from sqlmodel import Session
 
 from app.db.repositories import IdentityRepository, SearchFilters
 from app.db.tables import AuditEventRow
+from app.domain.dates import birth_date_search
 from app.domain.documents import DocumentCheck
 from app.domain.errors import InvalidTrait
 from app.domain.identity import Identity
 from app.domain.ins import check_matricule
+from app.domain.messages import register
 from app.domain.roles import Role, require_any
-from app.domain.traits import normalise_birth_place, normalise_sex, search_key
+from app.domain.status import Status
+from app.domain.traits import name_search_key, normalise_birth_place, normalise_sex
 from app.services.context import Actor, ServiceContext
 from app.services.errors import NotFound
 
 READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS, Role.ADMIN)
+register("status-unknown", "Unknown status {value}: use one of {valid}.",
+         "Statut inconnu {value} : utilisez l'un des codes {valid}.")
 
 
 def get_identity(ctx: ServiceContext, actor: Actor, identity_id: int) -> Identity:
@@ -38,7 +42,7 @@ def search_identities(
     birth_name: str | None = None,
     exact: bool = False,
     first_name: str | None = None,
-    birth_date: date | None = None,
+    birth_date: str | None = None,
     sex: str | None = None,
     birth_place_code: str | None = None,
     ipp: str | None = None,
@@ -47,25 +51,38 @@ def search_identities(
     limit: int = 20,
     offset: int = 0,
 ) -> list[Identity]:
-    """Search active identities; names accent/case-insensitive, prefix unless exact."""
+    """Search active identities; names and codes as creation takes them, names prefixes unless exact.
+
+    Names ignore accents, case, apostrophes, hyphens and spaces; a birth date may be partial
+    (YYYY or YYYY-MM); sex, status and birth place codes are case-insensitive.
+    """
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
     for name, value in (("birth_name", birth_name), ("first_name", first_name), ("ipp", ipp)):
         control = next((c for c in value or "" if unicodedata.category(c) == "Cc"), None)
         if control is not None:
             raise InvalidTrait("trait-forbidden-char", field=name, char=f"\\x{ord(control):02x}")
     filters = SearchFilters(
-        birth_name=search_key(birth_name) if birth_name else None,
+        birth_name=name_search_key(birth_name or "") or None,
         exact_name=exact,
-        first_name=search_key(first_name) if first_name else None,
-        birth_date=birth_date,
+        first_name=name_search_key(first_name or "") or None,
+        birth_dates=birth_date_search(birth_date) if birth_date else (),
         sex=normalise_sex(sex).value if sex else None,
         birth_place_code=normalise_birth_place(birth_place_code) if birth_place_code else None,
         ipp=ipp.strip() if ipp else None,
         ins=check_matricule(ins) if ins else None,
-        status=status,
+        status=_status(status) if status else None,
     )
     with Session(ctx.read_engine) as session:
         return IdentityRepository(session).search(filters, limit=limit, offset=offset)
+
+
+def _status(value: str) -> str:
+    """A status code, whatever its case (qual, Qual, QUAL)."""
+    try:
+        return Status(value.strip().upper()).value
+    except ValueError:
+        valid = ", ".join(s.value for s in Status)
+        raise InvalidTrait("status-unknown", field="status", value=value[:10], valid=valid) from None
 
 
 def identity_history(

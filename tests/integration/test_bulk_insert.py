@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.db.engine import make_engine
 from app.db.repositories import IdentityRepository, NewIdentity, SearchFilters
+from app.domain.dates import birth_date_search
 from app.domain.ins import OID_NIA, OID_NIR, Ins, InsRecord, nir_key
 from app.domain.status import IdentityState, Status
 from app.domain.traits import build_traits
@@ -60,8 +61,8 @@ def test_add_many_returns_ids_in_order_and_stores_ins_with_history(repo_session:
     assert second.ins_records == ()
     # Searches see bulk-inserted rows like any other: by INS (active or historic) and exact name/date.
     assert [i.id for i in repo.search(SearchFilters(ins=nia), limit=5, offset=0)] == [ids[0]]
-    found = repo.search(SearchFilters(birth_name="DUBOIS", exact_name=True, birth_date=date(1988, 3, 5)),
-                        limit=5, offset=0)
+    filters = SearchFilters(birth_name="DUBOIS", exact_name=True, birth_dates=birth_date_search("1988-03-05"))
+    found = repo.search(filters, limit=5, offset=0)
     assert [i.id for i in found] == [ids[0]]
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session
 
 from app.db.engine import make_engine
 from app.db.repositories import IdentityRepository, NewIdentity, SearchFilters
+from app.domain.dates import birth_date_search
 from app.domain.ins import OID_NIA, OID_NIR, Ins, InsRecord, nir_key
 from app.domain.status import IdentityState
 from app.domain.traits import build_traits
@@ -65,6 +66,7 @@ def test_search_pages_count_identities_not_joined_rows(repo: IdentityRepository)
 
 def test_search_by_historic_ins_finds_its_holder(repo: IdentityRepository) -> None:
     matricule = f"8700175056001{nir_key('8700175056001'):02d}"
-    found = repo.search(SearchFilters(ins=matricule, birth_date=date(1970, 1, 1)), limit=5, offset=0)
+    filters = SearchFilters(ins=matricule, birth_dates=birth_date_search("1970-01-01"))
+    found = repo.search(filters, limit=5, offset=0)
 
     assert [i.ipp for i in found] == ["M2"]

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
-from app.api.deps import CtxDep, require_roles
+from app.api.deps import CtxDep, SettingsDep, require_roles
 from app.domain.cover_page import DocumentInfo
 from app.domain.roles import Role
 from app.services import documents
@@ -164,14 +164,14 @@ class SymbolRead(BaseModel):
     identity: FoundIdentity | None = None
 
     @classmethod
-    def of(cls, finding: ScanFinding) -> SymbolRead:
-        """API view of a finding."""
+    def of(cls, finding: ScanFinding, language: str) -> SymbolRead:
+        """API view of a finding, its error in the language."""
         printed = finding.printed
         identity = finding.identity
         return cls(
             payload=finding.payload,
             valid=printed is not None,
-            error=finding.error,
+            error=finding.error.message(language) if finding.error else None,
             printed=None
             if printed is None
             else PrintedTraits(
@@ -209,10 +209,11 @@ def scan_document(
     tools: ToolsDep,
     actor: PrinterDep,
     response: Response,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="PNG, JPEG, TIFF or PDF (first page)")],
 ) -> ScanRead:
     """Find the DataMatrix INS, parse it, find the identity by INS and compare the printed traits."""
     data = file.file.read(tools.max_upload_bytes + 1)
     findings = documents.scan_document(ctx, tools, actor, data)
     response.headers["Cache-Control"] = "no-store"
-    return ScanRead(found=len(findings), symbols=[SymbolRead.of(f) for f in findings])
+    return ScanRead(found=len(findings), symbols=[SymbolRead.of(f, settings.language) for f in findings])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -53,16 +52,16 @@ def search_identities(
     birth_name: Annotated[str | None, Query(max_length=100, description="Prefix; also matches the used name")] = None,
     exact: Annotated[bool, Query(description="Exact name match instead of prefix")] = False,
     first_name: Annotated[str | None, Query(max_length=100)] = None,
-    birth_date: date | None = None,
+    birth_date: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD, YYYY-MM or YYYY")] = None,
     sex: Annotated[str | None, Query(max_length=1)] = None,
     birth_place_code: Annotated[str | None, Query(max_length=5)] = None,
     ipp: Annotated[str | None, Query(max_length=64)] = None,
     ins: Annotated[str | None, Query(max_length=20, description="Active or historic matricule")] = None,
-    status: Annotated[str | None, Query(pattern="^(PROV|RECUP|VALI|QUAL)$")] = None,
+    status: Annotated[str | None, Query(max_length=10, description="PROV, RECUP, VALI or QUAL")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
-    """Search active identities (accent/case-insensitive, prefix on names)."""
+    """Search active identities (names: prefix, accents, case, apostrophes, hyphens, spaces ignored)."""
     found = queries.search_identities(
         ctx, actor, birth_name=birth_name, exact=exact, first_name=first_name, birth_date=birth_date,
         sex=sex, birth_place_code=birth_place_code, ipp=ipp, ins=ins, status=status,

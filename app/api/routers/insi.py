@@ -10,10 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.api.deps import ActorDep, CtxDep
 from app.api.insi_schemas import InsiAnswerOut, InsiCallOut, InsiCallPage, InsiSearchRequest
 from app.domain.insi import InsiConfigurationError, InsiGateway
+from app.domain.messages import register_terms
 from app.services import insi as insi_service
 from app.services.insi import InsiCallFilters
 
 router = APIRouter(prefix="/insi", tags=["insi"])
+register_terms({"INSi is not configured on this server": "l'INSi n'est pas configuré sur ce serveur"},
+               parameter="detail")
 
 
 def get_gateway(request: Request) -> InsiGateway:

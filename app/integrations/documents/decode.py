@@ -44,12 +44,14 @@ def open_image(data: bytes, *, max_pixels: int) -> Image.Image:
                 raise DocumentRejected(reason="unsupported image format (PNG, JPEG or TIFF expected)")
             width, height = image.size
             if width * height > max_pixels:
-                raise DocumentRejected(reason=f"image larger than {max_pixels} pixels")
+                raise DocumentRejected(reason="image larger than {max_pixels} pixels", max_pixels=max_pixels)
             image.load()
     except DocumentRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DocumentRejected(reason=f"image larger than {max_pixels} pixels") from None
+        raise DocumentRejected(
+            reason="image larger than {max_pixels} pixels", max_pixels=max_pixels
+        ) from None
     except Exception as error:  # noqa: BLE001 - any decoder failure means a broken image
         log.info("image rejected: %s", type(error).__name__)
         raise DocumentRejected(reason="broken or unsupported image") from None

@@ -16,9 +16,39 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject
 
 from app.domain.cover_page import DocumentRejected
+from app.domain.messages import register_terms
 
 log = logging.getLogger(__name__)
 PDF_MAGIC = b"%PDF-"
+
+# Why an uploaded file is refused (here, in decode.py and stamp.py), in French.
+register_terms({
+    "empty file": "fichier vide",
+    "not a PDF file": "ce n'est pas un fichier PDF",
+    "encrypted PDF (remove the password first)":
+        "PDF chiffré (retirez d'abord le mot de passe)",
+    "broken PDF": "PDF endommagé",
+    "broken PDF (cannot be parsed)": "PDF endommagé (illisible)",
+    "broken PDF (page tree unreadable)": "PDF endommagé (arborescence des pages illisible)",
+    "broken PDF (no startxref)": "PDF endommagé (pas de startxref)",
+    "broken PDF (bad startxref)": "PDF endommagé (startxref incorrect)",
+    "broken PDF (damaged cross-reference table; repair it first)":
+        "PDF endommagé (table des références croisées abîmée ; réparez-le d'abord)",
+    "broken PDF (no catalog)": "PDF endommagé (pas de catalogue)",
+    "broken PDF (no page tree)": "PDF endommagé (pas d'arborescence des pages)",
+    "broken PDF (page count does not match the page tree)":
+        "PDF endommagé (le nombre de pages ne correspond pas à l'arborescence)",
+    "broken PDF (object numbers out of range)": "PDF endommagé (numéros d'objets hors limites)",
+    "broken PDF (empty page)": "PDF endommagé (page vide)",
+    "broken PDF (first page cannot be rendered)":
+        "PDF endommagé (la première page ne peut pas être affichée)",
+    "more than {max_pages} pages": "plus de {max_pages} pages",
+    "PDF without pages": "PDF sans page",
+    "unsupported image format (PNG, JPEG or TIFF expected)":
+        "format d'image non pris en charge (PNG, JPEG ou TIFF attendu)",
+    "image larger than {max_pixels} pixels": "image de plus de {max_pixels} pixels",
+    "broken or unsupported image": "image endommagée ou non prise en charge",
+}, parameter="reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +128,7 @@ def _page_tree(data: bytes, reader: PdfReader, max_pages: int) -> OpenedPdf:
         raise DocumentRejected(reason="broken PDF (no page tree)")
     count = int(declared.get("/Count", 0))
     if count > max_pages:
-        raise DocumentRejected(reason=f"more than {max_pages} pages")
+        raise DocumentRejected(reason="more than {max_pages} pages", max_pages=max_pages)
     pages = reader.pages
     if count < 1 or len(pages) < 1:
         raise DocumentRejected(reason="PDF without pages")

@@ -96,7 +96,8 @@ class InsiClient:
                 str(wsdl), transport=transport, settings=zeep.Settings(forbid_dtd=True)
             )
         except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
-            raise InsiConfigurationError(detail=f"the WSDL {Path(str(wsdl)).name} cannot be used") from exc
+            raise InsiConfigurationError(detail="the WSDL {file} cannot be used",
+                                         file=Path(str(wsdl)).name) from exc
         try:
             self._service = self._zeep.bind(SERVICE, PORT)
         except (ValueError, KeyError):
@@ -198,7 +199,8 @@ class InsiClient:
         try:
             envelope = self._zeep.create_message(self._service, operation.value, **body)  # type: ignore[no-untyped-call]
         except (zeep.exceptions.Error, ValueError, TypeError, AttributeError) as exc:
-            raise InsiConfigurationError(detail=f"the WSDL does not describe {operation.value}") from exc
+            raise InsiConfigurationError(detail="the WSDL does not describe {operation}",
+                                         operation=operation.value) from exc
         headers = [
             hdr.contexte_lps(self.software, emitter, slots.temps, slots.lps_id),
             hdr.contexte_bam(emitter, slots.temps, slots.bam_id, vitale),

@@ -53,7 +53,7 @@ def _text(parent: Element, name: str, ns: str = RESULTAT) -> str | None:
 def _required(parent: Element, name: str, message_id: str) -> str:
     value = _text(parent, name)
     if not value:
-        raise InsiTechnicalError(detail=f"answer without {name}", message_id=message_id)
+        raise InsiTechnicalError(detail="answer without {element}", element=name, message_id=message_id)
     return value
 
 
@@ -111,7 +111,8 @@ def parse_resultat(resultat: Element, message_id: str) -> InsiAnswer:
     try:
         code = CrCode(raw_code)
     except ValueError:
-        raise InsiTechnicalError(detail=f"unknown CodeCR {raw_code[:4]}", message_id=message_id) from None
+        raise InsiTechnicalError(detail="unknown CodeCR {cr_code}", cr_code=raw_code[:4],
+                                 message_id=message_id) from None
     label = _text(cr, "LibelleCR") or ""
     individu = _child(resultat, "INDIVIDU")
     if code is not CrCode.FOUND:

@@ -17,7 +17,21 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from app.domain.errors import InvalidTrait
+from app.domain.messages import register_terms
 from app.integrations.insi.ns import DS, SAML2
+
+# Why a relayed assertion is unusable (here and in client.py), in French.
+register_terms({
+    "not well-formed XML": "XML mal formé",
+    "bad validity dates": "dates de validité incorrectes",
+    "not a SAML 2.0 assertion": "ce n'est pas une assertion SAML 2.0",
+    "not signed": "non signée",
+    "no validity dates": "sans dates de validité",
+    "not yet valid": "pas encore valide",
+    "expired": "expirée",
+    "no NameID": "sans NameID",
+    "missing": "absente",
+}, parameter="reason")
 
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"

@@ -30,10 +30,36 @@ from app.domain.insi import (
     InsiTlsError,
     InsiUnavailable,
 )
+from app.domain.messages import register_terms
 
 logger = logging.getLogger(__name__)
 # An INSi answer is a few kilobytes; a server that sends more is broken (or not INSi).
 MAX_ANSWER_BYTES = 1 << 20
+
+# Details of INSi call failures (here, in parsing.py, client.py and card.py), in French.
+register_terms({
+    "WSDL/XSD must be local files, not {scheme} URLs":
+        "les WSDL/XSD doivent être des fichiers locaux, pas des URL {scheme}",
+    "cannot read WSDL/XSD {file}": "WSDL/XSD {file} illisible",
+    "the INSi client never downloads documents": "le client INSi ne télécharge jamais de document",
+    "answer larger than {limit} bytes": "réponse de plus de {limit} octets",
+    "connection refused or unreachable": "connexion refusée ou serveur injoignable",
+    "answer without {element}": "réponse sans {element}",
+    "answer with a DTD (refused)": "réponse avec une DTD (refusée)",
+    "answer is not XML": "la réponse n'est pas du XML",
+    "answer is not a SOAP 1.2 envelope": "la réponse n'est pas une enveloppe SOAP 1.2",
+    "SOAP envelope without Body": "enveloppe SOAP sans Body",
+    "answer without RESULTAT": "réponse sans RESULTAT",
+    "answer without CR": "réponse sans CR",
+    "unknown CodeCR {cr_code}": "CodeCR inconnu {cr_code}",
+    "CodeCR 00 without INDIVIDU": "CodeCR 00 sans INDIVIDU",
+    "INDIVIDU without INSACTIF or TIQ": "INDIVIDU sans INSACTIF ni TIQ",
+    "INS without IdIndividu": "INS sans IdIndividu",
+    "the WSDL {file} cannot be used": "le WSDL {file} est inutilisable",
+    "the WSDL does not describe {operation}": "le WSDL ne décrit pas {operation}",
+    "the card certificate names no holder": "le certificat de la carte ne nomme pas de titulaire",
+    "no signature certificate on the card": "pas de certificat de signature sur la carte",
+}, parameter="detail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +97,13 @@ class LocalHttpxTransport(Transport):
         """Read a WSDL/XSD from a local path or file:// URL; network URLs are refused."""
         parsed = urlparse(url)
         if parsed.scheme in ("http", "https"):
-            raise InsiConfigurationError(detail=f"WSDL/XSD must be local files, not {parsed.scheme} URLs")
+            raise InsiConfigurationError(detail="WSDL/XSD must be local files, not {scheme} URLs",
+                                         scheme=parsed.scheme)
         path = Path(parsed.path if parsed.scheme == "file" else url).expanduser()
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise InsiConfigurationError(detail=f"cannot read WSDL/XSD {path.name}") from exc
+            raise InsiConfigurationError(detail="cannot read WSDL/XSD {file}", file=path.name) from exc
 
     def get(self, address: str, params: object, headers: object) -> httpx.Response:
         """zeep's GET (unused: documents are local)."""
@@ -129,7 +156,8 @@ def post_with_deadline(
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > MAX_ANSWER_BYTES:
-                    raise InsiTechnicalError(detail=f"answer larger than {MAX_ANSWER_BYTES} bytes")
+                    raise InsiTechnicalError(detail="answer larger than {limit} bytes",
+                                             limit=MAX_ANSWER_BYTES)
                 if time.monotonic() > deadline:
                     raise timeout_error(timeouts)
             if time.monotonic() > deadline:
