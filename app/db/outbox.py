@@ -108,12 +108,13 @@ _ENQUEUE_COLUMNS = ["subscriber_id", "identity_id", "event", "format", "kind", "
 # Built once: constructing the INSERT ... SELECT on every identity change cost more client CPU
 # than running it. The join on ``subscriber_event`` is the one answer to "does this subscriber
 # want this event"; ORDER BY keeps the rows of one change in subscriber order.
+_EVENT = bindparam("event", type_=OUTBOX.c.event.type)
 _ENQUEUE_INTERESTED = Precompiled(insert(OUTBOX).from_select(
     _ENQUEUE_COLUMNS,
     select(
         SUBSCRIBER.c.id,
         bindparam("identity_id", type_=OUTBOX.c.identity_id.type),
-        bindparam("event", type_=OUTBOX.c.event.type),
+        _EVENT,
         case((SUBSCRIBER.c.ins_ready, "ins_ready"), else_="legacy"),
         literal("live"),
         bindparam("snapshot", type_=OUTBOX.c.snapshot.type),
@@ -124,7 +125,7 @@ _ENQUEUE_INTERESTED = Precompiled(insert(OUTBOX).from_select(
         bindparam("now_created", type_=OUTBOX.c.created_at.type),
     )
     .select_from(SUBSCRIBER.join(SUBSCRIBER_EVENT, SUBSCRIBER_EVENT.c.subscriber_id == SUBSCRIBER.c.id))
-    .where(SUBSCRIBER.c.enabled, SUBSCRIBER_EVENT.c.event == bindparam("wanted", type_=OUTBOX.c.event.type))
+    .where(SUBSCRIBER.c.enabled, SUBSCRIBER_EVENT.c.event == _EVENT)
     .order_by(SUBSCRIBER.c.id),
 ))
 
@@ -147,7 +148,7 @@ def enqueue_interested(session: Session, changes: Sequence[LiveRow], now: dateti
     """
     params = [
         {"identity_id": change.identity_id, "event": change.event, "snapshot": change.snapshot, "now": now,
-         "now_created": now, "wanted": change.event}
+         "now_created": now}
         for change in changes
     ]
     if params:
