@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlmodel import Session
 
 from app.config import development_settings
 from app.db.engine import make_engine
 from app.db.hl7_tables import OutboxMessageRow
-from app.db.migrations import downgrade, upgrade
+from app.db.migrations import alembic_config, downgrade, upgrade
 from app.services.subscribers import list_subscribers
 from app.wiring.context import build_context
 from tests.api.test_hl7_api import SUB
 from tests.conftest import auth
 from tests.integration.hl7_support import ADMIN, new_identity, rename
 
-BEFORE = "2026_11_30_1030"  # the revision before subscriber_event
+# The revision just before subscriber_event (whatever migrations are chained before it).
+BEFORE = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("2026_11_30_1200").down_revision
 _INSERT = text(
     "INSERT INTO subscriber (name, host, port, tls, receiving_application, receiving_facility, charset, "
     "events, ins_ready, enabled, paused, created_at, updated_at) VALUES (:name, '127.0.0.1', 1, :no, 'X', "
