@@ -121,7 +121,7 @@ async def outbound(ctx, settings, sink_port: int, count: int) -> float:
 
 
 async def _drain(ctx, settings, count: int, subscriber_id: int, replay_job: int | None = None) -> float:
-    relay = Relay(ctx.engine, settings)
+    relay = Relay(ctx, settings)
     start = time.perf_counter()
     replaying = asyncio.create_task(_run_replay(ctx, replay_job)) if replay_job else None
     while True:

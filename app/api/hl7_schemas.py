@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SubscriberCreate(BaseModel):
@@ -54,7 +56,7 @@ class SubscriberUpdate(BaseModel):
 
 
 class SubscriberRead(BaseModel):
-    """A subscriber as stored."""
+    """A subscriber as stored (its events as the comma-separated list it was given)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -70,6 +72,12 @@ class SubscriberRead(BaseModel):
     ins_ready: bool
     enabled: bool
     paused: bool
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """The read model's list of events, shown as the API takes it."""
+        return value if isinstance(value, str) or not isinstance(value, Sequence) else ",".join(value)
 
 
 class ReplayRequest(BaseModel):

@@ -221,7 +221,7 @@ def start_hl7_thread(ctx, settings: Settings):  # type: ignore[no-untyped-def]
                 "MLLP listener not started (%s): set IDENTITO_HL7__LISTEN_PORT to a free port", exc.strerror)
 
     async def main() -> None:
-        await asyncio.gather(listen(), Relay(ctx.engine, settings).run(stop),
+        await asyncio.gather(listen(), Relay(ctx, settings).run(stop),
                              run_replays(ctx, stop, settings.hl7.replay_rate_per_second))
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="hl7", daemon=True)

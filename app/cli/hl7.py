@@ -34,7 +34,7 @@ def relay(
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        tasks = [Relay(ctx.engine, settings).run(stop)]
+        tasks = [Relay(ctx, settings).run(stop)]
         if replays:
             tasks.append(run_replays(ctx, stop, settings.hl7.replay_rate_per_second))
         await asyncio.gather(*tasks)

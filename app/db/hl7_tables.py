@@ -1,4 +1,5 @@
-"""Tables of the HL7 integration: subscribers, the outbox, inbound de-duplication, quarantine, replays.
+"""Tables of the HL7 integration: subscribers and their events, the outbox, inbound de-duplication,
+quarantine, replays.
 
 Kept apart from ``tables.py`` so the identity core and the integration evolve in separate files;
 both are storage only (repositories and ``app.db.outbox`` do the mapping).
@@ -9,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 UTF8 = "UNICODE UTF-8"
-DEFAULT_EVENTS = "A28,A31,A40,A47"
 OPEN_CONDITION = "state IN ('pending', 'sending', 'dead')"
 # Rows a relay may claim; a separate predicate so the planner never scans it to find stream heads.
 READY_CONDITION = "state IN ('pending', 'sending')"
@@ -32,12 +32,22 @@ class SubscriberRow(SQLModel, table=True):
     receiving_application: str = Field(max_length=100)
     receiving_facility: str = Field(max_length=100)
     charset: str = Field(default=UTF8, max_length=20)
-    events: str = Field(default=DEFAULT_EVENTS, max_length=100)
     ins_ready: bool = False
     enabled: bool = True
     paused: bool = False
     created_at: datetime
     updated_at: datetime
+
+
+class SubscriberEventRow(SQLModel, table=True):
+    """An event a subscriber wants (the outbox fan-out joins on it); ``position`` keeps the order
+    the administrator listed them in."""
+
+    __tablename__ = "subscriber_event"
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True)
+    event: str = Field(max_length=3, primary_key=True)
+    position: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
 class OutboxMessageRow(SQLModel, table=True):

@@ -37,9 +37,10 @@ def outbox_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
         ]
         for name, s in outbox_ops.queue_gauges(ctx):
             label = f'subscriber="{name.replace(chr(34), "")}"'
+            age = outbox_ops.oldest_age_seconds(s, now)
             lines += [
                 f"identito_outbox_pending{{{label}}} {s.pending}",
-                f"identito_outbox_oldest_pending_seconds{{{label}}} {outbox_ops.oldest_age_seconds(s, now):.3f}",
+                f"identito_outbox_oldest_pending_seconds{{{label}}} {age:.3f}",
                 f"identito_outbox_dead{{{label}}} {s.dead}",
             ]
         return lines

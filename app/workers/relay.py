@@ -19,16 +19,12 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from app.config import Settings
-from app.db import outbox
-from app.db.hl7_tables import SubscriberRow
-from app.db.outbox import Claimed, Failure, RetryPolicy
 from app.integrations.hl7.errors import AckError, MllpError, NegativeAck
 from app.integrations.hl7.mllp import MllpClient, client_ssl_context
+from app.services import delivery
+from app.services.context import ServiceContext
+from app.services.delivery import Claimed, Failure, RetryPolicy, Subscriber
 from app.workers.render import render
 
 log = logging.getLogger("identito.relay")
@@ -43,14 +39,14 @@ class Relay:
 
     def __init__(
         self,
-        engine: Engine,
+        ctx: ServiceContext,
         settings: Settings,
         *,
         relay_id: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         hl7 = settings.hl7
-        self.engine, self.settings, self.clock = engine, settings, clock
+        self.ctx, self.settings, self.clock = ctx, settings, clock
         self.relay_id = relay_id or f"{socket.gethostname()}:{os.getpid()}"
         self.policy = RetryPolicy(
             hl7.retry_base_seconds, hl7.retry_max_seconds, hl7.max_error_attempts, hl7.lease_seconds
@@ -61,8 +57,7 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; idle briefly when nothing is claimable."""
-        if self.engine.dialect.name == "sqlite":
-            await asyncio.to_thread(outbox.release_leases, self.engine)  # the only relay on SQLite
+        await asyncio.to_thread(delivery.release_stale_leases, self.ctx, self.relay_id)
         try:
             while not stop.is_set():
                 if await self.run_once() == 0:
@@ -70,13 +65,13 @@ class Relay:
                         await asyncio.wait_for(stop.wait(), self.settings.hl7.relay_idle_seconds)
         finally:
             await self.close()
-            await asyncio.to_thread(outbox.release_leases, self.engine, self.relay_id)
+            await asyncio.to_thread(delivery.release_leases, self.ctx, self.relay_id)
 
     async def run_once(self) -> int:
         """One cycle: claim, deliver, record. Returns how many rows were attempted."""
         hl7 = self.settings.hl7
         claimed = await asyncio.to_thread(
-            outbox.claim, self.engine, self.relay_id, self.clock(), hl7.relay_batch_size, hl7.lease_seconds
+            delivery.claim, self.ctx, self.relay_id, self.clock(), hl7.relay_batch_size, hl7.lease_seconds
         )
         if not claimed:
             return 0
@@ -84,7 +79,8 @@ class Relay:
         self._send_until = (
             time.monotonic() + hl7.lease_seconds - hl7.ack_timeout_seconds - hl7.connect_timeout_seconds
         )
-        subscribers = await asyncio.to_thread(self._subscribers, {c.subscriber_id for c in claimed})
+        wanted = {c.subscriber_id for c in claimed}
+        subscribers = await asyncio.to_thread(delivery.recipients, self.ctx, wanted)
         by_subscriber: dict[int, list[Claimed]] = {}
         for row in claimed:
             by_subscriber.setdefault(row.subscriber_id, []).append(row)
@@ -96,29 +92,23 @@ class Relay:
         await asyncio.to_thread(self._record, done, failures)
         return len(claimed)
 
-    def _subscribers(self, ids: set[int]) -> dict[int, SubscriberRow]:
-        with Session(self.engine) as session:
-            rows = session.execute(select(SubscriberRow).where(SubscriberRow.id.in_(ids))).scalars().all()  # type: ignore[union-attr]
-            return {row.id: row for row in rows if row.id is not None}
-
     def _record(self, done: list[int], failures: list[Failure]) -> None:
         now = self.clock()
         given_back = [f.id for f in failures if isinstance(f, _NotAttempted)]
         failures = [f for f in failures if not isinstance(f, _NotAttempted)]
-        with self.engine.begin() as connection:
-            outbox.mark_done(connection, done, self.relay_id, now)
-            outbox.give_back(connection, given_back, self.relay_id)
-            dead = outbox.mark_failed(connection, failures, self.relay_id, now, self.policy)
+        dead = delivery.record(
+            self.ctx, self.relay_id, now, self.policy, done=done, given_back=given_back, failures=failures
+        )
         self.counters["delivered"] += len(done)
         self.counters["failed"] += len(failures)
         self.counters["dead"] += len(dead)
         for row_id in dead:
             log.warning("outbox message %s is now a dead letter", row_id)
 
-    def _pool(self, subscriber: SubscriberRow) -> list[MllpClient]:
+    def _pool(self, subscriber: Subscriber) -> list[MllpClient]:
         hl7 = self.settings.hl7
         key = (subscriber.host, subscriber.port, subscriber.tls)
-        current = self._pools.get(subscriber.id or 0)
+        current = self._pools.get(subscriber.id)
         if current is not None and current[0] == key:
             return current[1]
         context = (
@@ -137,11 +127,11 @@ class Relay:
             )
             for _ in range(max(1, hl7.relay_connections_per_subscriber))
         ]
-        self._pools[subscriber.id or 0] = (key, clients)
+        self._pools[subscriber.id] = (key, clients)
         return clients
 
     async def _deliver_all(
-        self, subscriber: SubscriberRow, rows: list[Claimed]
+        self, subscriber: Subscriber, rows: list[Claimed]
     ) -> tuple[list[int], list[Failure]]:
         clients = self._pool(subscriber)
         lanes = [rows[i :: len(clients)] for i in range(len(clients))]
@@ -151,7 +141,7 @@ class Relay:
         return [i for r in results for i in r[0]], [f for r in results for f in r[1]]
 
     async def _lane(
-        self, client: MllpClient, subscriber: SubscriberRow, rows: list[Claimed]
+        self, client: MllpClient, subscriber: Subscriber, rows: list[Claimed]
     ) -> tuple[list[int], list[Failure]]:
         done: list[int] = []
         failures: list[Failure] = []
@@ -169,7 +159,7 @@ class Relay:
                 break
         return done, failures
 
-    async def _deliver(self, client: MllpClient, subscriber: SubscriberRow, row: Claimed) -> Failure | None:
+    async def _deliver(self, client: MllpClient, subscriber: Subscriber, row: Claimed) -> Failure | None:
         try:
             message = render(
                 row, subscriber, self.settings.hl7, self.settings.ipp_namespace, self.settings.ipp_oid

@@ -6,13 +6,12 @@ from datetime import date, datetime
 from typing import Any
 
 from app.config import Hl7Settings
-from app.db.hl7_tables import SubscriberRow
-from app.db.outbox import Claimed
 from app.domain.ins import Ins
 from app.domain.status import Attribute, IdentityState, Status
 from app.domain.traits import Sex, Traits
 from app.integrations.hl7.build import Envelope, OutboundFormat, OutboundIdentity, build_identity_message
 from app.integrations.hl7.er7 import encode
+from app.services.delivery import Claimed, Subscriber
 
 
 def _date(value: str | None) -> date | None:
@@ -58,7 +57,7 @@ def outbound_identity(snapshot: dict[str, Any], ipp_namespace: str, ipp_oid: str
 
 
 def render(
-    row: Claimed, subscriber: SubscriberRow, hl7: Hl7Settings, ipp_namespace: str, ipp_oid: str
+    row: Claimed, subscriber: Subscriber, hl7: Hl7Settings, ipp_namespace: str, ipp_oid: str
 ) -> bytes:
     """The message of one outbox row, MSH-10 = the row id, in the format fixed at enqueue."""
     created = (

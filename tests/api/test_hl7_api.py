@@ -58,7 +58,7 @@ def test_ins_ready_switch_replays_qual_identities_in_the_new_format_and_in_order
         ids = [new_identity(ctx, n).id for n in range(3)]
         qualify(ctx, ids[0], MATRICULES[0])
         qualify(ctx, ids[2], MATRICULES[1])
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         await drain(relay, lambda: len(receiver.acked) == 5)
         legacy_count = len(receiver.received)
         job = client.post(f"/subscribers/{sid}/ins-ready", headers=admin).json()
@@ -92,7 +92,7 @@ def test_dead_letters_and_queue_gauges(client, settings, ctx):
         client.post("/subscribers", json={**SUB, "port": receiver.port}, headers=admin)
         identity = new_identity(ctx, 1)
         rename(ctx, identity.id, "MARTIN")
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         await drain(relay, lambda: client.get("/operations/queues", headers=admin).json()[0]["dead"] == 1)
         await relay.close()
         await receiver.close()

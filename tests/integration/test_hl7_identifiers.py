@@ -68,7 +68,7 @@ def test_the_gam_identity_goes_downstream_under_the_gam_authority(ctx, settings,
         subscriber(ctx, "DPI", receiver.port)
         message = pam("G2", event="A28^ADT_A05", ipp="000000012")
         (ack,) = await asyncio.to_thread(exchange, ctx, settings, message)
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         await drain(relay, lambda: len(receiver.acked) == 1)
         await relay.close()
         await receiver.close()

@@ -42,7 +42,7 @@ def test_relay_delivers_in_order_with_msh10_the_outbox_id(ctx, settings):
         identity = new_identity(ctx, 1)
         for name in ("MARTIN", "DURAND", "PETIT"):
             rename(ctx, identity.id, name)
-        relay = Relay(ctx.engine, settings)
+        relay = Relay(ctx, settings)
         await drain(relay, lambda: len(receiver.acked) == 4)
         await relay.close()
         await receiver.close()
@@ -67,7 +67,7 @@ def test_legacy_and_ins_ready_subscribers_get_their_own_format(ctx, settings):
         switch_ins_ready(ctx, ADMIN, sub.id)
         identity = new_identity(ctx, 1)
         qualify(ctx, identity.id)
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         await drain(relay, lambda: len(legacy.acked) == 2 and len(ready.acked) == 2)
         await relay.close()
         return legacy, ready
@@ -94,7 +94,7 @@ def test_paused_subscriber_keeps_its_queue_until_resumed(ctx, settings):
         sub = subscriber(ctx, "DPI", receiver.port)
         set_paused(ctx, ADMIN, sub.id, True)
         new_identity(ctx, 1)
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         assert await relay.run_once() == 0
         stats = outbox_ops.queue_overview(ctx, ADMIN)
         set_paused(ctx, ADMIN, sub.id, False)

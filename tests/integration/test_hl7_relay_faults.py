@@ -55,7 +55,7 @@ def scenario(ctx, settings, behaviour, *, until=None, slow: float = 1.0, **hl7):
         receiver = await FakeReceiver(behaviour, slow_seconds=slow).start()
         subscriber(ctx, "DPI", receiver.port)
         burst(ctx)
-        relay = Relay(ctx.engine, fast(settings, **hl7))
+        relay = Relay(ctx, fast(settings, **hl7))
         await drain(relay, until or (lambda: all(r.state == "done" for r in rows(ctx))))
         await relay.close()
         await receiver.close()
@@ -71,7 +71,7 @@ def test_receiver_down_then_back_up(ctx, settings):
         await probe.close()
         subscriber(ctx, "DPI", port)
         burst(ctx)
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         for _ in range(3):
             await relay.run_once()
             await asyncio.sleep(0.06)
@@ -133,7 +133,7 @@ def test_ae_dead_letter_blocks_only_its_identity_then_skip_releases_it(ctx, sett
 
     async def resume():
         receiver2 = await FakeReceiver().start()
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         from app.services.subscribers import update_subscriber
 
         update_subscriber(ctx, ADMIN, dead.subscriber_id, {"port": receiver2.port})
@@ -156,7 +156,7 @@ def test_dead_letter_retry_sends_the_same_message_again(ctx, settings):
         receiver = await FakeReceiver(behaviour).start()
         subscriber(ctx, "DPI", receiver.port)
         new_identity(ctx, 1)
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         await drain(relay, lambda: rows(ctx)[0].state == "dead")
         flaky["ae"] = False
         outbox_ops.retry_dead_letter(ctx, ADMIN, rows(ctx)[0].id)
@@ -175,7 +175,7 @@ def test_two_relays_share_the_queue_without_double_delivery_or_reordering(ctx, s
         subscriber(ctx, "DPI", receiver.port)
         burst(ctx, identities=6, updates=4)
         # Batches of 3 of the 6 stream heads: neither relay can take the whole queue at once.
-        relays = [Relay(ctx.engine, fast(settings, relay_batch_size=3), relay_id=f"r{i}") for i in (1, 2)]
+        relays = [Relay(ctx, fast(settings, relay_batch_size=3), relay_id=f"r{i}") for i in (1, 2)]
         await asyncio.gather(*(drain(r, lambda: all(x.state == "done" for x in rows(ctx))) for r in relays))
         for relay in relays:
             await relay.close()
@@ -195,10 +195,10 @@ def test_rows_whose_lease_is_ending_are_given_back_unsent(ctx, settings):
         subscriber(ctx, "DPI", receiver.port)
         new_identity(ctx, 1)
         # model_copy skips validation: a lease no longer than the timeouts leaves no time to send.
-        short = Relay(ctx.engine, fast(settings, lease_seconds=1.0, ack_timeout_seconds=0.5))
+        short = Relay(ctx, fast(settings, lease_seconds=1.0, ack_timeout_seconds=0.5))
         await short.run_once()
         states = [(r.state, r.attempts) for r in rows(ctx)]
-        relay = Relay(ctx.engine, fast(settings))
+        relay = Relay(ctx, fast(settings))
         await drain(relay, lambda: all(r.state == "done" for r in rows(ctx)))
         for r in (short, relay):
             await r.close()
