@@ -1,7 +1,7 @@
 """Subscriber events as rows: subscriber_event (subscriber_id, event, position) replaces subscriber.events.
 
 Revision ID: 2026_11_30_1200
-Revises: 2026_11_30_1030
+Revises: 2026_11_30_1040
 Create Date: 2026-11-30 12:00
 
 The outbox fan-out matched the comma list with LIKE; it now joins on subscriber_event, whose key
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "2026_11_30_1200"
-down_revision = "2026_11_30_1030"
+down_revision = "2026_11_30_1040"
 branch_labels = None
 depends_on = None
 
