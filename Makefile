@@ -6,5 +6,6 @@ test:  ## run the whole test suite
 lint:
 	.venv/bin/ruff check app tests bench
 	.venv/bin/lint-imports
+	.venv/bin/mypy --strict app/domain app/db
 bench:
 	.venv/bin/python bench/identities.py

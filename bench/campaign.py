@@ -61,7 +61,8 @@ def free_port() -> int:
 def start_simulator(port: int) -> subprocess.Popen[bytes]:
     code = ("from app.simulator.app import Behaviour; from app.simulator.server import run_simulator; "
             f"run_simulator(host='127.0.0.1', port={port}, behaviour=Behaviour(latency_ms={LATENCY * 1000}))")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -95,7 +96,8 @@ def seed(ctx, count: int, offset: int) -> None:
         for _ in range(6):
             n, r = divmod(n, 26)
             letters += chr(65 + r)
-        rows.append({"ipp": f"B{i:09d}", "birth_name": "BENCH" + letters, "first_names": "JEAN", "first_name": "JEAN",
+        rows.append({"ipp": f"B{i:09d}", "birth_name": "BENCH" + letters,
+                     "first_names": "JEAN", "first_name": "JEAN",
                      "sex": "M", "birth_date": date(1960 + i % 40, 1 + i % 12, 1 + i % 28), "status": "PROV",
                      "attributes": "", "source": "SM", "version": 1, "active": True,
                      "birth_date_completed": False, "created_at": now, "updated_at": now})
@@ -119,10 +121,12 @@ def floor(client: InsiClient, concurrency: int, seconds: float) -> float:
     return sum(counts) / (time.monotonic() - start)
 
 
-def run_campaign(ctx, settings, gateway: RecordingGateway, ids: list[int], rate: float, concurrency: int) -> dict:
+def run_campaign(ctx, settings, gateway: RecordingGateway, ids: list[int], rate: float,
+                 concurrency: int) -> dict:
     cell = Actor("bench", frozenset({"identitovigilance"}))
     created = campaigns.create_campaign(ctx, cell, name="bench", operation="retrieve",
-                                        selection=Selection(ids=tuple(ids)), rate_limit=rate, concurrency=concurrency)
+                                        selection=Selection(ids=tuple(ids)), rate_limit=rate,
+                                        concurrency=concurrency)
     gateway.starts.clear()
     start = time.monotonic()
     CampaignRunner(ctx, settings).run_campaign(created.id)
@@ -131,7 +135,8 @@ def run_campaign(ctx, settings, gateway: RecordingGateway, ids: list[int], rate:
     window_max = max(bisect.bisect_left(starts, s + 1.0) - i for i, s in enumerate(starts))
     span = starts[-1] - starts[0]
     return {"items": len(ids), "seconds": round(elapsed, 2), "items_per_second": round(len(ids) / elapsed, 1),
-            "call_rate": round((len(starts) - 1) / span, 2) if span else None, "max_calls_in_any_1s_window": window_max}
+            "call_rate": round((len(starts) - 1) / span, 2) if span else None,
+            "max_calls_in_any_1s_window": window_max}
 
 
 def run_campaign_processes(ctx, url: str, sim_url: str, var_dir: Path, ids: list[int], concurrency: int,
@@ -140,15 +145,17 @@ def run_campaign_processes(ctx, url: str, sim_url: str, var_dir: Path, ids: list
     cell = Actor("bench", frozenset({"identitovigilance"}))
     per_process = max(1, concurrency // processes)
     created = campaigns.create_campaign(ctx, cell, name="bench-processes", operation="retrieve",
-                                        selection=Selection(ids=tuple(ids)), rate_limit=0, concurrency=per_process)
+                                        selection=Selection(ids=tuple(ids)), rate_limit=0,
+                                        concurrency=per_process)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("IDENTITO_")}, "PYTHONPATH": str(ROOT),
            "IDENTITO_ENVIRONMENT": "development", "IDENTITO_DATABASE_URL": url,
            "IDENTITO_AUTH__SECRET": "dev-only-bench", "IDENTITO_INSI__ENDPOINT": sim_url,
-           "IDENTITO_INSI__SIMULATOR": "true", "IDENTITO_VAR_DIR": str(var_dir), "IDENTITO_LOG_LEVEL": "WARNING"}
+           "IDENTITO_INSI__SIMULATOR": "true", "IDENTITO_VAR_DIR": str(var_dir),
+           "IDENTITO_LOG_LEVEL": "WARNING"}
     code = "from app.cli import main; main()"
     start = time.monotonic()
-    workers = [subprocess.Popen([sys.executable, "-c", code, "worker", "--campaign", str(created.id)], env=env,
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = [subprocess.Popen([sys.executable, "-c", code, "worker", "--campaign", str(created.id)],
+                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for _ in range(processes)]
     try:
         for worker in workers:
@@ -162,7 +169,8 @@ def run_campaign_processes(ctx, url: str, sim_url: str, var_dir: Path, ids: list
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--items", type=int, default=2000)
@@ -190,7 +198,8 @@ def main() -> None:
         ctx.insi_gateway = gateway
         q = QualificationSettings(campaign_backoff_base_seconds=0.01)
         ideal = args.concurrency / LATENCY
-        console.print(f"simulator at {LATENCY * 1000:.0f} ms, concurrency {args.concurrency}, ideal {ideal:.0f}/s")
+        console.print(f"simulator at {LATENCY * 1000:.0f} ms, concurrency {args.concurrency}, "
+                      f"ideal {ideal:.0f}/s")
         floor(client, args.concurrency, 2.0)  # warm-up
         bare = floor(client, args.concurrency, 8.0)
         client.observer = journal_observer(ctx)  # the worker journals every call, so does the campaign
@@ -209,7 +218,8 @@ def main() -> None:
             with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     results = {
-        "machine": "2 cores / 24 GiB", "database": url.split("@")[-1].split("/")[0], "latency_ms": LATENCY * 1000,
+        "machine": "2 cores / 24 GiB", "database": url.split("@")[-1].split("/")[0],
+        "latency_ms": LATENCY * 1000,
         "concurrency": args.concurrency, "ideal_per_second": ideal,
         "floor_bare_client_per_second": round(bare, 1),
         "unlimited": {**unlimited, "share_of_ideal": round(unlimited["items_per_second"] / ideal, 3),

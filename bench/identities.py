@@ -34,7 +34,7 @@ from rich.table import Table
 
 from app.api.auth import issue_dev_token
 from app.config import AuthSettings
-from app.db.repositories import SearchFilters
+from app.db.identity_queries import SearchFilters
 from app.domain.dates import birth_date_search
 from app.domain.traits import name_search_key
 from bench.common import (

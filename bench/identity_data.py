@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db.repositories import IdentityRepository, NewIdentity
+from app.db.identities import IdentityRepository, NewIdentity
 from app.domain.errors import InvalidTrait
 from app.domain.ins import OID_NIA, OID_NIR, Ins, InsRecord, nir_key
 from app.domain.status import Attribute, IdentityState

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.engine import make_url
 
-from app.db.repositories import IdentityRepository, SearchFilters
+from app.db.identity_queries import SearchFilters, search_statement
 
 Statement = tuple[str, dict[str, Any]]
 
@@ -57,7 +57,7 @@ class RawDatabase:
 
     def prepare(self, filters: Sequence[SearchFilters], limit: int) -> list[Statement]:
         """The search statement of each filter set, compiled for the driver."""
-        return [self.compile(IdentityRepository.search_statement(f, limit=limit, offset=0)) for f in filters]
+        return [self.compile(search_statement(f, limit=limit, offset=0)) for f in filters]
 
     def worker(self) -> tuple[Callable[[Statement], bool], Callable[[], None]]:
         """A (call, close) pair for one load thread."""

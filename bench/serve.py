@@ -2,9 +2,9 @@
 
 uvicorn's own ``--fd`` option wraps the descriptor as a Unix socket, so TCP_NODELAY is never set
 and every response waits for the peer's delayed ACK (about 40 ms): the socket is rebuilt here with
-its real family instead. Usage: ``python -m bench.serve FD WORKERS``. The application is Identito's API plus one route of
-the benchmark's own, ``/_bench/constant``: the floor of the API benchmarks (production code
-carries no benchmark hook).
+its real family instead. Usage: ``python -m bench.serve FD WORKERS``. The application is Identito's API
+plus one route of the benchmark's own, ``/_bench/constant``: the floor of the API benchmarks
+(production code carries no benchmark hook).
 """
 
 from __future__ import annotations

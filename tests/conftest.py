@@ -31,7 +31,9 @@ from app.services.context import Actor, ServiceContext
 # Property tests check behaviour, not speed: no per-example deadline (a loaded CI machine would
 # turn a slow example into a false failure), and no "too slow" health check.
 hypothesis_settings.register_profile(
-    "identito", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    "identito",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 hypothesis_settings.load_profile("identito")
 

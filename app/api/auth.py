@@ -144,7 +144,9 @@ def _reason(exc: JWTError) -> str:
     return "invalid token"
 
 
-def issue_dev_token(settings: AuthSettings, subject: str, roles: list[str], ttl_seconds: int = 8 * 3600) -> str:
+def issue_dev_token(
+    settings: AuthSettings, subject: str, roles: list[str], ttl_seconds: int = 8 * 3600
+) -> str:
     """A development token signed with the shared secret; refused unless dev tokens are enabled."""
     if not settings.dev_tokens or not settings.secret:
         raise RuntimeError(

@@ -12,8 +12,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
-from app.db.errors import DatabaseUnavailable, InvalidValue
 from app.api.validation import validation_errors
+from app.db.errors import DatabaseUnavailable, InvalidValue
 from app.domain.cover_page import DocumentRejected, DocumentTooLarge
 from app.domain.datamatrix import InvalidPayload
 from app.domain.errors import DomainError, InvalidTrait, NotAllowed, RuleViolation

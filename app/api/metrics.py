@@ -39,14 +39,19 @@ class Metrics:
         with self._lock:
             for (method, route, status), count in sorted(self.requests.items()):
                 lines.append(
-                    f'identito_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {count}'
+                    f'identito_http_requests_total{{method="{method}",route="{route}",'
+                    f'status="{status}"}} {count}'
                 )
             lines.append("# TYPE identito_http_request_duration_seconds histogram")
             for (method, route), b in sorted(self.latency.items()):
                 labels = f'method="{method}",route="{route}"'
                 for i, bound in enumerate(_BUCKETS):
-                    lines.append(f'identito_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(b[i])}')
-                lines.append(f'identito_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(b[-2])}')
+                    lines.append(
+                        f'identito_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {int(b[i])}'
+                    )
+                lines.append(
+                    f'identito_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {int(b[-2])}'
+                )
                 lines.append(f"identito_http_request_duration_seconds_count{{{labels}}} {int(b[-2])}")
                 lines.append(f"identito_http_request_duration_seconds_sum{{{labels}}} {b[-1]:.6f}")
         for collector in self.collectors:

@@ -33,7 +33,8 @@ class IdentityCreate(BaseModel):
     ipp: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     collection_method: str = Field(
         default="SM", max_length=4,
-        description="How the traits were collected (ZFD-5): SM typed, CV Carte Vitale, CB DataMatrix scan, RFID",
+        description="How the traits were collected (ZFD-5): "
+                    "SM typed, CV Carte Vitale, CB DataMatrix scan, RFID",
     )
 
 
@@ -113,7 +114,9 @@ class IdentityRead(BaseModel):
     ins: InsRead | None
     ins_history: list[InsHistoryRead]
     insi_at: datetime | None
-    collection_method: str = Field(description="How the traits were collected (ZFD-5): SM, CV, INSI, CB, RFID")
+    collection_method: str = Field(
+        description="How the traits were collected (ZFD-5): SM, CV, INSI, CB, RFID"
+    )
     version: int
 
     @classmethod

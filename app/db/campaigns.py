@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, literal, not_, or_, select, update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from app.db.tables import CampaignItemRow, CampaignRow, IdentityRow, InsRow
+from app.db.identity_rows import IDENTITY, INS
+from app.db.tables import CampaignItemRow, CampaignRow
 
 ITEM = CampaignItemRow.__table__  # type: ignore[attr-defined]
 CAMPAIGN = CampaignRow.__table__  # type: ignore[attr-defined]
@@ -133,20 +134,20 @@ def _campaign(row: Any) -> Campaign:
 
 def _identities(which: IdentityFilter) -> Any:
     """The ids of the identities a campaign takes; never inactive, DOUT or FICT ones, nor sex U."""
-    conditions: list[Any] = [col(IdentityRow.active), IdentityRow.sex != "U",
-                             not_(col(IdentityRow.attributes).like("%DOUT%")),
-                             not_(col(IdentityRow.attributes).like("%FICT%"))]
+    conditions: list[Any] = [IDENTITY.c.active, IDENTITY.c.sex != "U",
+                             not_(IDENTITY.c.attributes.like("%DOUT%")),
+                             not_(IDENTITY.c.attributes.like("%FICT%"))]
     if which.statuses is not None:
-        conditions.append(col(IdentityRow.status).in_(sorted(which.statuses)))
+        conditions.append(IDENTITY.c.status.in_(sorted(which.statuses)))
     if which.ids:
-        conditions.append(col(IdentityRow.id).in_(which.ids))
+        conditions.append(IDENTITY.c.id.in_(which.ids))
     if which.insi_before is not None:
-        insi_at = col(IdentityRow.insi_at)
+        insi_at = IDENTITY.c.insi_at
         conditions.append(or_(insi_at.is_(None), insi_at < which.insi_before))
     if which.with_active_ins:
-        has_ins = select(InsRow.id).where(and_(InsRow.identity_id == IdentityRow.id, col(InsRow.active)))
+        has_ins = select(INS.c.id).where(and_(INS.c.identity_id == IDENTITY.c.id, INS.c.active))
         conditions.append(has_ins.exists())
-    return select(IdentityRow.id).where(*conditions)
+    return select(IDENTITY.c.id).where(*conditions)
 
 
 class CampaignRepository:
@@ -173,7 +174,7 @@ class CampaignRepository:
         columns = ["identity_id", "campaign_id", "state"]
         self._session.execute(insert(CampaignItemRow).from_select(columns, ids))
         row.total = self._session.execute(
-            select(func.count()).where(CampaignItemRow.campaign_id == row.id)).scalar_one()
+            select(func.count()).where(ITEM.c.campaign_id == row.id)).scalar_one()
         self._session.add(row)
         self._session.flush()
         return _campaign(row)
@@ -226,9 +227,9 @@ class CampaignRepository:
     def report(self, campaign_id: int) -> list[ReportLine]:
         """Every item of a campaign with its identity's IPP, in the order of the snapshot."""
         rows = self._run(
-            select(ITEM.c.identity_id, IdentityRow.ipp, ITEM.c.state, ITEM.c.outcome, ITEM.c.code,
+            select(ITEM.c.identity_id, IDENTITY.c.ipp, ITEM.c.state, ITEM.c.outcome, ITEM.c.code,
                    ITEM.c.attempts, ITEM.c.finished_at, ITEM.c.worklist_item_id)
-            .join(IdentityRow, IdentityRow.id == ITEM.c.identity_id)
+            .join(IDENTITY, IDENTITY.c.id == ITEM.c.identity_id)
             .where(ITEM.c.campaign_id == campaign_id).order_by(ITEM.c.id))
         return [ReportLine(*row) for row in rows]
 

@@ -73,19 +73,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that rolls back whatever was not committed."""
-    session = Session(engine, expire_on_commit=False)
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-@contextmanager
 def _driver_errors(connection: Connection, statement: str | None = None) -> Iterator[Any]:
     """The connection's psycopg connection; a driver error is raised as the SQLAlchemy exception
     it would have been (an IntegrityError stays an IntegrityError, parameters hidden), and a

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from app.db.hl7_tables import InboundMessageRow, QuarantineRow
 
 INBOUND_MESSAGE = InboundMessageRow.__table__  # type: ignore[attr-defined]
+QUARANTINE = QuarantineRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class QuarantinedMessage:
     note: str | None
 
 
-def _quarantined(row: QuarantineRow) -> QuarantinedMessage:
+def _quarantined(row: Any) -> QuarantinedMessage:
     return QuarantinedMessage(
         row.id or 0, row.sender, row.control_id, row.received_at, bytes(row.raw), row.error_code,
         row.error_field, row.error_text, row.state, row.resolved_at, row.resolved_by, row.note,
@@ -74,11 +75,11 @@ class InboundLog:
     def answer(self, sender: str, control_id: str) -> StoredAnswer | None:
         """The ACK already sent for this sender's MSH-10, if any."""
         row = self._session.execute(
-            select(InboundMessageRow).where(
-                InboundMessageRow.sender == sender, InboundMessageRow.control_id == control_id
-            )
-        ).scalar_one_or_none()
-        return StoredAnswer(row.ack, row.ack_code, row.identity_id, row.content_digest) if row else None
+            select(INBOUND_MESSAGE.c.ack, INBOUND_MESSAGE.c.ack_code, INBOUND_MESSAGE.c.identity_id,
+                   INBOUND_MESSAGE.c.content_digest)
+            .where(INBOUND_MESSAGE.c.sender == sender, INBOUND_MESSAGE.c.control_id == control_id)
+        ).first()
+        return StoredAnswer(*row) if row is not None else None
 
     def quarantine(
         self, *, sender: str, control_id: str, event: str, at: datetime, raw: bytes, error_code: str,
@@ -100,25 +101,25 @@ class InboundLog:
     def is_quarantined(self, sender: str, control_id: str, raw: bytes) -> bool:
         """Whether these very bytes are already in quarantine, still open."""
         found = self._session.execute(
-            select(QuarantineRow.id).where(
-                QuarantineRow.sender == sender, QuarantineRow.control_id == control_id,
-                QuarantineRow.state == "open", QuarantineRow.raw == raw,
+            select(QUARANTINE.c.id).where(
+                QUARANTINE.c.sender == sender, QUARANTINE.c.control_id == control_id,
+                QUARANTINE.c.state == "open", QUARANTINE.c.raw == raw,
             ).limit(1)
         ).first()
         return found is not None
 
     def quarantined(self, item_id: int, *, for_update: bool = False) -> QuarantinedMessage | None:
         """One quarantined message."""
-        stmt = select(QuarantineRow).where(QuarantineRow.id == item_id)
-        row = self._session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
+        stmt = select(QUARANTINE).where(QUARANTINE.c.id == item_id)
+        row = self._session.execute(stmt.with_for_update() if for_update else stmt).first()
         return _quarantined(row) if row is not None else None
 
     def quarantined_list(self, state: str | None, *, limit: int, offset: int) -> list[QuarantinedMessage]:
         """Quarantined messages (of one state), oldest first."""
-        stmt = select(QuarantineRow)
+        stmt = select(QUARANTINE)
         if state:
-            stmt = stmt.where(QuarantineRow.state == state)
-        rows = self._session.execute(stmt.order_by(col(QuarantineRow.id)).limit(limit).offset(offset)).scalars()
+            stmt = stmt.where(QUARANTINE.c.state == state)
+        rows = self._session.execute(stmt.order_by(QUARANTINE.c.id).limit(limit).offset(offset))
         return [_quarantined(r) for r in rows]
 
     def close_quarantined(self, item_id: int, *, state: str, at: datetime, by: str, note: str) -> None:
@@ -132,5 +133,5 @@ class InboundLog:
     def forget_answer(self, quarantine_id: int) -> None:
         """Forget the AE stored for a quarantined message (re-run: it gets a new answer)."""
         self._session.execute(
-            delete(InboundMessageRow).where(col(InboundMessageRow.quarantine_id) == quarantine_id)
+            delete(INBOUND_MESSAGE).where(INBOUND_MESSAGE.c.quarantine_id == quarantine_id)
         )

@@ -21,9 +21,9 @@ from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from app.db.documents import DocumentRepository
 from app.db.engine import Precompiled
 from app.db.hl7_tables import OutboxMessageRow, SubscriberEventRow, SubscriberRow
-from app.db.repositories import IdentityRepository
 from app.db.subscribers import Subscriber
 from app.domain.identity import IdentityChange
 from app.domain.snapshot import change_snapshot, event_for
@@ -166,7 +166,7 @@ class OutboxSink:
         """Snapshots now; then one row per interested subscriber and change (none when nobody
         subscribes), written with the commit."""
         validated = [c.identity.id for c in changes if c.identity.state.document]
-        documents = IdentityRepository(session).latest_documents(validated)
+        documents = DocumentRepository(session).latest(validated)
         rows = [
             LiveRow(c.identity.id, event_for(c), change_snapshot(c, documents.get(c.identity.id)))
             for c in changes

@@ -12,13 +12,8 @@ Speed machinery, and its rules (the hot paths are the HL7 feed, the desk and cam
 - **Pipelined commit** (``engine.commit_with``): at ``commit()`` the sinks read first, then their
   writes, the audit rows and the ``insert_at_commit`` rows are sent together with the COMMIT, in
   one round trip on PostgreSQL. Those writes must not read results (inserts without RETURNING).
-- **Lock-ahead and deferred saves** (``IdentityRepository.lock_by_ipps``): a group of HL7 messages
-  locks and reads its identities in one statement; the UPDATE of a row this transaction holds
-  locked at a known version cannot fail its version check, so it is deferred: the repository
-  writes it before its next statement on identity rows, and the unit of work writes what is left
-  with the COMMIT. A statement of another repository that reads identity rows after a lock-ahead
-  must call ``write_deferred()`` first (none does today). On SQLite ``lock_by_ipps`` is a no-op
-  with the same result: each identity is read when asked, its save runs at once.
+- **Lock-ahead and deferred saves**: a group of HL7 messages locks and reads its identities in one
+  statement, and their saves go with the COMMIT; the rule is written once, in ``app.db.identities``.
 - **Precompiled statements** (``engine.Precompiled``): constant hot statements run on the driver.
 
 Exceptions leave a unit of work or a read in storage terms (``app.db.errors.translated``): a
@@ -39,16 +34,18 @@ from sqlalchemy import Table, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db.engine import Precompiled, commit_with
-from app.db.errors import translated
 from app.db.audit import AuditLog
 from app.db.campaigns import CampaignRepository
+from app.db.documents import DocumentRepository
+from app.db.engine import Precompiled, commit_with
+from app.db.errors import translated
+from app.db.identities import IdentityRepository
+from app.db.identity_queries import IdentitySearch
 from app.db.inbound_log import InboundLog
 from app.db.insi_calls import InsiCallRepository
 from app.db.outbox import OutboxRepository
 from app.db.proposals import ProposalRepository
 from app.db.replays import ReplayRepository
-from app.db.repositories import IdentityRepository
 from app.db.subscribers import SubscriberRepository
 from app.db.worklists import WorklistRepository
 from app.domain.identity import IdentityChange, diff
@@ -118,6 +115,16 @@ class Repositories:
     def identities(self) -> IdentityRepository:
         """Identities, their INS, documents and audit trail."""
         return IdentityRepository(self.session)
+
+    @cached_property
+    def identity_search(self) -> IdentitySearch:
+        """Search pages and counts of identities."""
+        return IdentitySearch(self.session)
+
+    @cached_property
+    def documents(self) -> DocumentRepository:
+        """Identity document checks."""
+        return DocumentRepository(self.session)
 
     @cached_property
     def inbound(self) -> InboundLog:
@@ -212,6 +219,11 @@ class UnitOfWork:
             _raise_translated(exc)
 
     @property
+    def documents(self) -> DocumentRepository:
+        """Identity document checks."""
+        return self._tx.documents
+
+    @property
     def inbound(self) -> InboundLog:
         """The inbound log and the quarantine."""
         return self._tx.inbound
@@ -262,13 +274,6 @@ class UnitOfWork:
     def today(self) -> date:
         """Today's date by the database's clock."""
         return self.now().date()
-
-    @property
-    def session(self) -> Session:
-        """The transaction's session, the deferred identity saves written first (see the module
-        docstring). For the repositories still reached through it."""
-        self.write_deferred()
-        return self._tx.session
 
     def write_deferred(self) -> None:
         """Write the deferred identity saves now (before a statement that reads identity rows)."""
@@ -329,7 +334,7 @@ class UnitOfWork:
             for pending in writes:
                 if pending is not None:
                     pending()
-            tx.identities.add_audits(tx.audits)
+            tx.audit_log.add(tx.audits)
             for table, rows in tx.inserts:
                 _plain_insert(table).execute(tx.session.connection(), rows)
 

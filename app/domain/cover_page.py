@@ -102,11 +102,6 @@ class DocumentInfo:
     author: str | None = None
     establishment: str | None = None
 
-    @property
-    def empty(self) -> bool:
-        """Whether the caller gave nothing."""
-        return not (self.title or self.document_date or self.author or self.establishment)
-
 
 @dataclass(frozen=True, slots=True)
 class CoverPageData:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from app.domain.errors import DomainError
 from app.domain.messages import register
+from app.domain.traits import derive_first_name
 
 register(
     "insi-configuration",
@@ -146,7 +147,7 @@ class ReturnedTraits:
     @property
     def first_birth_first_name(self) -> str:
         """The first word of ListePrenom (insi.md)."""
-        return self.first_names.split(" ")[0] if self.first_names else ""
+        return derive_first_name(self.first_names) if self.first_names else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.domain.errors import InvalidTrait
+from app.domain.errors import InvalidTrait, RuleViolation
 from app.domain.ins import Ins
 from app.domain.insi import (
     Attempt,
@@ -38,9 +38,9 @@ register(
     "corrigez d'abord l'identité.",
 )
 register(
-    "insi-sex-unsupported",
-    "INSi knows sex M and F only: no call is possible with this sex.",
-    "L'INSi ne connaît que les sexes M et F : aucun appel n'est possible avec ce sexe.",
+    "insi-sex-u",
+    "INSi knows sex M and F only: set the sex before calling INSi.",
+    "L'INSi ne connaît que les sexes M et F : renseignez le sexe avant d'appeler l'INSi.",
 )
 register(
     "insi-assertion-invalid",
@@ -61,12 +61,19 @@ def check_traits_query(query: TraitsQuery) -> None:
     _exact(query.birth_name, TraitName.BIRTH_NAME)
     for name in query.first_names:
         _exact(name, TraitName.FIRST_NAMES, first_names=True)
-    if query.sex not in ("M", "F"):
-        raise InvalidTrait("insi-sex-unsupported", field=TraitName.SEX)
+    check_insi_sex(query.sex)
     if query.birth_place_code is not None and (
         normalise_birth_place(query.birth_place_code) != query.birth_place_code
     ):
         raise InvalidTrait("birth-place-shape", field=TraitName.BIRTH_PLACE_CODE)
+
+
+def check_insi_sex(sex: str) -> None:
+    """INSi knows sex M and F only: no call for a U identity (ins-rniv §2, insi.md)."""
+    if sex not in ("M", "F"):
+        if sex != "U":
+            raise InvalidTrait("sex-invalid", field=TraitName.SEX)
+        raise RuleViolation("insi-sex-u", field=TraitName.SEX, rule="ins-rniv §2")
 
 
 def check_vitale_query(query: VitaleQuery) -> None:

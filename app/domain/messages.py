@@ -54,7 +54,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "trait-digit": ("{field} may not contain digits.", "{field} ne peut pas contenir de chiffres."),
     "trait-forbidden-char": (
         "{field} contains the forbidden character '{char}' (letters, space, hyphen and apostrophe only).",
-        "{field} contient le caractère interdit « {char} » (lettres, espace, tiret et apostrophe uniquement).",
+        "{field} contient le caractère interdit « {char} » (lettres, espace, tiret et apostrophe "
+        "uniquement).",
     ),
     "trait-bad-edge": (
         "{field} may not start or end with a space, hyphen or apostrophe.",
@@ -62,7 +63,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "trait-doubled-punctuation": (
         "{field} contains doubled or adjacent separators (only a double hyphen is allowed, in names).",
-        "{field} contient des séparateurs doublés ou accolés (seul le double tiret est admis, dans les noms).",
+        "{field} contient des séparateurs doublés ou accolés (seul le double tiret est admis, "
+        "dans les noms).",
     ),
     "first-name-not-in-list": (
         "The first birth first name must be the first of the birth first names.",
@@ -75,7 +77,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sex-invalid": ("Sex must be M, F or U.", "Le sexe doit être M, F ou U."),
     "birth-place-shape": (
         "Birth place must be a 5-character INSEE code (2A/2B for Corsica, 99xxx abroad).",
-        "Le lieu de naissance doit être un code INSEE de 5 caractères (2A/2B pour la Corse, 99xxx à l'étranger).",
+        "Le lieu de naissance doit être un code INSEE de 5 caractères (2A/2B pour la Corse, "
+        "99xxx à l'étranger).",
     ),
     "birth-place-unknown": (
         "Birth place code is not in the configured INSEE code list.",
@@ -160,7 +163,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "strict-edit-needs-identitovigilance": (
         "Strict traits of a {status} identity can only be changed by the identitovigilance cell.",
-        "Les traits stricts d'une identité {status} ne peuvent être modifiés que par la cellule d'identitovigilance.",
+        "Les traits stricts d'une identité {status} ne peuvent être modifiés que par la cellule "
+        "d'identitovigilance.",
     ),
 }
 

@@ -171,10 +171,6 @@ class Traits:
         """A copy with some traits replaced (already normalised)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    @property
-    def insi_eligible(self) -> bool:
-        """INSi knows M and F only (insi.md: Sexe M|F)."""
-        return self.sex is not Sex.U
 
 
 def build_traits(

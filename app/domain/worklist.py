@@ -119,10 +119,12 @@ MARRIED_NAME_AGE = 50
 for _hint, _en, _fr in [
     (Hint.USED_NAME_AS_BIRTH_NAME,
      "Not found: is the used name typed as the birth name? Check the birth name on the identity document.",
-     "Non trouvé : le nom utilisé a-t-il été saisi comme nom de naissance ? Vérifiez le nom de naissance sur le justificatif."),
+     "Non trouvé : le nom utilisé a-t-il été saisi comme nom de naissance ? Vérifiez le nom de naissance "
+     "sur le justificatif."),
     (Hint.MARRIED_NAME,
      "Not found: for a woman, the married name is often typed as the birth name; check it on the document.",
-     "Non trouvé : pour une femme, le nom d'usage est souvent saisi comme nom de naissance ; vérifiez-le sur le justificatif."),
+     "Non trouvé : pour une femme, le nom d'usage est souvent saisi comme nom de naissance ; "
+     "vérifiez-le sur le justificatif."),
     (Hint.CHECK_TRAITS,
      "Not found: check every strict trait against an identity document, then try again.",
      "Non trouvé : vérifiez chaque trait strict sur un justificatif d'identité, puis relancez."),
@@ -134,7 +136,8 @@ for _hint, _en, _fr in [
      "Les traits INSi diffèrent des traits locaux : comparez avec le justificatif avant d'accepter."),
     (Hint.DUPLICATE_OR_COLLISION,
      "The INS is already held by another identity: possible duplicate (merge) or collision (identity error).",
-     "L'INS est déjà porté par une autre identité : doublon possible (fusion) ou collision (erreur d'identité)."),
+     "L'INS est déjà porté par une autre identité : doublon possible (fusion) ou collision "
+     "(erreur d'identité)."),
     (Hint.RETRY_LATER,
      "INSi could not answer: retry later (this is not a \"not found\").",
      "L'INSi n'a pas pu répondre : relancez plus tard (ce n'est pas un « non trouvé »)."),
@@ -146,7 +149,8 @@ for _hint, _en, _fr in [
      "Le justificatif d'identité est expiré : contrôlez un justificatif valide à la prochaine venue."),
     (Hint.REVIEW_FOUND,
      "INSi found this identity with the same traits: check an identity document, then accept the retrieval.",
-     "L'INSi a trouvé cette identité avec les mêmes traits : contrôlez un justificatif puis acceptez la récupération."),
+     "L'INSi a trouvé cette identité avec les mêmes traits : contrôlez un justificatif puis acceptez "
+     "la récupération."),
     (Hint.IDENTIFIER_CONFLICT,
      "A message gave this identity's identifier to a person with other strict traits: check both with "
      "the sender (identifier reused, collision, or a correction to make as an update), then re-run or "
@@ -192,7 +196,8 @@ register("worklist-item-resolved",
 register("worklist-item-closed",
          "Worklist item {ident} was already closed automatically on {at} UTC: {event} (action of {by}).",
          "L'anomalie {ident} a déjà été close automatiquement le {at} UTC : {event} (action de {by}).")
-register("resolution-unknown", "Unknown resolution {value}: use corrected, confirmed, merged, retried or no_action.",
+register("resolution-unknown",
+         "Unknown resolution {value}: use corrected, confirmed, merged, retried or no_action.",
          "Résolution inconnue {value} : utilisez corrected, confirmed, merged, retried ou no_action.")
 
 

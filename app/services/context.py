@@ -36,11 +36,6 @@ class ServiceContext:
         """The database engine (for the composition root: schema check, disposal)."""
         return self.db.engine
 
-    @property
-    def read_engine(self) -> Engine:
-        """The autocommit engine of reads (for code not yet moved to ``reading``)."""
-        return self.db.read_engine
-
     def now(self) -> datetime:
         """The service clock."""
         return self.db.now()

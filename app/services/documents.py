@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from app.db.repositories import IdentityRepository
+from app.db.identities import IdentityRepository
 from app.domain.cover_page import (
     Comparison,
     CoverPageData,

@@ -64,7 +64,8 @@ register(
 register(
     "stale-version",
     "The identity changed since you read it (current version {current}): reload it and try again.",
-    "L'identité a été modifiée depuis votre lecture (version actuelle {current}) : rechargez-la puis recommencez.",
+    "L'identité a été modifiée depuis votre lecture (version actuelle {current}) : rechargez-la puis "
+    "recommencez.",
 )
 register(
     "version-required",

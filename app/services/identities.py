@@ -217,7 +217,7 @@ def apply_traits(
         if Event.INS_DEACTIVATED in events:
             uow.identities.deactivate_ins(before.id, now)
         if Event.DOCUMENTS_SET_ASIDE in events:
-            uow.identities.set_aside_documents(before.id, uow.actor.subject, "strict traits changed", now)
+            uow.documents.set_aside(before.id, uow.actor.subject, "strict traits changed", now)
         if document is not None:
             check = _add_check(uow, before.id, document, high_trust)
     after = _replace(before, traits=traits, state=state, source=source)
@@ -240,7 +240,7 @@ def _document_high_trust(ctx: ServiceContext, document: DocumentInput | None) ->
 
 
 def _add_check(uow: UnitOfWork, identity_id: int, document: DocumentInput, high_trust: bool) -> DocumentCheck:
-    return uow.identities.add_document(
+    return uow.documents.add(
         identity_id, parse_document_type(document.type).value, high_trust=high_trust,
         checked_by=uow.actor.subject, checked_at=uow.now(), expires_on=document.expires_on,
         no_expiry_printed=document.no_expiry_printed,
@@ -279,7 +279,7 @@ def record_document(
         check_version(before, expected_version)
         high_trust = check_document(doc_type, document.expires_on, ctx.today(), ctx.high_trust_documents,
                                     no_expiry_printed=document.no_expiry_printed)
-        check_not_recorded(uow.identities.document_checks(identity_id), doc_type, document.expires_on)
+        check_not_recorded(uow.documents.of_identity(identity_id), doc_type, document.expires_on)
         state, events = before.state.document_checked(high_trust)
         check = _add_check(uow, before.id, document, high_trust)
         after = store(uow, before, _replace(before, state=state), "document_checked") if events else before
@@ -299,11 +299,11 @@ def withdraw_document(
         raise MissingReason(field="reason", why="withdrawal")
     with ctx.unit_of_work(actor) as uow:
         before = load(uow, identity_id)
-        withdrawn = uow.identities.withdraw_document(identity_id, document_id, at=uow.now(), by=actor.subject,
+        withdrawn = uow.documents.withdraw(identity_id, document_id, at=uow.now(), by=actor.subject,
                                                      reason=reason)
         if withdrawn is None:
             raise NotFound(what="Document", ident=document_id)
-        others = any_counts(uow.identities.document_checks(identity_id), ctx.today(), except_id=document_id)
+        others = any_counts(uow.documents.of_identity(identity_id), ctx.today(), except_id=document_id)
         state, events = before.state.document_withdrawn(others)
         after = store(uow, before, _replace(before, state=state), "document_withdrawn") if events else before
         uow.audit("document.withdrawn", before.id,
@@ -352,7 +352,7 @@ def _change_attribute(
         if Event.INS_DEACTIVATED in events:
             uow.identities.deactivate_ins(before.id, now)
         if Event.DOCUMENTS_SET_ASIDE in events:
-            uow.identities.set_aside_documents(before.id, actor.subject, f"attribute {code}", now)
+            uow.documents.set_aside(before.id, actor.subject, f"attribute {code}", now)
         after = store(uow, before, _replace(before, state=state), f"attribute_{verb}", attribute=code)
         uow.audit(f"attribute.{verb}", before.id, before.snapshot(), after.snapshot(), reason)
         uow.commit()

@@ -29,6 +29,7 @@ from app.domain.insi import (
     VitaleQuery,
 )
 from app.domain.insi_rules import (
+    check_insi_sex,
     check_traits_query,
     check_vitale_query,
     compare_verification,
@@ -39,7 +40,7 @@ from app.domain.insi_rules import (
 from app.domain.messages import register, register_terms
 from app.domain.roles import Role, require_any
 from app.domain.status import Event, Status
-from app.domain.traits import Sex, TraitName, Traits
+from app.domain.traits import Sex, TraitName, Traits, derive_first_name
 from app.domain.worklist import ClosingEvent, Hint, WorklistKind, not_found_hint
 from app.services.context import Actor, ServiceContext, UnitOfWork
 from app.services.errors import NotFound
@@ -48,8 +49,6 @@ from app.services.worklists import close_items, open_item
 
 DESK = (Role.ADMISSION, Role.IDENTITOVIGILANCE)
 
-register("insi-sex-u", "INSi knows sex M and F only: set the sex before calling INSi.",
-         "L'INSi ne connaît que les sexes M et F : renseignez le sexe avant d'appeler l'INSi.")
 register("insi-traits-not-eligible", "{field} cannot be sent to INSi as it is: correct it first.",
          "{field} ne peut pas être envoyé à l'INSi en l'état : corrigez-le d'abord.")
 register("proposal-expired", "This INSi proposal has expired: run the retrieval again.",
@@ -97,8 +96,7 @@ def check_eligible(identity: Identity) -> None:
     INS profile."""
     identity.check_open()
     identity.state.check_insi_allowed()
-    if identity.traits.sex is Sex.U:
-        raise RuleViolation("insi-sex-u", field="sex", rule="ins-rniv §2")
+    check_insi_sex(identity.traits.sex.value)
     try:
         check_traits_query(query_from_traits(identity.traits, all_first_names=True, with_place=True))
     except InvalidTrait as exc:
@@ -132,7 +130,7 @@ def returned_traits(answer: dict[str, Any], local: Traits) -> Traits:
         local,
         birth_name=t["birth_name"],
         first_names=names,
-        first_name=t.get("first_name") or names.split(" ")[0],
+        first_name=t.get("first_name") or derive_first_name(names),
         sex=Sex(t["sex"]),
         birth_date=date.fromisoformat(t["birth_date"]),
         birth_date_completed=False,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlmodel import Session
-
-from app.db.repositories import IdentityRepository, SearchFilters
-from app.db.tables import AuditEventRow
+from app.db.audit import AuditEvent
+from app.db.identity_queries import SearchFilters
 from app.domain.dates import birth_date_search
 from app.domain.documents import DocumentCheck
 from app.domain.errors import InvalidTrait
@@ -28,8 +26,8 @@ register("status-unknown", "Unknown status {value}: use one of {valid}.",
 def get_identity(ctx: ServiceContext, actor: Actor, identity_id: int) -> Identity:
     """One identity by id."""
     require_any(actor.roles, *READERS)
-    with Session(ctx.read_engine) as session:
-        identity = IdentityRepository(session).get(identity_id)
+    with ctx.reading() as reader:
+        identity = reader.identities.get(identity_id)
     if identity is None:
         raise NotFound(what="Identity", ident=identity_id)
     return identity
@@ -72,8 +70,8 @@ def search_identities(
         ins=check_matricule(ins) if ins else None,
         status=_status(status) if status else None,
     )
-    with Session(ctx.read_engine) as session:
-        return IdentityRepository(session).search(filters, limit=limit, offset=offset)
+    with ctx.reading() as reader:
+        return reader.identity_search.search(filters, limit=limit, offset=offset)
 
 
 def _status(value: str) -> str:
@@ -87,27 +85,25 @@ def _status(value: str) -> str:
 
 def identity_history(
     ctx: ServiceContext, actor: Actor, identity_id: int, *, limit: int = 100, offset: int = 0
-) -> list[AuditEventRow]:
+) -> list[AuditEvent]:
     """The audit trail of an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
-    with Session(ctx.read_engine) as session:
-        repo = IdentityRepository(session)
-        if repo.get(identity_id) is None:
+    with ctx.reading() as reader:
+        if reader.identities.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
-        return repo.audit(identity_id, limit=limit, offset=offset)
+        return reader.audit_log.trail(identity_id, limit=limit, offset=offset)
 
 
 def identity_documents(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[DocumentCheck]:
     """Document checks recorded for an identity, newest first."""
     require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.ADMIN)
-    with Session(ctx.read_engine) as session:
-        repo = IdentityRepository(session)
-        if repo.get(identity_id) is None:
+    with ctx.reading() as reader:
+        if reader.identities.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
-        return repo.document_checks(identity_id)
+        return reader.documents.of_identity(identity_id)
 
 
 def identity_counts(ctx: ServiceContext) -> dict[str, int]:
     """Identities per RNIV status (for /metrics)."""
     with ctx.reading() as reader:
-        return reader.identities.count_by_status()
+        return reader.identity_search.count_by_status()

@@ -76,7 +76,7 @@ def replay_step(ctx: ServiceContext, job_id: int, limit: int) -> int:
         assert subscriber is not None
         ids = uow.replays.next_identities(job, limit)
         identities = uow.identities.get_many(ids, for_update=True)
-        documents = uow.identities.latest_documents(ids)
+        documents = uow.documents.latest(ids)
         items = [
             (identity.id, "A31", identity_snapshot(identity, None, documents.get(identity.id)))
             for identity in identities

@@ -97,7 +97,9 @@ class InboundPipeline:
             acks.append(encode(result.ack or "", header.charset if header else UTF8))
         return acks
 
-    def _refused(self, header: Header | None, command: InboundCommand, result: InboundResult) -> InboundResult:
+    def _refused(
+        self, header: Header | None, command: InboundCommand, result: InboundResult
+    ) -> InboundResult:
         assert result.error is not None
         return inbound.quarantine(self.ctx, command, result.error, self._ack(header, "AE", result.error))
 
@@ -174,7 +176,9 @@ class InboundPipeline:
         )
 
 
-def rerun_processor(ctx: ServiceContext, settings: Settings) -> Callable[[bytes | str, bytes | None], tuple[str, str]]:
+def rerun_processor(
+    ctx: ServiceContext, settings: Settings
+) -> Callable[[bytes | str, bytes | None], tuple[str, str]]:
     """Run a (possibly operator-fixed) message through the inbound pipeline; (MSA-1, ACK text).
 
     The ACK answers the message the sender sent (``original``): a resend of it gets this ACK.
@@ -187,6 +191,9 @@ def rerun_processor(ctx: ServiceContext, settings: Settings) -> Callable[[bytes 
             message = message.encode(codec_of(header.charset) if header else "utf-8", errors="replace")
         ack = pipeline.process(message, answers=original)
         ack_header = sniff_header(ack)
-        return parse_ack(ack).code, ack.decode(codec_of(ack_header.charset if ack_header else UTF8), "replace")
+        return (
+            parse_ack(ack).code,
+            ack.decode(codec_of(ack_header.charset if ack_header else UTF8), "replace"),
+        )
 
     return process

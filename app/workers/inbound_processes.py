@@ -78,10 +78,6 @@ class WorkerProcess:
             raise RuntimeError(f"MLLP worker process failed: {payload}")
         return payload  # type: ignore[no-any-return]
 
-    def alive(self) -> bool:
-        """Whether the process still runs."""
-        return self.process.is_alive()
-
     def stop(self) -> None:
         """Close the pipe (the worker then exits) and wait for it."""
         self.conn.close()

@@ -13,8 +13,10 @@ from app.db.tables import AuditEventRow, IdentityDocumentRow, IdentityRow
 from tests.conftest import auth
 
 ANY_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=5,
 )
 TEXTS = st.one_of(
@@ -93,8 +95,9 @@ def test_query_parameters_never_500(client: TestClient, settings) -> None:
     headers = auth(settings, "admission")
 
     @FUZZ
-    @given(st.dictionaries(st.sampled_from(["birth_name", "first_name", "birth_date", "sex", "birth_place_code",
-                                            "ipp", "ins", "status", "limit", "offset", "exact"]),
+    @given(st.dictionaries(st.sampled_from(["birth_name", "first_name", "birth_date", "sex",
+                                            "birth_place_code", "ipp", "ins", "status", "limit", "offset",
+                                            "exact"]),
                            st.text(max_size=20), max_size=4))
     def check(params: dict) -> None:
         response = client.get("/identities", params=params, headers=headers)

@@ -1,4 +1,5 @@
-"""A database restart under traffic (PostgreSQL): one clear 503, nothing half-written, then service resumes."""
+"""A database restart under traffic (PostgreSQL): one clear 503, nothing half-written, then service
+resumes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 
 def _kill_application_backends(database_url: str) -> int:
     """What a PostgreSQL restart does to the pooled connections: close them under the application."""
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with psycopg.connect(
+        database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         return len(conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall())
@@ -33,6 +36,7 @@ def test_broken_connections_give_one_503_then_the_pool_recovers(client, settings
 
     retried = client.post("/identities", json={**DUPONT, "birth_name": "Martin"}, headers=headers)
     assert retried.status_code == 201
-    found = client.get("/identities", params={"birth_name": "MARTIN", "exact": "true"}, headers=headers).json()
+    found = client.get("/identities", params={"birth_name": "MARTIN", "exact": "true"},
+                       headers=headers).json()
     items = found["items"] if isinstance(found, dict) else found
     assert len(items) == 1  # the failed attempt left nothing behind

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlmodel import Session
 
-from app.db.repositories import IdentityRepository
+from app.db.identities import IdentityRepository
 from app.db.tables import IdentityRow
 from app.domain.datamatrix import GS
 from app.domain.ins import OID_NIR, Ins, InsRecord

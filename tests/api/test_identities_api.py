@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.config import Settings
-from app.db.repositories import IdentityRepository
+from app.db.identities import IdentityRepository
 from app.db.tables import AuditEventRow, IdentityRow
 from app.domain.ins import OID_NIR, Ins, InsRecord
 from app.services.context import ServiceContext
@@ -18,7 +18,8 @@ DUPONT = {"birth_name": "Dupont", "first_names": "Jean Pierre", "birth_date": "1
 
 
 def _create(client: TestClient, settings: Settings, body: dict | None = None, *roles: str) -> dict:
-    response = client.post("/identities", json=body or DUPONT, headers=auth(settings, *(roles or ("admission",))))
+    response = client.post("/identities", json=body or DUPONT,
+                           headers=auth(settings, *(roles or ("admission",))))
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -70,7 +71,8 @@ def test_bad_traits_give_422_problem_and_write_nothing(client, settings, ctx) ->
 
 def test_french_titles_when_configured(client, settings) -> None:
     client.app.state.settings = settings.model_copy(update={"language": "fr"})
-    response = client.post("/identities", json={**DUPONT, "birth_name": "Œuf"}, headers=auth(settings, "admission"))
+    response = client.post("/identities", json={**DUPONT, "birth_name": "Œuf"},
+                           headers=auth(settings, "admission"))
     assert response.json()["title"] == "Données invalides"
     assert "ligature" in response.json()["detail"] and "nom de naissance" in response.json()["detail"].lower()
 
@@ -78,7 +80,8 @@ def test_french_titles_when_configured(client, settings) -> None:
 def test_ipp_given_and_unique(client, settings) -> None:
     first = _create(client, settings, {**DUPONT, "ipp": "IPP-42"})
     assert first["ipp"] == "IPP-42"
-    response = client.post("/identities", json={**DUPONT, "ipp": "IPP-42"}, headers=auth(settings, "admission"))
+    response = client.post("/identities", json={**DUPONT, "ipp": "IPP-42"},
+                           headers=auth(settings, "admission"))
     assert response.status_code == 409
     assert "IPP-42" in response.json()["detail"]
 
@@ -93,10 +96,10 @@ def test_get_and_404(client, settings) -> None:
 
 def test_search(client, settings, ctx) -> None:
     a = _create(client, settings)
-    b = _create(client, settings, {"birth_name": "Dupond", "first_names": "Hélène", "birth_date": "1975-01-02",
-                                   "sex": "F", "used_name": "Martin"})
-    c = _create(client, settings, {"birth_name": "Martinez", "first_names": "Paul Jean", "birth_date": "1990-03-04",
-                                   "sex": "M"})
+    b = _create(client, settings, {"birth_name": "Dupond", "first_names": "Hélène",
+                                   "birth_date": "1975-01-02", "sex": "F", "used_name": "Martin"})
+    c = _create(client, settings, {"birth_name": "Martinez", "first_names": "Paul Jean",
+                                   "birth_date": "1990-03-04", "sex": "M"})
     _give_ins(ctx, c["id"], "RECUP")
     h = auth(settings, "admission")
 
@@ -209,16 +212,22 @@ def test_attributes(client, settings, ctx) -> None:
     _give_ins(ctx, created["id"], "QUAL")
     url = f"/identities/{created['id']}/attributes"
     cell = auth(settings, "identitovigilance")
-    assert client.post(url, json={"code": "DOUT", "reason": "x"}, headers=auth(settings, "admission")).status_code == 403
+    assert client.post(url, json={"code": "DOUT", "reason": "x"},
+                       headers=auth(settings, "admission")).status_code == 403
     assert client.post(url, json={"code": "DOUT"}, headers=cell).status_code == 422
     assert client.post(url, json={"code": "XXXX", "reason": "x"}, headers=cell).status_code == 422
     dout = client.post(url, json={"code": "DOUT", "reason": "traits incohérents"}, headers=cell)
     assert dout.status_code == 200
-    assert dout.json()["status"] == "PROV" and dout.json()["attributes"] == ["DOUT"] and dout.json()["ins"] is None
+    assert (
+        dout.json()["status"] == "PROV"
+        and dout.json()["attributes"] == ["DOUT"]
+        and dout.json()["ins"] is None
+    )
     fict = client.post(url, json={"code": "FICT", "reason": "x"}, headers=cell)
     assert fict.status_code == 409
     version = client.get(f"/identities/{created['id']}", headers=cell).headers["ETag"]
-    doc = client.post(f"/identities/{created['id']}/documents", json={"type": "CN", "expires_on": "2099-01-01"},
+    doc = client.post(f"/identities/{created['id']}/documents",
+                      json={"type": "CN", "expires_on": "2099-01-01"},
                       headers={**cell, "If-Match": version})
     assert doc.status_code == 409
     homa = client.post(url, json={"code": "HOMA", "reason": "homonyme"}, headers=cell)

@@ -164,9 +164,10 @@ def test_production_never_calls_without_a_credential(database_url, sim_http):
     from app.config import Settings
 
     with pytest.raises(ValueError, match="SIMULATOR"):
-        Settings(environment="production", auth={"secret": "s"}, insi={"endpoint": sim_http.url, "simulator": True})
-    settings = Settings(environment="production", database_url=database_url, auth={"secret": "production-secret"},
-                        insi={"endpoint": sim_http.url}, language="en")
+        Settings(environment="production", auth={"secret": "s"},
+                 insi={"endpoint": sim_http.url, "simulator": True})
+    settings = Settings(environment="production", database_url=database_url,
+                        auth={"secret": "production-secret"}, insi={"endpoint": sim_http.url}, language="en")
     assert settings.insi.simulator is False
     from jose import jwt
 

@@ -59,7 +59,8 @@ def test_code_filters_ignore_case(client, settings) -> None:
     ajaccio = _create(client, settings, "Martin", birth_place_code="2a004", sex="f")
     man = _create(client, settings, "Martin", sex="M")
     checked = _create(client, settings, "Martin")
-    document = client.post(f"/identities/{checked}/documents", json={"type": "cn", "expires_on": "2099-01-01"},
+    document = client.post(f"/identities/{checked}/documents",
+                           json={"type": "cn", "expires_on": "2099-01-01"},
                            headers={**auth(settings, "admission"), "If-Match": '"1"'})
     assert document.status_code == 201 and document.json()["identity"]["status"] == "VALI"
 

@@ -106,5 +106,6 @@ def test_expired_documents_are_listed_once(client, settings, ctx) -> None:
         connection.execute(update(IdentityDocumentRow).values(expires_on=ctx.today() - timedelta(days=1)))
     assert worklists.scan_expired_documents(ctx) == 1
     assert worklists.scan_expired_documents(ctx) == 0
-    items = client.get("/worklists/document_expired", headers=auth(settings, "identitovigilance")).json()["items"]
+    items = client.get("/worklists/document_expired",
+                       headers=auth(settings, "identitovigilance")).json()["items"]
     assert [(i["identity_id"], i["details"]["document_id"]) for i in items] == [(identity.id, doc.id)]

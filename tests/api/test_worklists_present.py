@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from app.config import InsiSettings
-from app.db.repositories import IdentityRepository
+from app.db.identities import IdentityRepository
 from app.db.tables import IdentityDocumentRow, IdentityRow
 from app.domain.ins import OID_NIR, Ins, InsRecord
 from app.main import create_app

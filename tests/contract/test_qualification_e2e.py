@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.db.repositories import IdentityRepository
+from app.db.identities import IdentityRepository
 from app.db.tables import IdentityRow
 from app.domain.ins import OID_NIR, Ins, InsRecord
 from app.main import create_app
@@ -45,7 +45,8 @@ def _retrieve(client: TestClient, settings, identity_id: int) -> dict:
 
 
 def _accept(client: TestClient, settings, identity_id: int, proposal: dict):
-    return client.post(f"/identities/{identity_id}/insi/accept", json={"proposal_id": proposal["proposal_id"]},
+    return client.post(f"/identities/{identity_id}/insi/accept",
+                       json={"proposal_id": proposal["proposal_id"]},
                        headers={**_headers(settings), "If-Match": f'"{proposal["identity_version"]}"'})
 
 
@@ -70,12 +71,16 @@ def test_prov_recup_qual(desk, settings) -> None:
     assert accepted.status_code == 200, accepted.text
     body = accepted.json()
     assert body["status"] == "RECUP" and body["birth_place_code"] == "63220" and body["used_name"] == "MARTIN"
-    assert body["ins"] == {"matricule": "275126322074974", "oid": OID_NIR, "nature": "NIR", "transmissible": False}
+    assert body["ins"] == {"matricule": "275126322074974", "oid": OID_NIR, "nature": "NIR",
+                           "transmissible": False}
     assert body["insi_at"] is not None
     assert body["collection_method"] == "INSI"  # the traits now come from the teleservice (ZFD-5)
     doc = desk.post(f"/identities/{created['id']}/documents", json={"type": "CN", "expires_on": "2099-01-01"},
                     headers={**_headers(settings), "If-Match": f'"{body["version"]}"'})
-    assert doc.json()["identity"]["status"] == "QUAL" and doc.json()["identity"]["ins"]["transmissible"] is True
+    assert (
+        doc.json()["identity"]["status"] == "QUAL"
+        and doc.json()["identity"]["ins"]["transmissible"] is True
+    )
     history = desk.get(f"/identities/{created['id']}/history", headers=_headers(settings)).json()
     accepted_event = next(h for h in history if h["action"] == "insi.accepted")
     assert accepted_event["before"]["birth_place_code"] is None
@@ -119,14 +124,16 @@ def test_02_resolved_by_birth_place_and_unresolved(desk, settings) -> None:
     result = _retrieve(desk, settings, lyon["id"])
     assert result["outcome"] == "found" and result["ins"]["matricule"] == "285046912304496"
     assert [a["step"] for a in result["attempts"]][-1] == "birth-place"
-    unknown = _create(desk, settings, birth_name="Lefort", first_names="Anne", sex="F", birth_date="1985-04-12")
+    unknown = _create(desk, settings, birth_name="Lefort", first_names="Anne", sex="F",
+                      birth_date="1985-04-12")
     ambiguous = _retrieve(desk, settings, unknown["id"])
     assert ambiguous["outcome"] == "ambiguous" and ambiguous["proposal_id"] is None
     assert [i["identity_id"] for i in _worklist(desk, settings, "insi_ambiguous")] == [unknown["id"]]
 
 
 def test_fault_leaves_identity_untouched_and_opens_item(desk, settings) -> None:
-    created = _create(desk, settings, birth_name="Panne", first_names="Service", sex="M", birth_date="1970-01-01")
+    created = _create(desk, settings, birth_name="Panne", first_names="Service", sex="M",
+                      birth_date="1970-01-01")
     response = desk.post(f"/identities/{created['id']}/insi/retrieve", json={"by": "traits"},
                          headers=_headers(settings))
     assert response.status_code == 503
@@ -154,7 +161,8 @@ def test_stale_and_expired_proposals_are_refused(desk, settings, ctx) -> None:
     proposal = _retrieve(desk, settings, created["id"])
     desk.patch(f"/identities/{created['id']}", json={"used_name": "Martin"},
                headers={**_headers(settings), "If-Match": '"1"'})
-    stale = desk.post(f"/identities/{created['id']}/insi/accept", json={"proposal_id": proposal["proposal_id"]},
+    stale = desk.post(f"/identities/{created['id']}/insi/accept",
+                      json={"proposal_id": proposal["proposal_id"]},
                       headers={**_headers(settings), "If-Match": '"2"'})
     assert stale.status_code == 409 and stale.json()["type"].endswith("proposal-stale")
     ctx.proposal_ttl_seconds = 0
@@ -188,7 +196,8 @@ def test_collision_is_detected(desk, settings) -> None:
 
 def _store_ins(ctx, identity_id: int, matricule: str, status: str) -> None:
     with Session(ctx.engine) as session:
-        IdentityRepository(session).add_ins(identity_id, InsRecord(Ins(matricule, OID_NIR), True, "HL7"), ctx.now())
+        IdentityRepository(session).add_ins(identity_id, InsRecord(Ins(matricule, OID_NIR), True, "HL7"),
+                                            ctx.now())
         row = session.get(IdentityRow, identity_id)
         row.status = status
         session.add(row)
@@ -205,7 +214,8 @@ def _store_ins(ctx, identity_id: int, matricule: str, status: str) -> None:
     ],
 )
 def test_verification_outcomes(desk, settings, ctx, traits, matricule, verdict, status_after) -> None:
-    created = _create(desk, settings, **{**traits, "birth_place_code": "63220"} if verdict == "confirmed" else traits)
+    created = _create(desk, settings,
+                      **{**traits, "birth_place_code": "63220"} if verdict == "confirmed" else traits)
     _store_ins(ctx, created["id"], matricule, "QUAL")
     response = desk.post(f"/identities/{created['id']}/insi/verify", headers=_headers(settings))
     assert response.status_code == 200, response.text

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db.engine import make_engine
-from app.db.repositories import IdentityRepository, NewIdentity, SearchFilters
+from app.db.identities import IdentityRepository, NewIdentity
+from app.db.identity_queries import IdentitySearch, SearchFilters
 from app.domain.dates import birth_date_search
 from app.domain.ins import OID_NIA, OID_NIR, Ins, InsRecord, nir_key
 from app.domain.status import IdentityState, Status
@@ -60,9 +61,11 @@ def test_add_many_returns_ids_in_order_and_stores_ins_with_history(repo_session:
     assert (second.ipp, second.traits.first_name, second.status) == ("P2", "JEAN-PIERRE", Status.PROV)
     assert second.ins_records == ()
     # Searches see bulk-inserted rows like any other: by INS (active or historic) and exact name/date.
-    assert [i.id for i in repo.search(SearchFilters(ins=nia), limit=5, offset=0)] == [ids[0]]
+    assert [
+        i.id for i in IdentitySearch(repo_session).search(SearchFilters(ins=nia), limit=5, offset=0)
+    ] == [ids[0]]
     filters = SearchFilters(birth_name="DUBOIS", exact_name=True, birth_dates=birth_date_search("1988-03-05"))
-    found = repo.search(filters, limit=5, offset=0)
+    found = IdentitySearch(repo_session).search(filters, limit=5, offset=0)
     assert [i.id for i in found] == [ids[0]]
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.db.hl7_tables import InboundMessageRow, OutboxMessageRow, QuarantineRow
-from app.db.repositories import IdentityRepository
+from app.db.identities import IdentityRepository
 from app.db.tables import AuditEventRow
 from app.domain.identifiers import Authority
 from app.domain.status import Status

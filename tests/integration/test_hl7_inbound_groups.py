@@ -120,7 +120,9 @@ def _traffic(senders: int, per_sender: int) -> dict[str, list[bytes]]:
 
 def test_concurrent_senders_share_transactions_and_keep_their_order(ctx, settings):
     # One transaction at a time: messages of the other connections wait and form groups.
-    settings = settings.model_copy(update={"hl7": settings.hl7.model_copy(update={"inbound_transactions": 1})})
+    settings = settings.model_copy(
+        update={"hl7": settings.hl7.model_copy(update={"inbound_transactions": 1})}
+    )
     traffic = _traffic(senders=6, per_sender=12)
 
     async def scenario():

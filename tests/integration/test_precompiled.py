@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db.engine import Precompiled
+from app.db.errors import StaleRow
 from app.db.hl7_tables import InboundMessageRow
-from app.db.repositories import IdentityRepository, StaleRow
+from app.db.identities import IdentityRepository
 from app.db.tables import AuditEventRow, IdentityRow
 from app.services.context import Actor
 from app.services.identities import TraitsInput, create_identity
@@ -112,8 +113,8 @@ def test_a_save_of_a_row_locked_ahead_is_seen_by_later_statements_and_lands_with
     identity = create_identity(ctx, EDITOR, TRAITS)
     with ctx.unit_of_work(EDITOR) as uow:
         version = _locked_ahead_and_saved(uow, identity, "DURAND")
-        seen = uow.session.execute(select(IdentityRow.used_name).where(IdentityRow.id == identity.id))
-        assert seen.scalar_one() == "DURAND"  # the same transaction reads its own save
+        seen = uow.identities.get(identity.id)  # a later statement on identity rows
+        assert seen.traits.used_name == "DURAND"  # the same transaction reads its own save
         again = uow.identities.get_by_ipp(identity.ipp, for_update=True)  # asked again: from the database
         assert (again.traits.used_name, again.version) == ("DURAND", version)
         uow.commit()

@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import Session
 
 from app.db.engine import make_engine
-from app.db.repositories import IdentityRepository, NewIdentity, SearchFilters
+from app.db.identities import IdentityRepository, NewIdentity
+from app.db.identity_queries import IdentitySearch, SearchFilters
 from app.domain.dates import birth_date_search
 from app.domain.ins import OID_NIA, OID_NIR, Ins, InsRecord, nir_key
 from app.domain.status import IdentityState
@@ -40,11 +41,11 @@ def repo(database_url: str):
             _new("Durand", "Anne", "D1"),
         ], NOW)
         session.commit()
-        yield repository
+        yield IdentitySearch(session)
     engine.dispose()
 
 
-def test_search_gives_each_identity_once_with_all_its_ins_in_name_order(repo: IdentityRepository) -> None:
+def test_search_gives_each_identity_once_with_all_its_ins_in_name_order(repo: IdentitySearch) -> None:
     found = repo.search(SearchFilters(birth_name="MOR"), limit=10, offset=0)
 
     assert [(i.traits.birth_name, i.traits.first_name) for i in found] == [
@@ -55,7 +56,7 @@ def test_search_gives_each_identity_once_with_all_its_ins_in_name_order(repo: Id
     assert found[2].ins_records == ()
 
 
-def test_search_pages_count_identities_not_joined_rows(repo: IdentityRepository) -> None:
+def test_search_pages_count_identities_not_joined_rows(repo: IdentitySearch) -> None:
     first = repo.search(SearchFilters(birth_name="MOR"), limit=2, offset=0)
     second = repo.search(SearchFilters(birth_name="MOR"), limit=2, offset=2)
 
@@ -64,7 +65,7 @@ def test_search_pages_count_identities_not_joined_rows(repo: IdentityRepository)
     assert [i.ipp for i in second] == ["M3"]
 
 
-def test_search_by_historic_ins_finds_its_holder(repo: IdentityRepository) -> None:
+def test_search_by_historic_ins_finds_its_holder(repo: IdentitySearch) -> None:
     matricule = f"8700175056001{nir_key('8700175056001'):02d}"
     filters = SearchFilters(ins=matricule, birth_dates=birth_date_search("1970-01-01"))
     found = repo.search(filters, limit=5, offset=0)

@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from app.config import development_settings
 from app.db.engine import make_engine
+from app.db.identities import IdentityRepository
 from app.db.migrations import SchemaBehind, check_schema, downgrade, upgrade
-from app.db.repositories import IdentityRepository
 from app.domain.ins import OID_NIR, Ins, InsRecord
 from app.main import create_app
 from app.services import identities

@@ -65,7 +65,9 @@ def test_oids() -> None:
 
 
 nir13 = st.builds(
-    lambda sex, year, month, dept, commune, order: f"{sex}{year:02d}{month:02d}{dept}{commune:03d}{order:03d}",
+    lambda sex, year, month, dept, commune, order: (
+        f"{sex}{year:02d}{month:02d}{dept}{commune:03d}{order:03d}"
+    ),
     st.sampled_from("123478"),
     st.integers(0, 99),
     st.integers(1, 12),

@@ -49,7 +49,9 @@ def create_identity(body: IdentityCreate, ctx: CtxDep, actor: ActorDep, response
 def search_identities(
     ctx: CtxDep,
     actor: ActorDep,
-    birth_name: Annotated[str | None, Query(max_length=100, description="Prefix; also matches the used name")] = None,
+    birth_name: Annotated[
+        str | None, Query(max_length=100, description="Prefix; also matches the used name")
+    ] = None,
     exact: Annotated[bool, Query(description="Exact name match instead of prefix")] = False,
     first_name: Annotated[str | None, Query(max_length=100)] = None,
     birth_date: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD, YYYY-MM or YYYY")] = None,
@@ -156,9 +158,9 @@ def history(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AuditRead]:
     """The audit trail, newest first."""
-    rows = queries.identity_history(ctx, actor, identity_id, limit=limit, offset=offset)
+    events = queries.identity_history(ctx, actor, identity_id, limit=limit, offset=offset)
     return [
-        AuditRead(id=r.id or 0, at=r.at, actor=r.actor, roles=[x for x in r.roles.split(",") if x],
-                  action=r.action, before=r.before, after=r.after, reason=r.reason)
-        for r in rows
+        AuditRead(id=e.id, at=e.at, actor=e.actor, roles=list(e.roles), action=e.action, before=e.before,
+                  after=e.after, reason=e.reason)
+        for e in events
     ]

@@ -49,10 +49,6 @@ class DocumentRenderer:
         block = render_ins_block(data, self.layout) if on_first else None
         return prepend_cover(opened, self.cover_page(data), block)
 
-    def check_pdf(self, pdf: bytes) -> int:
-        """Refuse an unusable PDF before any identity lookup; returns its page count."""
-        return open_pdf(pdf, max_pages=self.settings.max_pages).page_count
-
     def scan(self, data: bytes) -> list[bytes]:
         """Raw contents of the DataMatrix symbols in an image or a PDF's first page."""
         return scan_symbols(data, dpi=self.settings.scan_dpi, max_pixels=self.settings.scan_max_pixels)
