@@ -43,6 +43,11 @@ register(
     "L'INSi ne connaît que les sexes M et F : renseignez le sexe avant d'appeler l'INSi.",
 )
 register(
+    "insi-sex-unsupported",
+    "INSi knows sex M and F only: no call is possible with this sex.",
+    "L'INSi ne connaît que les sexes M et F : aucun appel n'est possible avec ce sexe.",
+)
+register(
     "insi-assertion-invalid",
     "The signed assertion relayed by the desk is unusable ({reason}).",
     "L'assertion signée transmise par le poste est inutilisable ({reason}).",
@@ -68,12 +73,18 @@ def check_traits_query(query: TraitsQuery) -> None:
         raise InvalidTrait("birth-place-shape", field=TraitName.BIRTH_PLACE_CODE)
 
 
-def check_insi_sex(sex: str) -> None:
-    """INSi knows sex M and F only: no call for a U identity (ins-rniv §2, insi.md)."""
-    if sex not in ("M", "F"):
-        if sex != "U":
-            raise InvalidTrait("sex-invalid", field=TraitName.SEX)
+def check_insi_sex(sex: str, *, of_identity: bool = False) -> None:
+    """INSi knows sex M and F only (ins-rniv §2, insi.md): the one place of that rule.
+
+    For a stored identity (``of_identity``) a sex U is a state to settle before calling INSi
+    (RuleViolation ``insi-sex-u``); in a query, any other sex makes the query invalid
+    (InvalidTrait ``insi-sex-unsupported`` on the sex field).
+    """
+    if sex in ("M", "F"):
+        return
+    if of_identity:
         raise RuleViolation("insi-sex-u", field=TraitName.SEX, rule="ins-rniv §2")
+    raise InvalidTrait("insi-sex-unsupported", field=TraitName.SEX)
 
 
 def check_vitale_query(query: VitaleQuery) -> None:

@@ -96,7 +96,7 @@ def check_eligible(identity: Identity) -> None:
     INS profile."""
     identity.check_open()
     identity.state.check_insi_allowed()
-    check_insi_sex(identity.traits.sex.value)
+    check_insi_sex(identity.traits.sex.value, of_identity=True)
     try:
         check_traits_query(query_from_traits(identity.traits, all_first_names=True, with_place=True))
     except InvalidTrait as exc:
