@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -97,11 +96,11 @@ def test_a_homonym_found_in_another_place_is_not_certain_either() -> None:
 
 
 def test_a_confirmed_homonym_needs_its_ins() -> None:
-    homonym = replace(JEAN, homonym=True)
+    homonym = JEAN._replace(homonym=True)
     result = score_pair(homonym, JEAN)
     assert result.grade is Grade.PROBABLE and result.rules == (Rule.HOMONYM,)
-    with_ins = score_pair(replace(homonym, ins=frozenset({INS_A}), active_ins=INS_A),
-                          replace(JEAN, ins=frozenset({INS_A}), active_ins=INS_A))
+    with_ins = score_pair(homonym._replace(ins=frozenset({INS_A}), active_ins=INS_A),
+                          JEAN._replace(ins=frozenset({INS_A}), active_ins=INS_A))
     assert with_ins.grade is Grade.CERTAIN
 
 
@@ -123,7 +122,7 @@ def test_two_active_ins_weigh_against_and_forbid_certain() -> None:
 
 
 def test_a_bound_keeps_the_score_visibly_below_the_grade_it_forbids() -> None:
-    result = score_pair(replace(JEAN, homonym=True), JEAN)
+    result = score_pair(JEAN._replace(homonym=True), JEAN)
     raw = 1 / (1 + 2 ** -result.weight)
     assert raw > DEFAULT_MODEL.certain
     assert DEFAULT_MODEL.probable <= result.score < DEFAULT_MODEL.certain - 0.005
@@ -147,7 +146,7 @@ def test_explanation_names_traits_levels_and_weights_never_values() -> None:
 
 
 def test_the_quick_score_is_the_explained_score() -> None:
-    pairs = [(JEAN, JEAN), (JEAN, record(first_names="LEO")), (replace(JEAN, homonym=True), JEAN),
+    pairs = [(JEAN, JEAN), (JEAN, record(first_names="LEO")), (JEAN._replace(homonym=True), JEAN),
              (record(active_ins=INS_A), record(active_ins=INS_B)),
              (JEAN, record(sex="U", first_names="JEAN"))]
     for a, b in pairs:

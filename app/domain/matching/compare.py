@@ -106,6 +106,9 @@ def _same_name(a: NameKey, b: NameKey) -> bool:
     return a.compact == b.compact or not a.variants.isdisjoint(b.variants)
 
 
+_ALIAS_RANK = RANK[Level.ALIAS]
+
+
 def compare_birth_names(a: MatchRecord, b: MatchRecord) -> Comparison:
     """Birth names, and a birth name against the other's used name (married name typed as birth name)."""
     found = compare_names(a.birth_name, b.birth_name)
@@ -116,8 +119,6 @@ def compare_birth_names(a: MatchRecord, b: MatchRecord) -> Comparison:
         return NAME_USED
     return found
 
-
-_ALIAS_RANK = RANK[Level.ALIAS]
 
 FIRST_EQUAL = _c(Level.EXACT, "equal")
 FIRST_SEPARATORS = _c(Level.EXACT, "separators")
