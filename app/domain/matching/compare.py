@@ -103,7 +103,7 @@ def compare_names(a: NameKey, b: NameKey) -> Comparison:
 
 def _same_name(a: NameKey, b: NameKey) -> bool:
     """Equal up to separators and leading particles (what counts for a name typed in the wrong field)."""
-    return a.compact == b.compact or not a.variants.isdisjoint(b.variants)
+    return not a.variants.isdisjoint(b.variants)  # the compact form is one of the variants
 
 
 _ALIAS_RANK = RANK[Level.ALIAS]
@@ -143,26 +143,29 @@ def compare_first_name_lists(a: FirstNamesKey, b: FirstNamesKey) -> Comparison:
         return MISSING
     if a is b or a.text == b.text:
         return FIRST_EQUAL
-    if a.words == b.words or a.compact == b.compact:
+    if a.compact == b.compact:  # the same words, or the same letters split otherwise
         return FIRST_SEPARATORS
     wa, wb = a.words, b.words
-    if wa[: len(wb)] == wb or wb[: len(wa)] == wa:
+    shared = not a.word_set.isdisjoint(b.word_set)  # most pairs share none: fewer cases to try
+    if shared and (wa[: len(wb)] == wb or wb[: len(wa)] == wa):
         return FIRST_ONLY
-    if (a.used is not None and a.used in b.names) or (b.used is not None and b.used in a.names) or (
-        a.used is not None and a.used == b.used
+    if (a.used is not None and (a.used in b.names or a.used == b.used)) or (
+        b.used is not None and b.used in a.names
     ):
         return FIRST_USED
-    if a.sorted_words == b.sorted_words:
+    if shared and a.sorted_words == b.sorted_words:
         return FIRST_ORDER
     la, lb = len(a.compact), len(b.compact)
     if -2 < la - lb < 2 and min(la, lb) >= _TYPO_MIN_FIRST_NAMES and within_one_edit(a.compact, b.compact):
         return FIRST_TYPO
     ca, cb = a.codes, b.codes
-    if ca[: len(cb)] == cb or cb[: len(ca)] == ca:
+    if ca[0] == cb[0] and (ca[: len(cb)] == cb or cb[: len(ca)] == ca):
         return FIRST_PHONETIC
+    if not shared:
+        return FIRST_DIFFERENT
     if a.word_set < b.word_set or b.word_set < a.word_set:
         return FIRST_SUBSET
-    return FIRST_DIFFERENT if a.word_set.isdisjoint(b.word_set) else FIRST_CONFLICT
+    return FIRST_CONFLICT
 
 
 def compare_first_names(a: MatchRecord, b: MatchRecord) -> Comparison:
@@ -181,25 +184,24 @@ DATE_DIFFERENT = _c(Level.DIFFERENT, "different")
 DATE_COMPLETED_DIFFERENT = _c(Level.DIFFERENT, "completed-date-incompatible")
 
 
-def _slipped(x: int, y: int, width: int) -> bool | None:
-    """Two different numbers written on ``width`` digits: True when one digit differs, False when
-    two adjacent digits are swapped, None otherwise."""
+def _slip(x: int, y: int, width: int, one_digit: Comparison) -> Comparison:
+    """Two different numbers written on ``width`` digits: one digit wrong, two adjacent digits
+    swapped (``transposed-digits``), or different."""
+    if width == 2:  # day or month: arithmetic is cheaper than text
+        tx, ux = divmod(x, 10)
+        ty, uy = divmod(y, 10)
+        if tx == ty or ux == uy:
+            return one_digit
+        return DATE_TRANSPOSED if tx == uy and ux == ty else DATE_DIFFERENT
     sx, sy = f"{x:0{width}d}", f"{y:0{width}d}"
     diff = [i for i in range(width) if sx[i] != sy[i]]
     if len(diff) == 1:
-        return True
+        return one_digit
     if len(diff) == 2 and diff[1] == diff[0] + 1:
         i, j = diff
         if sx[i] == sy[j] and sx[j] == sy[i]:
-            return False
-    return None
-
-
-def _slip(x: int, y: int, width: int, one_digit: Comparison) -> Comparison:
-    found = _slipped(x, y, width)
-    if found is None:
-        return DATE_DIFFERENT
-    return one_digit if found else DATE_TRANSPOSED
+            return DATE_TRANSPOSED
+    return DATE_DIFFERENT
 
 
 def compare_dates(a: date, a_completed: bool, b: date, b_completed: bool) -> Comparison:
