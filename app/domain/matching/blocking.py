@@ -1,0 +1,48 @@
+"""Blocking keys: which pairs a full scan compares at all.
+
+Comparing every pair of a million identities is 5 x 10^11 comparisons; a scan compares only the
+records that share a blocking key. Each key combines two traits, so that a record with one French
+identity error still shares a key with the right one:
+
+========================  ===========================================================================
+key                       still meets the right record when ...
+========================  ===========================================================================
+``nd:<name>:<date>``      ... the first names are wrong, the sex or the place; ``<name>`` is the Phonex
+                          code of the birth name *and* of the used name, of each form without leading
+                          particles and of each part of a compound name, so a married name typed as
+                          birth name, a lost particle or one part of a compound name meet too
+``ny:<name>:<year>``      ... the first names are wrong, or the date has a day/month swap, a slip in
+                          the day or month, or was completed from a partial date
+``nf:<name>:<first>``     ... the date is wrong in any way (a slip in the year included)
+``df:<date>:<first>``     ... the birth name is wrong in any way (typo, another name)
+``ins:<matricule>``       ... the INS is the same, active or in history
+========================  ===========================================================================
+
+``<first>`` is the Phonex code of the first birth first name. A pair with two errors (a name typo
+*and* a year slip) may share no key: that is the price of a scan in minutes.
+"""
+
+from __future__ import annotations
+
+from app.domain.matching.record import MatchRecord
+
+
+def blocking_keys(record: MatchRecord) -> frozenset[str]:
+    """The blocking keys of a record. They carry birth dates and INS: keep them out of logs."""
+    keys: set[str] = set()
+    iso = record.birth_date.isoformat()
+    first = record.first_names.first_code
+    names = (record.birth_name,) if record.used_name is None else (record.birth_name, record.used_name)
+    for name in names:
+        for code in name.phonetic_variants | name.token_codes:
+            keys.add(f"nd:{code}:{iso}")
+    birth = record.birth_name.phonetic
+    if birth:
+        keys.add(f"ny:{birth}:{record.birth_date.year}")
+        if first:
+            keys.add(f"nf:{birth}:{first}")
+    if first:
+        keys.add(f"df:{iso}:{first}")
+    for matricule in record.ins:
+        keys.add(f"ins:{matricule}")
+    return frozenset(keys)
