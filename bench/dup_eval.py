@@ -22,10 +22,14 @@ What is counted:
 
 from __future__ import annotations
 
+import argparse
+import csv
 import math
+import sys
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 GRADES = ("certain", "probable", "possible")
@@ -235,3 +239,53 @@ def format_evaluation(evaluation: Evaluation) -> str:
         lines.append(f"  {label:30s} {r.pairs:6d} {r.predicted:7d} {r.rate:7.3f}")
     lines.append("  (F1* = the type's recall with the overall precision)")
     return "\n".join(lines)
+
+
+def read_predictions(path: str | Path) -> list[Prediction]:
+    """Predicted pairs from CSV or Parquet: ``left_id, right_id`` (or Splink's ``record_id_l,
+    record_id_r``), and ``score`` (or ``match_probability``) and/or ``grade``."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows: Iterable[dict[str, Any]] = pq.read_table(path).to_pylist()
+    else:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        left = row.get("left_id", row.get("record_id_l"))
+        right = row.get("right_id", row.get("record_id_r"))
+        score = row.get("score", row.get("match_probability"))
+        grade = row.get("grade") or None
+        out.append(Prediction(int(left), int(right),  # type: ignore[arg-type]
+                              None if score in (None, "") else float(score), grade))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.dup_eval TRUTH PAIRS [--threshold T]``: prints the evaluation."""
+    from bench.population import read_truth
+
+    parser = argparse.ArgumentParser(description="Evaluate predicted duplicate pairs against the truth.")
+    parser.add_argument("truth", type=Path)
+    parser.add_argument("pairs", type=Path)
+    parser.add_argument("--threshold", type=float, default=None, help="default: the best one, and 0.5")
+    args = parser.parse_args(argv)
+    truth = read_truth(args.truth)
+    predictions = read_predictions(args.pairs)
+    if args.threshold is not None:
+        print(format_evaluation(evaluate(truth, predictions, threshold=args.threshold)))
+    elif any(p.score is not None for p in predictions):
+        threshold, result = best_threshold(truth, predictions)
+        print(f"best threshold {threshold:.6g}")
+        print(format_evaluation(result))
+        print(format_evaluation(evaluate(truth, predictions, threshold=0.5)))
+    if any(p.grade for p in predictions):
+        for result in evaluate_grades(truth, predictions):
+            print(format_evaluation(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bench.dup_eval import Prediction, best_threshold, evaluate, evaluate_grades, format_evaluation
+from bench.dup_eval import (
+    Prediction,
+    best_threshold,
+    evaluate,
+    evaluate_grades,
+    format_evaluation,
+    read_predictions,
+)
 from bench.population import TruthPair
 
 TRUTH = [
@@ -88,3 +95,14 @@ def test_operating_point_must_be_one_of_threshold_or_grades() -> None:
         evaluate(TRUTH, [], threshold=0.5, grades={"certain"})
     with pytest.raises(ValueError):
         evaluate(TRUTH, [Prediction(1, 1, 0.5)], threshold=0.5)  # a record is no pair with itself
+
+
+def test_pairs_file_with_splink_or_generic_columns(tmp_path) -> None:
+    splink_style = tmp_path / "splink.csv"
+    splink_style.write_text("record_id_l,record_id_r,match_weight,match_probability\n2,1,9.1,0.99\n9,10,3.0,0.7\n")
+    generic = tmp_path / "generic.csv"
+    generic.write_text("left_id,right_id,score,grade\n1,2,,certain\n7,8,0.4,\n")
+    assert read_predictions(splink_style) == [Prediction(2, 1, 0.99), Prediction(9, 10, 0.7)]
+    assert read_predictions(generic) == [Prediction(1, 2, None, "certain"), Prediction(7, 8, 0.4)]
+    result = evaluate(TRUTH, read_predictions(splink_style), threshold=0.5)
+    assert result.overall.true_positives == 1 and result.hard_negatives["twins"].predicted == 1
