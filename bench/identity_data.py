@@ -26,8 +26,8 @@ from app.domain.status import Attribute, IdentityState
 from app.domain.traits import build_traits
 
 _LIGATURES = {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"}
-_DEPARTMENTS = [f"{d:02d}" for d in range(1, 96) if d != 20] + ["2A", "2B"]
-_OVERSEAS = ["971", "972", "973", "974", "976"]
+DEPARTMENTS = [f"{d:02d}" for d in range(1, 96) if d != 20] + ["2A", "2B"]
+OVERSEAS = ["971", "972", "973", "974", "976"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ class Shares:
     double_birth_name: float = 0.08
     homa: float = 0.002
     sex_unknown: float = 0.001
+
+
+def nir_matricule(first_digit: str, born: date, place: str, order: int) -> str:
+    """A 15-character matricule (NIR or NIA) consistent with its holder, with its key (ins-rniv §1).
+
+    ``first_digit`` is 1/2 (NIR, male/female) or 7/8 (NIA); then the birth year's last two digits, the
+    birth month, the birth place's 5 characters (COG commune code, ``99`` + country code abroad), the
+    3-digit order number and the key ``97 - (N mod 97)`` (app.domain.ins.nir_key).
+    """
+    nir13 = f"{first_digit}{born.year % 100:02d}{born.month:02d}{place}{order:03d}"
+    return f"{nir13}{nir_key(nir13):02d}"
 
 
 def _transliterate(text: str) -> str:
@@ -81,13 +92,12 @@ class IdentityFaker:
         if roll < 0.07:
             return f"99{self.rng.randint(100, 450)}"
         if roll < 0.09:
-            return f"{self.rng.choice(_OVERSEAS)}{self.rng.randint(1, 34):02d}"
-        return f"{self.rng.choice(_DEPARTMENTS)}{self.rng.randint(1, 600):03d}"
+            return f"{self.rng.choice(OVERSEAS)}{self.rng.randint(1, 34):02d}"
+        return f"{self.rng.choice(DEPARTMENTS)}{self.rng.randint(1, 600):03d}"
 
     def _matricule(self, first_digit: str, born: date, place: str) -> str:
         while True:
-            nir13 = f"{first_digit}{born.year % 100:02d}{born.month:02d}{place}{self.rng.randint(1, 999):03d}"
-            matricule = f"{nir13}{nir_key(nir13):02d}"
+            matricule = nir_matricule(first_digit, born, place, self.rng.randint(1, 999))
             if matricule not in self.matricules:
                 self.matricules.add(matricule)
                 return matricule
