@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from app.config import Settings
 from app.db.engine import make_engine
+from app.db.duplicates import DetectionQueue
 from app.db.outbox import OutboxSink
 from app.db.unit_of_work import Database
 from app.domain.insi import InsiGateway
@@ -26,9 +27,10 @@ def setup_logging(level: str) -> None:
 def build_context(settings: Settings, engine: Engine | None = None,
                   sinks: list[ChangeSink] | None = None) -> ServiceContext:
     """The service context every use case receives."""
-    # The HL7 outbox hears every identity change, in the change's own transaction.
+    # The HL7 outbox and the duplicate detection queue hear every identity change, in the change's
+    # own transaction.
     db = Database(engine or make_engine(settings.database_url),
-                  sinks=list(sinks) if sinks is not None else [OutboxSink()])
+                  sinks=list(sinks) if sinks is not None else [OutboxSink(), DetectionQueue()])
     return ServiceContext(
         db=db,
         high_trust_documents=settings.high_trust_documents,
