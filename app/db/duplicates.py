@@ -228,6 +228,18 @@ class DuplicateRepository:
         statement = _candidates_statement(len(hashes), bool(pending))
         return [(row[0], int(row[1])) for row in self._connection().execute(statement, params)]
 
+    def members(self, hashes: Iterable[int]) -> list[tuple[int, int]]:
+        """(key hash, identity id) of every identity holding one of these keys (the detection job's
+        batches: the block cap is applied by the caller)."""
+        wanted = sorted(set(hashes))
+        found: list[tuple[int, int]] = []
+        for start in range(0, len(wanted), 5000):
+            statement = select(MATCH_KEY.c.key_hash, MATCH_KEY.c.identity_id).where(
+                MATCH_KEY.c.key_hash.in_(wanted[start:start + 5000]))
+            rows = self._connection().execute(statement)
+            found += [(int(key), int(identity_id)) for key, identity_id in rows]
+        return found
+
     def key_count(self) -> int:
         """How many keys are stored (figures)."""
         return int(self._connection().execute(select(func.count()).select_from(MATCH_KEY)).scalar_one())
