@@ -12,7 +12,17 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics, MetricsMiddleware
-from app.api.routers import campaigns, documents, hl7, identities, insi, qualification, system, worklists
+from app.api.routers import (
+    campaigns,
+    documents,
+    duplicates,
+    hl7,
+    identities,
+    insi,
+    qualification,
+    system,
+    worklists,
+)
 from app.config import Settings
 from app.db.migrations import check_schema
 from app.domain.insi import InsiGateway
@@ -63,6 +73,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(identities.router)
     app.include_router(qualification.router)
     app.include_router(worklists.router)
+    app.include_router(duplicates.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
     app.include_router(documents.router)
