@@ -144,6 +144,8 @@ def create_identity(
     traits = _build(ctx, data)
     record = from_traits(traits)
     with ctx.reading() as reader:
+        if ipp and ipp.strip() and reader.identities.id_by_ipp(ipp.strip()) is not None:
+            raise Conflict("ipp-exists", field="ipp", ipp=ipp.strip())  # said before any duplicate
         candidates = candidates_for(reader, record, ctx.duplicates)
     alerts = [c for c in candidates if c.result.grade in ALERT_GRADES]
     if alerts and not confirm_new:
