@@ -65,7 +65,7 @@ class ClosingEvent(StrEnum):
     DOCUMENT_CHECKED = "document_checked"  # a valid high-trust document was recorded
     EXPIRED_DOCUMENT_WITHDRAWN = "expired_document_withdrawn"  # the expired document was withdrawn
     DUPLICATE_DISMISSED = "duplicate_dismissed"  # the cell dismissed the pair (two persons)
-    DUPLICATE_CLEARED = "duplicate_cleared"  # a trait changed: the pair no longer matches
+    DUPLICATE_CLEARED = "duplicate_cleared"  # a trait changed: the pair is no longer probable
 
 
 _FOUND = frozenset({WorklistKind.INSI_UNAVAILABLE, WorklistKind.INSI_NOT_FOUND, WorklistKind.INSI_AMBIGUOUS})
@@ -101,7 +101,7 @@ def closed_kinds(event: ClosingEvent) -> frozenset[WorklistKind]:
       the expired document itself is withdrawn (only that document's item);
     - ``ins_collision`` is never closed by an event: only the cell can tell a duplicate from a collision;
     - ``potential_duplicate`` (one item per pair) is gone when the cell dismisses the pair, or when a
-      trait changed so that the pair no longer scores ``possible`` (only that pair's item).
+      trait changed so that the pair is no longer probable or better (only that pair's item).
     """
     return CLOSED_BY[event]
 
@@ -212,8 +212,8 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
                                               "le justificatif expiré a été retiré"),
     ClosingEvent.DUPLICATE_DISMISSED: ("the pair was dismissed (two persons)",
                                        "la paire a été écartée (deux personnes)"),
-    ClosingEvent.DUPLICATE_CLEARED: ("the traits changed: the identities no longer match",
-                                     "les traits ont changé : les identités ne se ressemblent plus"),
+    ClosingEvent.DUPLICATE_CLEARED: ("the traits changed: the pair is no longer a probable duplicate",
+                                     "les traits ont changé : la paire n'est plus un doublon probable"),
 }
 RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
     Resolution.CORRECTED: ("corrected", "corrigée"),

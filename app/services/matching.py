@@ -95,7 +95,7 @@ class FoundPair:
 @dataclass(frozen=True)
 class Recorded:
     """What recording found pairs did: pairs proposed (new or reopened), updated, worklist items
-    opened, items closed because a pair no longer matches."""
+    opened, items closed because a pair is no longer probable or better."""
 
     proposed: int = 0
     updated: int = 0
@@ -105,7 +105,8 @@ class Recorded:
 
 def record_pairs(uow: UnitOfWork, found: Sequence[FoundPair], found_by: FoundBy) -> Recorded:
     """Store found pairs: a new pair at least ``possible`` is proposed; an open pair takes its new
-    score (``no_match`` included, which closes its worklist item); a dismissed pair is proposed
+    score (``no_match`` included), and its worklist item closes when it is no longer probable or
+    better; a dismissed pair is proposed
     again only when a strict trait of either identity changed since (``may_propose``); merged and
     linked pairs are left alone. A pair that becomes probable or better opens a
     ``potential_duplicate`` worklist item (one per pair)."""
@@ -131,7 +132,7 @@ def record_pairs(uow: UnitOfWork, found: Sequence[FoundPair], found_by: FoundBy)
             writes.append(PairWrite(**values, status=existing.status, found_by=existing.found_by,
                                     id=existing.id))
             alert.append(grade in ALERT_GRADES and Grade(existing.grade) not in ALERT_GRADES)
-            clear.append(grade not in PROPOSED_GRADES and Grade(existing.grade) in PROPOSED_GRADES)
+            clear.append(grade not in ALERT_GRADES and Grade(existing.grade) in ALERT_GRADES)
         elif grade in PROPOSED_GRADES and _proposed_again(existing, pair):
             writes.append(PairWrite(**values, status=PairStatus.OPEN.value, found_by=found_by.value,
                                     id=existing.id))
