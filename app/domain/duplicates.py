@@ -294,9 +294,9 @@ def scan_range(blocks: Blocks, start: int, stop: int, pair_filter: PairFilter) -
 
 register(
     "probable-duplicate",
-    "These traits look like {count} existing identities (certain or probable duplicate): check the "
-    "candidates with the patient's identity document. To create the identity anyway, send the request "
-    "again with \"confirm_new\": true (recorded in the audit trail with the candidates shown).",
+    "These traits match {count} existing identity(ies) (certain or probable duplicate): check the "
+    "candidates against the patient's identity document. To create the identity anyway, send the "
+    "request again with \"confirm_new\": true (recorded in the audit trail with the candidates shown).",
     "Ces traits ressemblent à {count} identité(s) existante(s) (doublon certain ou probable) : vérifiez "
     "les candidats avec le justificatif d'identité du patient. Pour créer l'identité malgré tout, "
     "renvoyez la demande avec \"confirm_new\": true (tracé dans l'historique avec les candidats "
