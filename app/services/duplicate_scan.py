@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.db.duplicates import ScanJob
+from app.db.errors import DatabaseUnavailable, DuplicateKey
 from app.domain.duplicates import ALERT_GRADES, Blocks, FoundBy, PairFilter, ScanStatus, scan_range
 from app.domain.matching import score_pair
 from app.domain.roles import Role, require_any
@@ -201,15 +202,11 @@ def _score(
         counters["pairs_alert"] += sum(1 for p in pairs if p.result.grade in ALERT_GRADES)
         score_seconds += time.monotonic() - begun
         figures["score_seconds"] = round(score_seconds, 2)
-        with ctx.unit_of_work(SCAN_JOB) as uow:
-            record_pairs(uow, pairs, FoundBy.SCAN)
-            held = uow.duplicates.scan_progress(
-                scan.id, runner, uow.now(), cursor_id=records[end - 1].identity_id, identities_done=end,
-                figures=dict(figures), **counters)
-            if not held:
-                log.warning("duplicate scan %s: taken over by another runner, stopping", scan.id)
-                return scan_status(ctx, SCAN_JOB, scan.id)
-            uow.commit()
+        progress = {"cursor_id": records[end - 1].identity_id, "identities_done": end,
+                    "figures": dict(figures), **counters}
+        if not _record_chunk(ctx, scan.id, runner, pairs, progress):
+            log.warning("duplicate scan %s: taken over by another runner, stopping", scan.id)
+            return scan_status(ctx, SCAN_JOB, scan.id)
         position = end
         scan = scan_status(ctx, SCAN_JOB, scan.id)
         if on_progress is not None:
@@ -223,6 +220,27 @@ def _score(
     log.info("duplicate scan %s done: %d identities, %d pairs compared, %d found (%d probable or certain)",
              scan.id, total, counters["comparisons"], counters["pairs_found"], counters["pairs_alert"])
     return scan_status(ctx, SCAN_JOB, scan.id)
+
+
+def _record_chunk(ctx: ServiceContext, scan_id: int, runner: str, pairs: list[FoundPair],
+                  progress: dict[str, Any], attempts: int = 3) -> bool:
+    """Record a chunk's pairs with the scan's progress, in one transaction; False when the runner no
+    longer holds the scan. A deadlock with the detection job, or a pair it inserted meanwhile, is
+    retried (the pairs are read again)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with ctx.unit_of_work(SCAN_JOB) as uow:
+                record_pairs(uow, pairs, FoundBy.SCAN)
+                if not uow.duplicates.scan_progress(scan_id, runner, uow.now(), **progress):
+                    return False
+                uow.commit()
+            return True
+        except (DatabaseUnavailable, DuplicateKey) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("duplicate scan %s: chunk retried (%s)", scan_id, type(exc).__name__)
+            time.sleep(0.2 * attempt)
+    return False
 
 
 def _progress(ctx: ServiceContext, scan_id: int, runner: str, **values: Any) -> bool:

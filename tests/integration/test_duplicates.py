@@ -48,8 +48,13 @@ def test_candidates_rank_french_errors(ctx) -> None:
     married = _create(ctx, birth_name="Bernard", first_names="Hélène", used_name="Giraud",
                       birth_date="1962-09-21", sex="F", birth_place_code="33063")
     # ROUSSO (sounds alike) and JEAN-PIERRE (hyphen); then 04/03 typed 03/04 (day and month swapped).
-    for typed in (TraitsInput("Rousso", "Jean-Pierre", "1980-03-04", "M", birth_place_code="75112"),
-                  TraitsInput("ROUSSEAU", "JEAN PIERRE", "1980-04-03", "M", birth_place_code="75112")):
+    # First just created (not keyed yet: found among the latest changes), then keyed by the job.
+    probes = [TraitsInput("Rousso", "Jean-Pierre", "1980-03-04", "M", birth_place_code="75112"),
+              TraitsInput("ROUSSEAU", "JEAN PIERRE", "1980-04-03", "M", birth_place_code="75112")]
+    for typed in probes + ["keyed"] + probes:
+        if typed == "keyed":
+            assert duplicates.check_all_pending(ctx) == 4 and duplicates.queued_changes(ctx) == 0
+            continue
         found = duplicates.find_candidates(ctx, DESK, typed)
         assert found[0].identity.id == same.id and found[0].result.grade in (Grade.CERTAIN, Grade.PROBABLE)
         assert stranger.id not in [c.identity.id for c in found]
