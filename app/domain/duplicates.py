@@ -315,6 +315,6 @@ register(
 )
 register(
     "duplicate-scan-finished",
-    "Scan {ident} is already {status}.",
-    "Le scan {ident} est déjà {status}.",
+    "Scan {ident} has already ended (status {status}).",
+    "Le scan {ident} est déjà terminé (statut {status}).",
 )
