@@ -188,6 +188,8 @@ class DuplicatesSettings(BaseModel):
     check_batch: int = Field(default=200, ge=1)  # changes the detection job takes per transaction
     check_poll_seconds: float = Field(default=1.0, gt=0)
     scan_chunk: int = Field(default=20_000, ge=100)  # identities whose pairs a scan commits at once
+    # Processes a scan scores in (forked once the identities are grouped; one per core).
+    scan_processes: int = Field(default=2, ge=1, le=64)
     # A running scan whose runner sent no heartbeat for this long is taken over by another worker.
     scan_lease_seconds: float = Field(default=300.0, gt=0)
 

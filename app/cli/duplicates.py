@@ -77,7 +77,8 @@ def scan(
             bar.update(task, total=current.identities_total, completed=current.identities_done)
 
         final = duplicate_scan.run_scan(ctx, job.id, runner, chunk=settings.duplicates.scan_chunk,
-                                        stop=stop.is_set, on_progress=progress)
+                                        processes=settings.duplicates.scan_processes, stop=stop.is_set,
+                                        on_progress=progress)
     if final.status == "done":
         typer.echo(render("duplicates-scan-done", settings.language, id=final.id,
                           total=final.identities_total, comparisons=final.comparisons,

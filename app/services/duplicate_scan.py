@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ from typing import Any
 
 from app.db.duplicates import ScanJob
 from app.db.errors import DatabaseUnavailable, DuplicateKey
-from app.domain.duplicates import ALERT_GRADES, Blocks, FoundBy, PairFilter, ScanStatus, scan_range
+from app.domain.duplicates import ALERT_GRADES, Blocks, Found, FoundBy, PairFilter, ScanStatus, scan_range
 from app.domain.matching import score_pair
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
@@ -45,6 +46,7 @@ log = logging.getLogger("identito.duplicates")
 CELL = (Role.IDENTITOVIGILANCE,)
 SCAN_JOB = Actor("job:duplicate-scan", frozenset({"identitovigilance"}), kind="job")
 PAGE = 20_000  # identities read per statement
+PARALLEL_FROM = 20_000  # identities from which scoring is spread over processes (below: not worth a fork)
 
 
 def request_scan(ctx: ServiceContext, actor: Actor) -> tuple[ScanJob, bool]:
@@ -144,11 +146,12 @@ def load_blocks(ctx: ServiceContext) -> Blocks:
 
 
 def run_scan(
-    ctx: ServiceContext, scan_id: int, runner: str, *, chunk: int = 20_000,
+    ctx: ServiceContext, scan_id: int, runner: str, *, chunk: int = 20_000, processes: int = 1,
     stop: Callable[[], bool] = lambda: False, on_progress: Callable[[ScanJob], None] | None = None,
 ) -> ScanJob:
     """Run (or resume) a scan held by ``runner`` until it is done, ``stop()`` says so, or another
-    runner took it over; its state at the end (``running`` when stopped: resumable)."""
+    runner took it over; its state at the end (``running`` when stopped: resumable). ``processes``
+    > 1 spreads the scoring over that many forked processes (one per core)."""
     scan = scan_status(ctx, SCAN_JOB, scan_id)
     started = time.monotonic()
     try:
@@ -164,7 +167,9 @@ def run_scan(
         if grouped.capped_groups:
             log.warning("duplicate scan %s: %d keys shared by more than %d identities were not compared",
                         scan_id, grouped.capped_groups, blocks.cap)
-        return _score(ctx, scan, blocks, runner, figures, chunk, stop, on_progress)
+        with _Scorer(blocks, PairFilter(ctx.duplicates.model), processes) as scorer:
+            figures["processes"] = scorer.processes
+            return _score(ctx, scan, scorer, runner, figures, chunk, stop, on_progress)
     except Exception as exc:
         log.error("duplicate scan %s failed: %s", scan_id, type(exc).__name__)
         with ctx.unit_of_work(SCAN_JOB) as uow:
@@ -177,11 +182,11 @@ def run_scan(
 
 
 def _score(
-    ctx: ServiceContext, scan: ScanJob, blocks: Blocks, runner: str, figures: dict[str, Any], chunk: int,
+    ctx: ServiceContext, scan: ScanJob, scorer: _Scorer, runner: str, figures: dict[str, Any], chunk: int,
     stop: Callable[[], bool], on_progress: Callable[[ScanJob], None] | None,
 ) -> ScanJob:
+    blocks = scorer.blocks
     policy, records, total = ctx.duplicates, blocks.records, len(blocks)
-    pair_filter = PairFilter(policy.model)
     position = blocks.index_after(scan.cursor_id)
     counters = {"comparisons": scan.comparisons, "pairs_found": scan.pairs_found,
                 "pairs_alert": scan.pairs_alert}
@@ -194,7 +199,7 @@ def _score(
             return scan_status(ctx, SCAN_JOB, scan.id)
         begun = time.monotonic()
         end = min(position + chunk, total)
-        found, compared = scan_range(blocks, position, end, pair_filter)
+        found, compared = scorer.score(position, end)
         pairs = [FoundPair(records[f.first], records[f.second],
                            score_pair(records[f.first], records[f.second], policy.model)) for f in found]
         counters["comparisons"] += compared
@@ -220,6 +225,57 @@ def _score(
     log.info("duplicate scan %s done: %d identities, %d pairs compared, %d found (%d probable or certain)",
              scan.id, total, counters["comparisons"], counters["pairs_found"], counters["pairs_alert"])
     return scan_status(ctx, SCAN_JOB, scan.id)
+
+
+# The scan's blocks and filter, inherited by the scoring processes when they are forked.
+_SHARED: dict[str, Any] = {}
+
+
+def _score_part(bounds: tuple[int, int]) -> tuple[list[tuple[int, int, float]], int]:
+    """In a scoring process: the pairs of a range of identities, as plain tuples."""
+    found, compared = scan_range(_SHARED["blocks"], bounds[0], bounds[1], _SHARED["filter"])
+    return [(f.first, f.second, f.score) for f in found], compared
+
+
+class _Scorer:
+    """Scores ranges of a scan's identities, here or spread over forked processes.
+
+    The processes are forked once the identities are grouped, so they inherit the groups (the
+    records were frozen out of the garbage collector's reach first, which keeps most memory pages
+    shared); each range is cut in parts scored in parallel, and the pairs come back in order: the
+    result is the one of a scan in one process.
+    """
+
+    def __init__(self, blocks: Blocks, pair_filter: PairFilter, processes: int) -> None:
+        self.blocks, self.filter = blocks, pair_filter
+        forking = "fork" in multiprocessing.get_all_start_methods()
+        self.processes = processes if processes > 1 and forking and len(blocks) >= PARALLEL_FROM else 1
+        self._pool: Any = None
+
+    def __enter__(self) -> _Scorer:
+        if self.processes > 1:
+            _SHARED.update(blocks=self.blocks, filter=self.filter)
+            self._pool = multiprocessing.get_context("fork").Pool(self.processes)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+        _SHARED.clear()
+
+    def score(self, start: int, stop: int) -> tuple[list[Found], int]:
+        """The pairs found whose second identity is in ``[start, stop)``, and the pairs compared."""
+        if self._pool is None:
+            return scan_range(self.blocks, start, stop, self.filter)
+        step = max(1, -(-(stop - start) // (self.processes * 4)))
+        parts = [(first, min(first + step, stop)) for first in range(start, stop, step)]
+        found: list[Found] = []
+        compared = 0
+        for pairs, count in self._pool.map(_score_part, parts):
+            found += [Found(*pair) for pair in pairs]
+            compared += count
+        return found, compared
 
 
 def _record_chunk(ctx: ServiceContext, scan_id: int, runner: str, pairs: list[FoundPair],

@@ -52,7 +52,7 @@ class DuplicateWorker:
             return False
         log.info("duplicate scan %s: running (resumes after identity %s)", scan.id, scan.cursor_id)
         duplicate_scan.run_scan(self.ctx, scan.id, self.runner, chunk=self.settings.scan_chunk,
-                                stop=self.stop.is_set)
+                                processes=self.settings.scan_processes, stop=self.stop.is_set)
         return True
 
     def run_scans(self) -> None:

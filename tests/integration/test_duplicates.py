@@ -163,6 +163,20 @@ def test_scan_finds_injected_duplicates_and_resumes_after_a_kill(ctx) -> None:
     assert len(alerts) == resumed.pairs_alert >= len(DUPLICATES)
 
 
+def test_a_scan_scored_in_two_processes_finds_what_one_process_finds(ctx, monkeypatch) -> None:
+    seeded = seed(ctx, 300)
+    one = duplicate_scan.start_scan(ctx, CELL, "runner-1")
+    alone = duplicate_scan.run_scan(ctx, one.id, "runner-1", chunk=100)
+    pairs = _pairs(ctx)
+    monkeypatch.setattr(duplicate_scan, "PARALLEL_FROM", 0)
+    two = duplicate_scan.start_scan(ctx, CELL, "runner-2")
+    forked = duplicate_scan.run_scan(ctx, two.id, "runner-2", chunk=100, processes=2)
+    assert (forked.figures["processes"], alone.figures["processes"]) == (2, 1)
+    assert (forked.comparisons, forked.pairs_found, forked.pairs_alert) == (
+        alone.comparisons, alone.pairs_found, alone.pairs_alert)
+    assert _pairs(ctx) == pairs and len(pairs) >= len(seeded.duplicates)
+
+
 def test_dismissed_pair_comes_back_only_when_a_strict_trait_changes(ctx) -> None:
     a = _create(ctx, birth_name="Garniero", first_names="Baptiste", birth_date="2001-07-30", sex="M",
                 birth_place_code="13055")
