@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -237,6 +238,12 @@ def _score_part(bounds: tuple[int, int]) -> tuple[list[tuple[int, int, float]], 
     return [(f.first, f.second, f.score) for f in found], compared
 
 
+def _ignore_interrupts() -> None:
+    """In a scoring process: Ctrl-C reaches the whole terminal's process group; the parent alone
+    decides to stop (between chunks), it then ends the processes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _Scorer:
     """Scores ranges of a scan's identities, here or spread over forked processes.
 
@@ -255,7 +262,8 @@ class _Scorer:
     def __enter__(self) -> _Scorer:
         if self.processes > 1:
             _SHARED.update(blocks=self.blocks, filter=self.filter)
-            self._pool = multiprocessing.get_context("fork").Pool(self.processes)
+            context = multiprocessing.get_context("fork")
+            self._pool = context.Pool(self.processes, initializer=_ignore_interrupts)
         return self
 
     def __exit__(self, *exc: object) -> None:
