@@ -192,6 +192,7 @@ def _score(
     counters = {"comparisons": scan.comparisons, "pairs_found": scan.pairs_found,
                 "pairs_alert": scan.pairs_alert}
     score_seconds = float(figures.get("score_seconds", 0.0))
+    record_seconds = float(figures.get("record_seconds", 0.0))
     if not _progress(ctx, scan.id, runner, identities_total=total, identities_done=position, figures=figures):
         return scan_status(ctx, SCAN_JOB, scan.id)
     while position < total:
@@ -210,9 +211,12 @@ def _score(
         figures["score_seconds"] = round(score_seconds, 2)
         progress = {"cursor_id": records[end - 1].identity_id, "identities_done": end,
                     "figures": dict(figures), **counters}
+        begun = time.monotonic()
         if not _record_chunk(ctx, scan.id, runner, pairs, progress):
             log.warning("duplicate scan %s: taken over by another runner, stopping", scan.id)
             return scan_status(ctx, SCAN_JOB, scan.id)
+        record_seconds += time.monotonic() - begun
+        figures["record_seconds"] = round(record_seconds, 2)
         position = end
         scan = scan_status(ctx, SCAN_JOB, scan.id)
         if on_progress is not None:
