@@ -78,6 +78,7 @@ def test_probable_duplicate_refused_in_french_then_confirmed_and_audited(client,
     items = client.get("/worklists/potential_duplicate", headers=cell).json()["items"]
     assert [(i["identity_id"], i["other_identity_id"]) for i in items] == [(created["id"], martine["id"])]
     assert items[0]["suggested_action"].startswith("Deux identités désignent peut-être la même personne")
+    assert items[0]["kind_label"] == "Doublon potentiel"
 
 
 def test_pairs_side_by_side_and_dismissal(client, settings, ctx) -> None:
