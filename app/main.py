@@ -29,7 +29,7 @@ from app.domain.insi import InsiGateway
 from app.services.context import ServiceContext
 from app.wiring.context import build_context, build_document_tools, build_insi_gateway
 from app.wiring.hl7 import rerun_processor
-from app.wiring.metrics import identity_counts, outbox_metrics
+from app.wiring.metrics import duplicate_metrics, identity_counts, outbox_metrics
 
 __all__ = ["build_context", "create_app"]
 
@@ -81,4 +81,5 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))
+    metrics.collectors.append(duplicate_metrics(ctx))
     return app

@@ -134,6 +134,13 @@ def test_scan_requested_run_by_the_worker_and_followed(client, settings, ctx) ->
     assert client.get("/duplicates/scans/999", headers=cell).status_code == 404
 
 
+def test_the_detection_lag_is_a_metric(client, settings, ctx) -> None:
+    _create(client, settings, MARTINE)
+    assert "identito_duplicate_checks_queued 1" in client.get("/metrics").text
+    duplicates.check_all_pending(ctx)
+    assert "identito_duplicate_checks_queued 0" in client.get("/metrics").text
+
+
 def test_roles(client, settings) -> None:
     _create(client, settings, MARTINE)
     documents = auth(settings, "documents")
