@@ -19,11 +19,21 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import (
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from app.db.engine import Precompiled
+from app.db.engine import Precompiled, among
 from app.db.identity_rows import IDENTITY, INS
 from app.db.tables import DuplicateCheckRow, DuplicatePairRow, DuplicateScanRow, IdentityMatchKeyRow
 from app.domain.identity import IdentityChange
@@ -36,6 +46,8 @@ SCAN = DuplicateScanRow.__table__  # type: ignore[attr-defined]
 
 _QUEUE = Precompiled(insert(CHECK).inline(), by_keys=True)  # no RETURNING: pipelined with the COMMIT
 _INSERT_KEYS = Precompiled(insert(MATCH_KEY).inline(), by_keys=True)
+_INSERT_PAIRS = Precompiled(insert(PAIR).inline(), by_keys=True)  # ids read back by key (see save_pairs)
+
 
 
 def matters(change: IdentityChange) -> bool:
@@ -182,10 +194,10 @@ def _candidates_statement(keys: int, pending: bool) -> Any:
     return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
-_PAIR_UPDATE = (
+_PAIR_UPDATE = Precompiled(
     update(PAIR)
     .where(PAIR.c.id == bindparam("b_id"))
-    .values({name: bindparam(name) for name in (
+    .values({name: bindparam(name, type_=PAIR.c[name].type) for name in (
         "score", "grade", "explanation", "rules", "status", "found_by", "reason", "decided_by", "decided_at",
         "decided_digest", "updated_at")})
 )
@@ -211,7 +223,7 @@ class DuplicateRepository:
         if not identity_ids:
             return
         connection = self._connection()
-        connection.execute(delete(MATCH_KEY).where(MATCH_KEY.c.identity_id.in_(list(identity_ids))))
+        connection.execute(delete(MATCH_KEY).where(among(connection, MATCH_KEY.c.identity_id, identity_ids)))
         add_keys(connection, keys)
 
     def candidates(
@@ -232,13 +244,12 @@ class DuplicateRepository:
         """(key hash, identity id) of every identity holding one of these keys (the detection job's
         batches: the block cap is applied by the caller)."""
         wanted = sorted(set(hashes))
-        found: list[tuple[int, int]] = []
-        for start in range(0, len(wanted), 5000):
-            statement = select(MATCH_KEY.c.key_hash, MATCH_KEY.c.identity_id).where(
-                MATCH_KEY.c.key_hash.in_(wanted[start:start + 5000]))
-            rows = self._connection().execute(statement)
-            found += [(int(key), int(identity_id)) for key, identity_id in rows]
-        return found
+        if not wanted:
+            return []
+        connection = self._connection()
+        statement = select(MATCH_KEY.c.key_hash, MATCH_KEY.c.identity_id).where(
+            among(connection, MATCH_KEY.c.key_hash, wanted))
+        return [(int(key), int(identity_id)) for key, identity_id in connection.execute(statement)]
 
     def key_count(self) -> int:
         """How many keys are stored (figures)."""
@@ -256,7 +267,8 @@ class DuplicateRepository:
     def done_checks(self, check_ids: Sequence[int]) -> None:
         """Remove handled queue rows."""
         if check_ids:
-            self._connection().execute(delete(CHECK).where(CHECK.c.id.in_(list(check_ids))))
+            connection = self._connection()
+            connection.execute(delete(CHECK).where(among(connection, CHECK.c.id, check_ids)))
 
     def queue(self, identity_ids: Sequence[int], at: datetime) -> None:
         """Queue identities for the detection job (besides the change sink: a re-check asked for)."""
@@ -296,24 +308,21 @@ class DuplicateRepository:
         wanted = set(keys)
         if not wanted:
             return {}
-        lows, highs = sorted({k[0] for k in wanted}), sorted({k[1] for k in wanted})
-        found: dict[tuple[int, int], DuplicatePair] = {}
-        for start in range(0, len(lows), 5000):
-            statement = select(PAIR).where(PAIR.c.low_id.in_(lows[start:start + 5000]),
-                                           PAIR.c.high_id.in_(highs))
-            for row in self._connection().execute(statement):
-                if (row.low_id, row.high_id) in wanted:
-                    found[row.low_id, row.high_id] = _pair(row)
-        return found
+        connection = self._connection()
+        statement = select(PAIR).where(among(connection, PAIR.c.low_id, {k[0] for k in wanted}),
+                                       among(connection, PAIR.c.high_id, {k[1] for k in wanted}))
+        return {(row.low_id, row.high_id): _pair(row) for row in connection.execute(statement)
+                if (row.low_id, row.high_id) in wanted}
 
     def open_pairs_of(self, identity_ids: Sequence[int]) -> list[DuplicatePair]:
         """The open pairs of these identities."""
         if not identity_ids:
             return []
-        ids = list(identity_ids)
-        statement = select(PAIR).where(PAIR.c.status == "open",
-                                       or_(PAIR.c.low_id.in_(ids), PAIR.c.high_id.in_(ids)))
-        return [_pair(row) for row in self._connection().execute(statement.order_by(PAIR.c.id))]
+        connection = self._connection()
+        either = or_(among(connection, PAIR.c.low_id, identity_ids),
+                     among(connection, PAIR.c.high_id, identity_ids))
+        statement = select(PAIR).where(PAIR.c.status == "open", either)
+        return [_pair(row) for row in connection.execute(statement.order_by(PAIR.c.id))]
 
     def save_pairs(self, writes: Sequence[PairWrite], at: datetime) -> list[int]:
         """Insert the new pairs and update the others; the pair ids, in the order given."""
@@ -321,14 +330,15 @@ class DuplicateRepository:
         connection = self._connection()
         ids: dict[tuple[int, int], int] = {}
         if new:
+            # One executemany without RETURNING (pipelined on PostgreSQL), then the ids by key: a
+            # multi-row INSERT ... RETURNING in parameter order costs ten times more client time.
             rows = [_pair_values(w) | {"created_at": at, "updated_at": at} for w in new]
-            statement = insert(PAIR).returning(PAIR.c.id, sort_by_parameter_order=True)
-            for w, pair_id in zip(new, connection.execute(statement, rows).scalars(), strict=True):
-                ids[w.low_id, w.high_id] = int(pair_id)
-        changed = [_pair_values(w) | {"b_id": w.id, "updated_at": at} for w in writes if w.id is not None]
-        if changed:
-            connection.execute(_PAIR_UPDATE, [{k: v for k, v in c.items() if k not in ("low_id", "high_id")}
-                                              for c in changed])
+            _INSERT_PAIRS.execute(connection, rows)
+            stored = self.pairs_between((w.low_id, w.high_id) for w in new)
+            ids = {key: pair.id for key, pair in stored.items()}
+        changed = [{k: v for k, v in _pair_values(w).items() if k not in ("low_id", "high_id")}
+                   | {"b_id": w.id, "updated_at": at} for w in writes if w.id is not None]
+        _PAIR_UPDATE.execute(connection, changed)
         return [w.id if w.id is not None else ids[w.low_id, w.high_id] for w in writes]
 
     def get_pair(self, pair_id: int, *, for_update: bool = False) -> DuplicatePair | None:

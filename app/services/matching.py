@@ -29,7 +29,7 @@ from app.domain.identity import Identity
 from app.domain.matching import Grade, MatchRecord, MatchResult, from_identity, match_score, score_pair
 from app.domain.worklist import ClosingEvent, Hint, WorklistKind, duplicate_pair_outcome
 from app.services.context import UnitOfWork
-from app.services.worklists import close_items, open_item
+from app.services.worklists import NewItem, close_items, open_items
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ def record_pairs(uow: UnitOfWork, found: Sequence[FoundPair], found_by: FoundBy)
     if not writes:
         return Recorded()
     ids = uow.duplicates.save_pairs(writes, uow.now())
+    items: list[NewItem] = []
     for pair_id, write, opens, closes in zip(ids, writes, alert, clear, strict=True):
         outcome = duplicate_pair_outcome(pair_id)
         if pair_id in reopened:
@@ -150,11 +151,11 @@ def record_pairs(uow: UnitOfWork, found: Sequence[FoundPair], found_by: FoundBy)
                           {"pair": pair_id, "other_identity": other, "grade": write.grade,
                            "why": "strict-traits-changed"}, full=True)
         if opens:
-            open_item(uow, WorklistKind.POTENTIAL_DUPLICATE, write.high_id, outcome,
-                      hint=Hint.REVIEW_DUPLICATE, other_identity_id=write.low_id, source=found_by.value,
-                      details={"pair_id": pair_id, "grade": write.grade, "score": round(write.score, 4)})
+            items.append(NewItem(write.high_id, outcome, Hint.REVIEW_DUPLICATE, write.low_id,
+                                 {"pair_id": pair_id, "grade": write.grade, "score": round(write.score, 4)}))
         if closes:
             close_items(uow, write.high_id, ClosingEvent.DUPLICATE_CLEARED, outcome=outcome)
+    open_items(uow, WorklistKind.POTENTIAL_DUPLICATE, items, source=found_by.value)
     new = sum(1 for w in writes if w.id is None) + len(reopened)
     return Recorded(proposed=new, updated=len(writes) - new, alerts=sum(alert), cleared=sum(clear))
 
