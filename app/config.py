@@ -172,6 +172,28 @@ class QualificationSettings(BaseModel):
     worker_poll_seconds: float = Field(default=2.0, gt=0)
 
 
+class DuplicatesSettings(BaseModel):
+    """Duplicate detection (see docs/duplicates.md)."""
+
+    # The prior of the score is set for a repository of this size (0.05 / N, docs/duplicates.md):
+    # the odds that two identities picked at random are one person.
+    expected_identities: int = Field(default=1_000_000, ge=2)
+    # A blocking key shared by more identities is not compared (a very common name and first name,
+    # a placeholder name): its identities still meet through their other keys.
+    block_cap: int = Field(default=1000, ge=2)
+    candidates: int = Field(default=10, ge=1, le=100)  # candidates a desk check returns
+    max_loaded: int = Field(default=500, ge=10)  # identities a desk check scores at most
+    # Changed identities the detection job has not keyed yet, that a desk check scores as well.
+    pending_limit: int = Field(default=1000, ge=0)
+    check_batch: int = Field(default=200, ge=1)  # changes the detection job takes per transaction
+    check_poll_seconds: float = Field(default=1.0, gt=0)
+    scan_chunk: int = Field(default=20_000, ge=100)  # identities whose pairs a scan commits at once
+    # Processes a scan scores in (forked once the identities are grouped; one per core).
+    scan_processes: int = Field(default=2, ge=1, le=64)
+    # A running scan whose runner sent no heartbeat for this long is taken over by another worker.
+    scan_lease_seconds: float = Field(default=300.0, gt=0)
+
+
 class DocumentsSettings(BaseModel):
     """INS DataMatrix and cover pages (see docs/documents.md)."""
 
@@ -216,6 +238,7 @@ class Settings(BaseSettings):
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
     qualification: QualificationSettings = Field(default_factory=QualificationSettings)
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
+    duplicates: DuplicatesSettings = Field(default_factory=DuplicatesSettings)
 
     @classmethod
     def settings_customise_sources(

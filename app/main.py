@@ -12,14 +12,24 @@ from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.metrics import Metrics, MetricsMiddleware
-from app.api.routers import campaigns, documents, hl7, identities, insi, qualification, system, worklists
+from app.api.routers import (
+    campaigns,
+    documents,
+    duplicates,
+    hl7,
+    identities,
+    insi,
+    qualification,
+    system,
+    worklists,
+)
 from app.config import Settings
 from app.db.migrations import check_schema
 from app.domain.insi import InsiGateway
 from app.services.context import ServiceContext
 from app.wiring.context import build_context, build_document_tools, build_insi_gateway
 from app.wiring.hl7 import rerun_processor
-from app.wiring.metrics import identity_counts, outbox_metrics
+from app.wiring.metrics import duplicate_metrics, identity_counts, outbox_metrics
 
 __all__ = ["build_context", "create_app"]
 
@@ -63,6 +73,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(identities.router)
     app.include_router(qualification.router)
     app.include_router(worklists.router)
+    app.include_router(duplicates.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
     app.include_router(documents.router)
@@ -70,4 +81,5 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))
+    metrics.collectors.append(duplicate_metrics(ctx))
     return app

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.auth import AuthError
+from app.api.duplicate_schemas import CandidateRead
 from app.api.validation import validation_errors
 from app.db.errors import DatabaseUnavailable, InvalidValue
 from app.domain.cover_page import DocumentRejected, DocumentTooLarge
@@ -26,7 +27,14 @@ from app.domain.insi import (
     InsiUnavailable,
 )
 from app.domain.messages import MESSAGES, register, render
-from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
+from app.services.errors import (
+    Conflict,
+    MissingReason,
+    NotFound,
+    ProbableDuplicate,
+    StaleVersion,
+    VersionRequired,
+)
 
 log = logging.getLogger("identito.api")
 register("internal-error", "Unexpected error; the incident was logged.",
@@ -101,6 +109,11 @@ CONFLICT_TITLES: dict[str, tuple[str, str]] = {
     "proposal-expired": _PROPOSAL,
     "proposal-stale": _PROPOSAL,
     "identity-inactive": ("Identity merged (deactivated)", "Identité fusionnée (désactivée)"),
+    "probable-duplicate": ("Probable duplicate of an existing identity", "Doublon probable d'une identité "
+                           "existante"),
+    "duplicate-pair-closed": ("Pair already decided", "Paire déjà traitée"),
+    "duplicate-scan-busy": ("Scan running elsewhere", "Scan en cours ailleurs"),
+    "duplicate-scan-finished": ("Scan already finished", "Scan déjà terminé"),
     "attribute-absent": _STATE,
     "ins-missing": _STATE,
 }
@@ -152,6 +165,9 @@ def install_error_handlers(app: FastAPI) -> None:
             extra["current_version"] = exc.params.get("current")
         if "missing_list" in exc.params:  # INS not printable: the status and what it lacks (EXI SI 08)
             extra.update(identity_status=exc.params.get("status"), missing=exc.params["missing_list"])
+        if isinstance(exc, ProbableDuplicate):  # what the desk must look at before confirming
+            extra["candidates"] = [CandidateRead.of(c, exc.roles).model_dump(mode="json")
+                                   for c in exc.candidates]
         if isinstance(exc, InsiError):
             extra.update(category=exc.category.value, retryable=exc.retryable,
                          insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)

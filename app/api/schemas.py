@@ -36,6 +36,11 @@ class IdentityCreate(BaseModel):
         description="How the traits were collected (ZFD-5): "
                     "SM typed, CV Carte Vitale, CB DataMatrix scan, RFID",
     )
+    confirm_new: bool = Field(
+        default=False,
+        description="Create even though an existing identity is a certain or probable duplicate (after "
+                    "the 409 probable-duplicate listed it); audited with the candidates shown",
+    )
 
 
 class DocumentCreate(BaseModel):

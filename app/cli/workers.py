@@ -61,7 +61,10 @@ def _say_if_stopped(settings, ctx, runner, campaign_id: int, status: str) -> Non
 def worker(
     campaign: Annotated[int | None, typer.Option(help="Run only this campaign, then exit")] = None,
 ) -> None:
-    """Run the background jobs: INSi campaigns (until stopped with SIGTERM/Ctrl-C)."""
+    """Run the background jobs: INSi campaigns, duplicate detection after every identity change, full
+    duplicate scans (until stopped with SIGTERM/Ctrl-C)."""
+    from app.workers.duplicates import DuplicateWorker
+
     settings, ctx, runner = _runtime()
     _stop_on_signals(runner)
     if campaign is not None:
@@ -69,7 +72,8 @@ def worker(
         typer.echo(f"campaign {campaign}: {status}")
         _say_if_stopped(settings, ctx, runner, campaign, status)
         return
-    runner.run_forever()
+    with DuplicateWorker(ctx, settings.duplicates, runner.stop).running():
+        runner.run_forever()
 
 
 @campaign_cli.command("run")
@@ -135,5 +139,8 @@ def status_command(campaign_id: int) -> None:
 
 def register(cli: typer.Typer) -> None:
     """Add the worker commands to the main command line."""
+    from app.cli.duplicates import duplicates_cli
+
     cli.command("worker")(worker)
     cli.add_typer(campaign_cli, name="campaign")
+    cli.add_typer(duplicates_cli, name="duplicates")

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app.db.duplicates import add_keys
 from app.db.engine import Precompiled
 from app.db.errors import DuplicateKey, StaleRow
 from app.db.identity_rows import (
@@ -38,10 +39,12 @@ from app.db.identity_rows import (
     trait_values,
 )
 from app.db.tables import IdentityRow
+from app.domain.duplicates import match_key_hashes
 from app.domain.identifiers import OWN, Authority
 from app.domain.identity import Identity
 from app.domain.ins import InsRecord
-from app.domain.status import IdentityState
+from app.domain.matching import MatchRecord, from_traits
+from app.domain.status import Attribute, IdentityState
 from app.domain.traits import Traits
 
 IppKey = tuple[str, str]  # (IPP, its assigning authority's HD text)
@@ -91,6 +94,17 @@ class NewIdentity:
     source: str = "SM"
     ins_records: tuple[InsRecord, ...] = ()
     insi_at: datetime | None = None
+
+
+def _new_record(identity_id: int, new: NewIdentity) -> MatchRecord:
+    """What the matcher compares of an identity being inserted (``from_identity`` of it)."""
+    blocked = new.state.blocked
+    active = next((r.ins.matricule for r in new.ins_records if r.active), None)
+    return from_traits(
+        new.traits, active_ins=None if blocked else active,
+        ins_history=() if blocked else [r.ins.matricule for r in new.ins_records if not r.active],
+        homonym=Attribute.HOMA in new.state.attributes, identity_id=identity_id,
+    )
 
 
 @contextmanager
@@ -279,8 +293,15 @@ class IdentityRepository:
             self._locked[identity.id] = expected_version + 1
         return expected_version + 1
 
-    def add_many(self, identities: Sequence[NewIdentity], now: datetime) -> list[int]:
-        """Insert identities and their INS in two multi-row statements; return the ids in order."""
+    def add_many(
+        self, identities: Sequence[NewIdentity], now: datetime, *, match_keys: bool = True
+    ) -> list[int]:
+        """Insert identities and their INS in two multi-row statements; return the ids in order.
+
+        With ``match_keys``, their duplicate match keys too (one more multi-row statement), so that
+        the desk's candidate check sees them at once; a bulk load is not checked for duplicates
+        one by one: run a full scan after it (docs/duplicates.md).
+        """
         self._forget()
         if not identities:
             return []
@@ -310,6 +331,11 @@ class IdentityRepository:
         ]
         if ins_rows:
             session.execute(insert(INS), ins_rows)
+        if match_keys:
+            add_keys(session.connection(), {
+                identity_id: match_key_hashes(_new_record(identity_id, new))
+                for identity_id, new in zip(ids, identities, strict=True)
+            })
         return ids
 
     def add_ins(self, identity_id: int, record: InsRecord, now: datetime) -> None:

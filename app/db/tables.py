@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Float, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 _STATUSES = "('PROV','RECUP','VALI','QUAL')"
@@ -260,3 +260,86 @@ class InsiCallRow(SQLModel, table=True):
     duration_ms: float
     message_id: str = Field(max_length=64)
     traits_hash: str | None = Field(default=None, max_length=64)
+
+
+class IdentityMatchKeyRow(SQLModel, table=True):
+    """A blocking key of an identity (``app.domain.duplicates.match_key_hashes``), as a 64-bit hash:
+    the candidates of a set of traits are the identities sharing one of its keys.
+
+    The primary key (key_hash, identity_id) is the lookup's index. No foreign key: the rows are
+    rebuilt from the identities (five or so per identity, written in bulk), never the other way.
+    """
+
+    __tablename__ = "identity_match_key"
+    __table_args__ = (Index("ix_identity_match_key_identity", "identity_id"),)
+
+    key_hash: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    identity_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+
+
+class DuplicateCheckRow(SQLModel, table=True):
+    """An identity change waiting for the duplicate detection job (written with the change's commit)."""
+
+    __tablename__ = "duplicate_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int  # no foreign key: one more lookup on the ingest path for nothing
+    queued_at: datetime
+
+
+_PAIR_STATUSES = "('open','dismissed','merged','linked')"
+_GRADES = "('certain','probable','possible','no_match')"
+
+
+class DuplicatePairRow(SQLModel, table=True):
+    """Two identities that may be one person, their score and explanation, and the cell's decision."""
+
+    __tablename__ = "duplicate_pair"
+    __table_args__ = (
+        CheckConstraint("low_id < high_id", name="ck_duplicate_pair_order"),
+        CheckConstraint(f"status IN {_PAIR_STATUSES}", name="ck_duplicate_pair_status"),
+        CheckConstraint(f"grade IN {_GRADES}", name="ck_duplicate_pair_grade"),
+        Index("ux_duplicate_pair", "low_id", "high_id", unique=True),
+        Index("ix_duplicate_pair_high", "high_id"),
+        Index("ix_duplicate_pair_list", "status", "grade", "score", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    low_id: int = Field(foreign_key="identity.id")
+    high_id: int = Field(foreign_key="identity.id")
+    score: float = Field(sa_column=Column(Float, nullable=False))
+    grade: str = Field(max_length=10)
+    explanation: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))  # no trait value
+    rules: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=10)
+    found_by: str = Field(max_length=8)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = None
+    decided_digest: str | None = Field(default=None, max_length=64)  # strict traits of both, at decision
+    created_at: datetime
+    updated_at: datetime
+
+
+class DuplicateScanRow(SQLModel, table=True):
+    """A full duplicate scan: its progress, its resume point, its figures."""
+
+    __tablename__ = "duplicate_scan"
+    __table_args__ = (Index("ix_duplicate_scan_status", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(default="queued", max_length=10)
+    created_by: str = Field(max_length=200)
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    runner: str | None = Field(default=None, max_length=200)  # host:pid of the process running it
+    heartbeat_at: datetime | None = None
+    cursor_id: int = 0  # the pairs of identities up to this id are recorded: a resumed scan goes on after it
+    identities_total: int = 0
+    identities_done: int = 0
+    comparisons: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    pairs_found: int = 0  # at least possible
+    pairs_alert: int = 0  # probable or certain
+    figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: str | None = Field(default=None, max_length=200)

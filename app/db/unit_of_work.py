@@ -37,6 +37,7 @@ from sqlmodel import Session
 from app.db.audit import AuditLog
 from app.db.campaigns import CampaignRepository
 from app.db.documents import DocumentRepository
+from app.db.duplicates import DuplicateRepository
 from app.db.engine import Precompiled, commit_with
 from app.db.errors import translated
 from app.db.identities import IdentityRepository
@@ -130,6 +131,11 @@ class Repositories:
     def inbound(self) -> InboundLog:
         """The inbound log (sender + MSH-10 -> ACK) and the quarantine."""
         return InboundLog(self.session)
+
+    @cached_property
+    def duplicates(self) -> DuplicateRepository:
+        """Match keys, the detection queue, duplicate pairs and scans."""
+        return DuplicateRepository(self.session)
 
     @cached_property
     def worklists(self) -> WorklistRepository:
@@ -227,6 +233,11 @@ class UnitOfWork:
     def inbound(self) -> InboundLog:
         """The inbound log and the quarantine."""
         return self._tx.inbound
+
+    @property
+    def duplicates(self) -> DuplicateRepository:
+        """Match keys, the detection queue, duplicate pairs and scans."""
+        return self._tx.duplicates
 
     @property
     def worklists(self) -> WorklistRepository:

@@ -17,6 +17,7 @@ from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from app.db.engine import Precompiled, among
 from app.db.tables import IdentityDocumentRow, IdentityRow, WorklistItemRow
 from app.domain.worklist import (
     AUTOMATIC,
@@ -65,6 +66,17 @@ class Opened:
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """An item to open with ``open_many``."""
+
+    identity_id: int
+    outcome: str
+    hint: Hint | None = None
+    other_identity_id: int | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Closed:
     """An item closed by an event."""
 
@@ -98,10 +110,14 @@ def _upsert(dialect_insert: Any) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=[WORKLIST_ITEM.c.open_key],
         set_={"occurrences": WORKLIST_ITEM.c.occurrences + 1, **{c: stmt.excluded[c] for c in _LATEST}},
-    ).returning(WORKLIST_ITEM.c.id, WORKLIST_ITEM.c.occurrences)
+    )
 
 
-_OPEN = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_OPEN = {name: _upsert(dialect).returning(WORKLIST_ITEM.c.id, WORKLIST_ITEM.c.occurrences)
+         for name, dialect in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+# Many items: one executemany without RETURNING (pipelined on PostgreSQL), then the items by key.
+_OPEN_MANY = {name: Precompiled(_upsert(dialect), by_keys=True)
+              for name, dialect in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 
 
 class WorklistRepository:
@@ -125,6 +141,27 @@ class WorklistRepository:
             "open_key": open_key(kind, identity_id, outcome),
         }).one()
         return Opened(int(item_id), int(occurrences))
+
+    def open_many(self, kind: WorklistKind, items: list[NewItem], *, source: str, at: datetime,
+                  by: str) -> list[Opened]:
+        """``open`` for many items of one kind in one multi-row statement (a scan's pairs), in order."""
+        if not items:
+            return []
+        connection = self._session.connection()
+        rows = [{
+            "kind": kind.value, "identity_id": item.identity_id, "other_identity_id": item.other_identity_id,
+            "outcome": item.outcome, "hint": item.hint.value if item.hint else None,
+            "details": item.details or {},
+            "source": source, "created_at": at, "created_by": by, "last_occurred_at": at, "occurrences": 1,
+            "open_key": open_key(kind, item.identity_id, item.outcome),
+        } for item in items]
+        _OPEN_MANY[connection.dialect.name].execute(connection, rows)
+        keys = [row["open_key"] for row in rows]
+        item = WORKLIST_ITEM.c
+        stored = connection.execute(select(item.id, item.occurrences, item.open_key)
+                                    .where(among(connection, item.open_key, keys)))
+        found = {key: Opened(int(item_id), int(occurrences)) for item_id, occurrences, key in stored}
+        return [found[key] for key in keys]
 
     def close(
         self, identity_id: int, kinds: Iterable[WorklistKind], event: ClosingEvent, *, outcome: str | None,

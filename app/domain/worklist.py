@@ -22,6 +22,24 @@ class WorklistKind(StrEnum):
     DOCUMENT_EXPIRED = "document_expired"
     INS_RECEIVED = "ins_received"
     IDENTIFIER_CONFLICT = "identifier_conflict"
+    POTENTIAL_DUPLICATE = "potential_duplicate"
+
+
+#: What each kind is called at the desk and in the cell: (English, French).
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    WorklistKind.INSI_NOT_FOUND: ("INSi: identity not found", "INSi : identité non trouvée"),
+    WorklistKind.INSI_AMBIGUOUS: ("INSi: several identities", "INSi : plusieurs identités"),
+    WorklistKind.INSI_FOUND: ("INSi: identity found, to review", "INSi : identité trouvée, à valider"),
+    WorklistKind.TRAITS_DIFFER: ("INSi traits differ", "Traits INSi différents"),
+    WorklistKind.VERIFICATION_FAILED: ("INS verification failed", "Échec de la vérification de l'INS"),
+    WorklistKind.INS_COLLISION: ("INS held by another identity", "INS porté par une autre identité"),
+    WorklistKind.INSI_UNAVAILABLE: ("INSi unavailable", "INSi indisponible"),
+    WorklistKind.DOCUMENT_EXPIRED: ("Identity document expired", "Justificatif d'identité expiré"),
+    WorklistKind.INS_RECEIVED: ("INS received, to verify", "INS reçu, à vérifier"),
+    WorklistKind.IDENTIFIER_CONFLICT: ("Identifier given to another person",
+                                       "Identifiant attribué à une autre personne"),
+    WorklistKind.POTENTIAL_DUPLICATE: ("Potential duplicate", "Doublon potentiel"),
+}
 
 
 class Resolution(StrEnum):
@@ -46,6 +64,8 @@ class ClosingEvent(StrEnum):
     INS_VERIFIED = "ins_verified"  # a verification confirmed the stored INS and traits
     DOCUMENT_CHECKED = "document_checked"  # a valid high-trust document was recorded
     EXPIRED_DOCUMENT_WITHDRAWN = "expired_document_withdrawn"  # the expired document was withdrawn
+    DUPLICATE_DISMISSED = "duplicate_dismissed"  # the cell dismissed the pair (two persons)
+    DUPLICATE_CLEARED = "duplicate_cleared"  # a trait changed: the pair is no longer probable
 
 
 _FOUND = frozenset({WorklistKind.INSI_UNAVAILABLE, WorklistKind.INSI_NOT_FOUND, WorklistKind.INSI_AMBIGUOUS})
@@ -58,6 +78,8 @@ CLOSED_BY: dict[ClosingEvent, frozenset[WorklistKind]] = {
     ClosingEvent.INS_VERIFIED: _FOUND | {WorklistKind.VERIFICATION_FAILED, WorklistKind.INS_RECEIVED},
     ClosingEvent.DOCUMENT_CHECKED: frozenset({WorklistKind.DOCUMENT_EXPIRED}),
     ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN: frozenset({WorklistKind.DOCUMENT_EXPIRED}),
+    ClosingEvent.DUPLICATE_DISMISSED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
+    ClosingEvent.DUPLICATE_CLEARED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
 }
 
 
@@ -77,19 +99,28 @@ def closed_kinds(event: ClosingEvent) -> frozenset[WorklistKind]:
       identity got its INS from INSi;
     - ``document_expired`` is gone when a valid high-trust document is recorded (EXI SI 10), or when
       the expired document itself is withdrawn (only that document's item);
-    - ``ins_collision`` is never closed by an event: only the cell can tell a duplicate from a collision.
+    - ``ins_collision`` is never closed by an event: only the cell can tell a duplicate from a collision;
+    - ``potential_duplicate`` (one item per pair) is gone when the cell dismisses the pair, or when a
+      trait changed so that the pair is no longer probable or better (only that pair's item).
     """
     return CLOSED_BY[event]
 
 
 def open_key(kind: WorklistKind, identity_id: int, outcome: str) -> str:
-    """One open item per cause: a retry updates it; each expired document is a cause of its own."""
-    if kind is WorklistKind.DOCUMENT_EXPIRED:
+    """One open item per cause: a retry updates it; each expired document, and each duplicate
+    pair, is a cause of its own."""
+    if kind in (WorklistKind.DOCUMENT_EXPIRED, WorklistKind.POTENTIAL_DUPLICATE):
         return f"{kind.value}:{identity_id}:{outcome}"
     return f"{kind.value}:{identity_id}"
 
 
 EXPIRED_DOCUMENT_PREFIX = "document:"
+DUPLICATE_PAIR_PREFIX = "pair:"
+
+
+def duplicate_pair_outcome(pair_id: int) -> str:
+    """The outcome of a potential_duplicate item: the pair it is about."""
+    return f"{DUPLICATE_PAIR_PREFIX}{pair_id}"
 
 
 def expired_document_outcome(document_id: int) -> str:
@@ -112,6 +143,7 @@ class Hint(StrEnum):
     VERIFY_RECEIVED_INS = "hint-verify-received-ins"
     REVIEW_FOUND = "hint-review-found"
     IDENTIFIER_CONFLICT = "hint-identifier-conflict"
+    REVIEW_DUPLICATE = "hint-review-duplicate"
 
 
 MARRIED_NAME_AGE = 50
@@ -158,6 +190,11 @@ for _hint, _en, _fr in [
      "Un message a attribué l'identifiant de cette identité à une personne aux traits stricts différents : "
      "vérifiez les deux avec l'émetteur (identifiant réutilisé, collision, ou correction à faire par une "
      "mise à jour), puis relancez ou écartez le message en quarantaine."),
+    (Hint.REVIEW_DUPLICATE,
+     "Two identities may be one person: compare them side by side (GET /duplicates), check an identity "
+     "document, then merge them or dismiss the pair with a reason.",
+     "Deux identités désignent peut-être la même personne : comparez-les côte à côte (GET /duplicates), "
+     "contrôlez un justificatif d'identité, puis fusionnez-les ou écartez la paire avec un motif."),
     (Hint.VERIFY_RECEIVED_INS,
      "An INS was received from another system: verify it with INSi before trusting it.",
      "Un INS a été reçu d'un autre système : vérifiez-le auprès de l'INSi avant de s'y fier."),
@@ -173,6 +210,10 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
                                     "a été enregistré"),
     ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN: ("the expired document was withdrawn",
                                               "le justificatif expiré a été retiré"),
+    ClosingEvent.DUPLICATE_DISMISSED: ("the pair was dismissed (two persons)",
+                                       "la paire a été écartée (deux personnes)"),
+    ClosingEvent.DUPLICATE_CLEARED: ("the traits changed: the pair is no longer a probable duplicate",
+                                     "les traits ont changé : la paire n'est plus un doublon probable"),
 }
 RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
     Resolution.CORRECTED: ("corrected", "corrigée"),

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from app.db.unit_of_work import ChangeSink, Database, Engine, Reader, UnitOfWork
 from app.domain.documents import DocumentType
+from app.domain.duplicates import DetectionPolicy
 from app.domain.identity import IdentityChange
 from app.domain.roles import Actor
 
@@ -30,6 +31,7 @@ class ServiceContext:
     ipp_prefix: str = ""
     insi_gateway: Any = None  # an app.domain.insi.InsiGateway, wired by the composition root
     proposal_ttl_seconds: int = 15 * 60
+    duplicates: DetectionPolicy = field(default_factory=DetectionPolicy)
 
     @property
     def engine(self) -> Engine:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from app.domain.errors import DomainError, MissingReason
 from app.domain.messages import register, register_terms, render
 from app.domain.worklist import EVENT_LABELS, RESOLUTION_LABELS, label
 
-__all__ = ["AlreadyResolved", "Conflict", "MissingReason", "NotFound", "StaleVersion", "VersionRequired"]
+__all__ = ["AlreadyResolved", "Conflict", "MissingReason", "NotFound", "ProbableDuplicate", "StaleVersion",
+           "VersionRequired"]
 
 
 class NotFound(DomainError):
@@ -19,6 +23,18 @@ class Conflict(DomainError):
     """The request conflicts with stored data (IPP taken, INS held by another identity...)."""
 
     code = "conflict"
+
+
+class ProbableDuplicate(Conflict):
+    """Creating the identity would create a certain or probable duplicate (ins-rniv §6): the
+    candidates are attached, to be shown to the actor (``roles``) as any identity read would be."""
+
+    code = "probable-duplicate"
+
+    def __init__(self, candidates: Sequence[Any], roles: frozenset[str]) -> None:
+        super().__init__(count=len(candidates))
+        self.candidates = tuple(candidates)
+        self.roles = roles
 
 
 class AlreadyResolved(Conflict):

@@ -14,15 +14,25 @@ from app.domain.documents import (
     check_not_recorded,
     parse_document_type,
 )
+from app.domain.duplicates import ALERT_GRADES, FoundBy
 from app.domain.errors import InvalidTrait
 from app.domain.identifiers import OWN, Authority
 from app.domain.identity import CollectionMethod, Identity
+from app.domain.matching import from_identity, from_traits, score_pair
 from app.domain.roles import Role, check_strict_edit, require_any
 from app.domain.status import Attribute, Event, IdentityState
 from app.domain.traits import TraitName, Traits, build_traits
 from app.domain.worklist import ClosingEvent, expired_document_outcome
 from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
-from app.services.errors import Conflict, MissingReason, NotFound, StaleVersion, VersionRequired
+from app.services.errors import (
+    Conflict,
+    MissingReason,
+    NotFound,
+    ProbableDuplicate,
+    StaleVersion,
+    VersionRequired,
+)
+from app.services.matching import FoundPair, candidates_for, record_pairs
 from app.services.worklists import close_items
 
 EDITORS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION)
@@ -50,6 +60,11 @@ class DocumentInput:
     type: str
     expires_on: date | None = None
     no_expiry_printed: bool = False
+
+
+def build(ctx: ServiceContext, data: TraitsInput) -> Traits:
+    """Traits as typed, validated and normalised by the domain (``InvalidTrait`` otherwise)."""
+    return _build(ctx, data)
 
 
 def _build(ctx: ServiceContext, data: TraitsInput) -> Traits:
@@ -114,15 +129,38 @@ def store(uow: UnitOfWork, before: Identity, after: Identity, trigger: str, **de
 
 
 def create_identity(
-    ctx: ServiceContext, actor: Actor, data: TraitsInput, *, ipp: str | None = None, source: str = "SM"
+    ctx: ServiceContext, actor: Actor, data: TraitsInput, *, ipp: str | None = None, source: str = "SM",
+    confirm_new: bool = False,
 ) -> Identity:
     """Create a provisional identity (RNIV EXI SI 07: a new identity is PROV); ``source`` is how
-    its traits were collected (ZFD-5)."""
+    its traits were collected (ZFD-5).
+
+    Refused (``ProbableDuplicate``, with the candidates) when an existing identity is a certain or
+    probable duplicate of it (ins-rniv §6), unless ``confirm_new``: then created, the candidates
+    shown are audited with it and their pairs proposed to the cell (found at the desk).
+    """
     require_any(actor.roles, *EDITORS)
     method = CollectionMethod.parse(source)
     traits = _build(ctx, data)
+    record = from_traits(traits)
+    with ctx.reading() as reader:
+        if ipp and ipp.strip() and reader.identities.id_by_ipp(ipp.strip()) is not None:
+            raise Conflict("ipp-exists", field="ipp", ipp=ipp.strip())  # said before any duplicate
+        candidates = candidates_for(reader, record, ctx.duplicates)
+    alerts = [c for c in candidates if c.result.grade in ALERT_GRADES]
+    if alerts and not confirm_new:
+        raise ProbableDuplicate(alerts, actor.roles)
     with ctx.unit_of_work(actor) as uow:
         identity = create_in(ctx, uow, traits, ipp=ipp, source=method.value)
+        if alerts:
+            shown = [{"identity_id": c.identity.id, "grade": c.result.grade.value,
+                      "score": round(c.result.score, 4)} for c in alerts]
+            uow.audit("identity.created_despite_duplicates", identity.id, None,
+                      {"confirm_new": True, "candidates": shown}, full=True)
+            created = from_identity(identity)
+            record_pairs(uow, [FoundPair(created, from_identity(c.identity),
+                                         score_pair(created, from_identity(c.identity), ctx.duplicates.model))
+                               for c in alerts], FoundBy.DESK)
         uow.commit()
     return identity
 

@@ -8,10 +8,13 @@ import sys
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
+from app.db.duplicates import DetectionQueue
 from app.db.engine import make_engine
 from app.db.outbox import OutboxSink
 from app.db.unit_of_work import Database
+from app.domain.duplicates import DetectionPolicy
 from app.domain.insi import InsiGateway
+from app.domain.matching import MatchModel, prior_for
 from app.services.context import ChangeSink, ServiceContext
 from app.services.documents import DocumentTools
 from app.services.insi import journal_observer
@@ -26,15 +29,25 @@ def setup_logging(level: str) -> None:
 def build_context(settings: Settings, engine: Engine | None = None,
                   sinks: list[ChangeSink] | None = None) -> ServiceContext:
     """The service context every use case receives."""
-    # The HL7 outbox hears every identity change, in the change's own transaction.
+    # The HL7 outbox and the duplicate detection queue hear every identity change, in the change's
+    # own transaction.
     db = Database(engine or make_engine(settings.database_url),
-                  sinks=list(sinks) if sinks is not None else [OutboxSink()])
+                  sinks=list(sinks) if sinks is not None else [OutboxSink(), DetectionQueue()])
     return ServiceContext(
         db=db,
         high_trust_documents=settings.high_trust_documents,
         birth_place_codes=settings.birth_place_codes,
         proposal_ttl_seconds=settings.qualification.proposal_ttl_seconds,
+        duplicates=detection_policy(settings),
     )
+
+
+def detection_policy(settings: Settings) -> DetectionPolicy:
+    """How duplicates are looked up and scored, from the settings."""
+    d = settings.duplicates
+    return DetectionPolicy(model=MatchModel(prior_log2_odds=prior_for(d.expected_identities)),
+                           block_cap=d.block_cap, candidates=d.candidates, max_loaded=d.max_loaded,
+                           pending_limit=d.pending_limit)
 
 
 def build_insi_gateway(settings: Settings, ctx: ServiceContext) -> InsiGateway:

@@ -1,4 +1,4 @@
-"""Gauges for /metrics: identities by status, outbound queues per subscriber."""
+"""Gauges for /metrics: identities by status, outbound queues per subscriber, duplicate detection."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from app.services import outbox_ops, queries
+from app.services import duplicates, outbox_ops, queries
 from app.services.context import ServiceContext
 
 
@@ -44,5 +44,15 @@ def outbox_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
                 f"identito_outbox_dead{{{label}}} {s.dead}",
             ]
         return lines
+
+    return collect
+
+
+def duplicate_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
+    """Prometheus lines: identity changes waiting for the duplicate detection job (a lag alarm)."""
+
+    def collect() -> list[str]:
+        return ["# TYPE identito_duplicate_checks_queued gauge",
+                f"identito_duplicate_checks_queued {duplicates.queued_changes(ctx)}"]
 
     return collect

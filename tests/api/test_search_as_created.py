@@ -18,7 +18,8 @@ from tests.conftest import auth
 
 def _create(client: TestClient, settings: Settings, birth_name: str, birth_date: str = "1980-05-17",
             **traits: str) -> int:
-    body = {"birth_name": birth_name, "first_names": "Anne", "birth_date": birth_date, "sex": "F", **traits}
+    body = {"birth_name": birth_name, "first_names": "Anne", "birth_date": birth_date, "sex": "F", **traits,
+            "confirm_new": True}  # homonyms on purpose: created despite their resemblance
     response = client.post("/identities", json=body, headers=auth(settings, "admission"))
     assert response.status_code == 201, response.text
     return int(response.json()["id"])

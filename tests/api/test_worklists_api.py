@@ -16,7 +16,8 @@ from tests.conftest import actor, auth
 
 def _open(ctx, kind: WorklistKind, hint: Hint | None = None) -> int:
     identity = identities.create_identity(ctx, actor("admission"),
-                                          identities.TraitsInput("DUPONT", "JEAN", "1980-01-01", "M"))
+                                          identities.TraitsInput("DUPONT", "JEAN", "1980-01-01", "M"),
+                                          confirm_new=True)  # one identity per item, alike on purpose
     with ctx.unit_of_work(actor("admission", sub="desk-1")) as uow:
         worklists.open_item(uow, kind, identity.id, "01", hint=hint, details={"code": "01"})
         uow.commit()
@@ -97,7 +98,8 @@ def test_expired_documents_are_listed_once(client, settings, ctx) -> None:
     from app.db.tables import IdentityDocumentRow
 
     identity = identities.create_identity(ctx, actor("admission"),
-                                          identities.TraitsInput("DUPONT", "JEAN", "1980-01-01", "M"))
+                                          identities.TraitsInput("DUPONT", "JEAN", "1980-01-01", "M"),
+                                          confirm_new=True)  # one identity per item, alike on purpose
     _, doc = identities.record_document(ctx, actor("admission"), identity.id,
                                         identities.DocumentInput("CN", ctx.today() + timedelta(days=30)),
                                         expected_version=identity.version)

@@ -31,7 +31,7 @@ def _headers(settings, *roles: str) -> dict[str, str]:
     return auth(settings, *(roles or ("admission", "identitovigilance")))
 
 
-def _create(client: TestClient, settings, **traits: str) -> dict:
+def _create(client: TestClient, settings, **traits: str | bool) -> dict:
     response = client.post("/identities", json=traits, headers=_headers(settings))
     assert response.status_code == 201, response.text
     return response.json()
@@ -125,7 +125,7 @@ def test_02_resolved_by_birth_place_and_unresolved(desk, settings) -> None:
     assert result["outcome"] == "found" and result["ins"]["matricule"] == "285046912304496"
     assert [a["step"] for a in result["attempts"]][-1] == "birth-place"
     unknown = _create(desk, settings, birth_name="Lefort", first_names="Anne", sex="F",
-                      birth_date="1985-04-12")
+                      birth_date="1985-04-12", confirm_new=True)  # the desk says: another person
     ambiguous = _retrieve(desk, settings, unknown["id"])
     assert ambiguous["outcome"] == "ambiguous" and ambiguous["proposal_id"] is None
     assert [i["identity_id"] for i in _worklist(desk, settings, "insi_ambiguous")] == [unknown["id"]]
@@ -187,7 +187,7 @@ def test_reject_records_the_reason(desk, settings) -> None:
 def test_collision_is_detected(desk, settings) -> None:
     first = _create(desk, settings, **ADRUN_ZOE)
     _accept(desk, settings, first["id"], _retrieve(desk, settings, first["id"]))
-    second = _create(desk, settings, **ADRUN_ZOE)
+    second = _create(desk, settings, **ADRUN_ZOE, confirm_new=True)  # confirmed new at the desk
     result = _retrieve(desk, settings, second["id"])
     assert result["outcome"] == "collision" and result["other_identity_id"] == first["id"]
     items = _worklist(desk, settings, "ins_collision")

@@ -26,7 +26,7 @@ TRAITS = identities.TraitsInput("DUPONT", "JEAN", "1980-05-17", "M")
 
 def test_an_active_matricule_belongs_to_one_identity(ctx) -> None:
     a = identities.create_identity(ctx, DESK, TRAITS)
-    b = identities.create_identity(ctx, DESK, TRAITS)
+    b = identities.create_identity(ctx, DESK, TRAITS, confirm_new=True)  # a duplicate on purpose
     ins = InsRecord(Ins("275126322074974", OID_NIR), True, "INSI")
     with Session(ctx.engine) as session:
         IdentityRepository(session).add_ins(a.id, ins, ctx.now())

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import TypeAdapter
 
 from app.api.deps import ActorDep, CtxDep, VersionDep, etag
+from app.api.duplicate_schemas import CandidateRead
 from app.api.schemas import (
     AttributeSet,
     AuditRead,
@@ -21,7 +23,7 @@ from app.api.schemas import (
 )
 from app.domain.documents import DocumentCheck
 from app.domain.identity import Identity
-from app.services import identities, queries
+from app.services import duplicates, identities, queries
 from app.services.errors import MissingReason
 
 router = APIRouter(prefix="/identities", tags=["identities"])
@@ -36,13 +38,33 @@ def _document(check: DocumentCheck) -> DocumentRead:
     return DocumentRead.model_validate(check, from_attributes=True)
 
 
+_NOT_TRAITS = {"ipp", "collection_method", "confirm_new"}
+_CANDIDATES = TypeAdapter(list[CandidateRead])
+
+
 @router.post("", status_code=201, response_model=IdentityRead)
 def create_identity(body: IdentityCreate, ctx: CtxDep, actor: ActorDep, response: Response) -> IdentityRead:
-    """Create a provisional identity (PROV)."""
-    data = identities.TraitsInput(**body.model_dump(exclude={"ipp", "collection_method"}))
-    identity = identities.create_identity(ctx, actor, data, ipp=body.ipp, source=body.collection_method)
+    """Create a provisional identity (PROV); 409 ``probable-duplicate`` with the candidates when an
+    existing identity is a certain or probable duplicate, unless ``confirm_new`` (audited)."""
+    data = identities.TraitsInput(**body.model_dump(exclude=_NOT_TRAITS))
+    identity = identities.create_identity(ctx, actor, data, ipp=body.ipp, source=body.collection_method,
+                                          confirm_new=body.confirm_new)
     response.headers["Location"] = f"/identities/{identity.id}"
     return _read(identity, actor, response)
+
+
+@router.post("/candidates", response_model=list[CandidateRead])
+def candidates(
+    body: IdentityCreate, ctx: CtxDep, actor: ActorDep,
+    limit: Annotated[int | None, Query(ge=1, le=50, description="Default: the configured number")] = None,
+) -> Response:
+    """Existing identities that may be the person of these traits (the body of a creation), best
+    first, at least possible: score, grade, explanation per trait (admission, identitovigilance)."""
+    data = identities.TraitsInput(**body.model_dump(exclude=_NOT_TRAITS))
+    found = duplicates.find_candidates(ctx, actor, data, limit=limit)
+    # Serialised once here (as the search does): returning the models would validate them again.
+    items = [CandidateRead.of(c, actor.roles) for c in found]
+    return Response(_CANDIDATES.dump_json(items), media_type="application/json")
 
 
 @router.get("", response_model=IdentityPage)

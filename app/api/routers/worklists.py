@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, CtxDep, SettingsDep
 from app.domain.messages import render
-from app.domain.worklist import EVENT_LABELS, label
+from app.domain.worklist import EVENT_LABELS, KIND_LABELS, label
 from app.services import worklists
 from app.services.worklists import WorklistItem
 
@@ -22,6 +22,7 @@ class WorklistItemRead(BaseModel):
 
     id: int
     kind: str
+    kind_label: str = Field(description="The kind, in the configured language")
     identity_id: int
     other_identity_id: int | None
     outcome: str
@@ -62,7 +63,7 @@ def _read(item: WorklistItem, language: str) -> WorklistItemRead:
     hint = render(item.hint, language) if item.hint else None
     event = label(EVENT_LABELS, item.closing_event, language) if item.closing_event else None
     return WorklistItemRead(**{k: v for k, v in item.__dict__.items() if k != "hint"}, suggested_action=hint,
-                            closing_event_label=event)
+                            closing_event_label=event, kind_label=label(KIND_LABELS, item.kind, language))
 
 
 @router.get("", response_model=dict[str, int])
