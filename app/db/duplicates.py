@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from app.db.engine import Precompiled, among
+from app.db.engine import Precompiled, among, copy_rows
 from app.db.identity_rows import IDENTITY, INS
 from app.db.tables import DuplicateCheckRow, DuplicatePairRow, DuplicateScanRow, IdentityMatchKeyRow
 from app.domain.identity import IdentityChange
@@ -45,8 +45,8 @@ PAIR = DuplicatePairRow.__table__  # type: ignore[attr-defined]
 SCAN = DuplicateScanRow.__table__  # type: ignore[attr-defined]
 
 _QUEUE = Precompiled(insert(CHECK).inline(), by_keys=True)  # no RETURNING: pipelined with the COMMIT
-_INSERT_KEYS = Precompiled(insert(MATCH_KEY).inline(), by_keys=True)
-_INSERT_PAIRS = Precompiled(insert(PAIR).inline(), by_keys=True)  # ids read back by key (see save_pairs)
+_NEW_PAIR_COLUMNS = ("low_id", "high_id", "score", "grade", "explanation", "rules", "status", "found_by",
+                     "created_at", "updated_at")
 
 
 
@@ -330,10 +330,11 @@ class DuplicateRepository:
         connection = self._connection()
         ids: dict[tuple[int, int], int] = {}
         if new:
-            # One executemany without RETURNING (pipelined on PostgreSQL), then the ids by key: a
-            # multi-row INSERT ... RETURNING in parameter order costs ten times more client time.
-            rows = [_pair_values(w) | {"created_at": at, "updated_at": at} for w in new]
-            _INSERT_PAIRS.execute(connection, rows)
+            # Copied in (PostgreSQL), then the ids read back by key: an INSERT ... RETURNING per
+            # row, or in parameter order, costs ten times more for a scan's thousands of pairs.
+            rows = [(w.low_id, w.high_id, w.score, w.grade, w.explanation, w.rules, w.status, w.found_by,
+                     at, at) for w in new]
+            copy_rows(connection, PAIR, _NEW_PAIR_COLUMNS, rows)
             stored = self.pairs_between((w.low_id, w.high_id) for w in new)
             ids = {key: pair.id for key, pair in stored.items()}
         changed = [{k: v for k, v in _pair_values(w).items() if k not in ("low_id", "high_id")}
@@ -444,11 +445,9 @@ class DuplicateRepository:
 
 
 def add_keys(connection: Connection, keys: Mapping[int, Iterable[int]]) -> None:
-    """Insert match keys (identity id -> key hashes) in one multi-row statement."""
-    rows = [{"key_hash": h, "identity_id": identity_id}
-            for identity_id, hashes in keys.items() for h in hashes]
-    if rows:
-        _INSERT_KEYS.execute(connection, rows)
+    """Insert match keys (identity id -> key hashes), by COPY on PostgreSQL."""
+    rows = [(h, identity_id) for identity_id, hashes in keys.items() for h in hashes]
+    copy_rows(connection, MATCH_KEY, ("key_hash", "identity_id"), rows)
 
 
 def _pair_values(write: PairWrite) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -195,3 +196,28 @@ def among(connection: Connection, column: Any, values: Iterable[Any]) -> ColumnE
     if connection.dialect.name == "postgresql":
         return column == any_(bindparam(None, wanted, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
     return column.in_(wanted)  # type: ignore[no-any-return]
+
+
+
+def copy_rows(
+    connection: Connection, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows (no RETURNING): PostgreSQL's COPY, ten times cheaper than an executemany of
+    INSERTs for the thousands of rows of a bulk load or a scan; elsewhere an executemany. Values as
+    the columns take them (a JSON column takes the Python value). Errors as in ``_driver_errors``."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    from sqlalchemy.sql import sqltypes
+
+    as_json = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sqltypes.JSON)]
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with _driver_errors(connection, sql) as driver, driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            if as_json:
+                row = list(row)
+                for i in as_json:
+                    row[i] = json.dumps(row[i], separators=(",", ":"))
+            copy.write_row(row)

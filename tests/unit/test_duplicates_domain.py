@@ -143,3 +143,33 @@ def test_stored_keys_are_stable_64_bit_hashes() -> None:
     assert len(hashes) == len(blocking_keys(record))
     assert all(-(2 ** 63) <= h < 2 ** 63 for h in hashes)
     assert key_hash("nd:MRTN:1980-03-04") == key_hash("nd:MRTN:1980-03-04") != key_hash("nd:MRTN:1980-04-03")
+
+
+def test_which_changes_the_detection_job_hears() -> None:
+    """Created, traits, INS (an INSi retrieval accepted), attributes, merged: queued; a status or a
+    document alone: not."""
+    from dataclasses import replace
+
+    from app.db.duplicates import matters
+    from app.domain.identity import Identity, IdentityChange
+    from app.domain.ins import OID_NIR, Ins, InsRecord
+    from app.domain.roles import Actor
+    from app.domain.status import Attribute, IdentityState
+    from app.domain.traits import Sex, Traits
+
+    desk = Actor("agent", frozenset({"admission"}))
+    traits = Traits("DURAND", "ANNE", "ANNE", Sex.F, date(1970, 1, 2))
+    before = Identity(1, "IPP1", traits, IdentityState(), 1)
+    ins = (InsRecord(Ins("270012901900135", OID_NIR), True, "INSI"),)
+    heard = [
+        IdentityChange(before, None, "created", desk),
+        IdentityChange(replace(before, traits=replace(traits, birth_name="DURANT")), before, "updated", desk),
+        IdentityChange(replace(before, ins_records=ins, state=IdentityState(insi=True)), before,
+                       "insi_retrieved", desk),
+        IdentityChange(replace(before, state=IdentityState(attributes=frozenset({Attribute.HOMA}))), before,
+                       "attribute_set", desk),
+        IdentityChange(replace(before, active=False, merged_into=2), before, "merged", desk),
+    ]
+    assert all(matters(change) for change in heard)
+    assert not matters(IdentityChange(replace(before, state=IdentityState(document=True)), before,
+                                      "document_checked", desk))
