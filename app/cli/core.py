@@ -72,6 +72,24 @@ class DropQueryString(logging.Filter):
         return True
 
 
+def checked_context():  # type: ignore[no-untyped-def]
+    """Settings and a service context for a command that works on the database, once the schema
+    is known to be current (otherwise: one line saying which command to run, exit code 3)."""
+    from app.db.engine import make_engine
+    from app.db.migrations import SchemaBehind, check_schema
+    from app.wiring.context import build_context
+
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    except SchemaBehind as exc:
+        typer.echo(f"Refusing to start: {exc}", err=True)
+        raise typer.Exit(3) from None
+    return settings, build_context(settings, engine)
+
+
 def uvicorn_log_config() -> dict[str, object]:
     """uvicorn's logging, with query strings dropped from access logs (every worker)."""
     import copy

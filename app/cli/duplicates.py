@@ -31,20 +31,9 @@ CELL = frozenset({"identitovigilance"})
 
 
 def _runtime():  # type: ignore[no-untyped-def]
-    from app.cli.core import load_settings
-    from app.db.engine import make_engine
-    from app.db.migrations import SchemaBehind, check_schema
-    from app.wiring.context import build_context, setup_logging
+    from app.cli.core import checked_context
 
-    settings = load_settings()
-    setup_logging(settings.log_level)
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-    except SchemaBehind as exc:
-        typer.echo(f"Refusing to start: {exc}", err=True)
-        raise typer.Exit(3) from None
-    return settings, build_context(settings, engine)
+    return checked_context()
 
 
 @duplicates_cli.command("scan")

@@ -22,21 +22,11 @@ campaign_cli = typer.Typer(help="Batch INSi campaigns (INSI-AUTO certificate).",
 
 
 def _runtime():  # type: ignore[no-untyped-def]
-    from app.cli.core import load_settings
-    from app.db.engine import make_engine
-    from app.db.migrations import SchemaBehind, check_schema
-    from app.wiring.context import build_context, build_insi_gateway, setup_logging
+    from app.cli.core import checked_context
+    from app.wiring.context import build_insi_gateway
     from app.workers.campaigns import CampaignRunner
 
-    settings = load_settings()
-    setup_logging(settings.log_level)
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-    except SchemaBehind as exc:
-        typer.echo(f"Refusing to start: {exc}", err=True)
-        raise typer.Exit(3) from None
-    ctx = build_context(settings, engine)
+    settings, ctx = checked_context()
     ctx.insi_gateway = build_insi_gateway(settings, ctx)
     return settings, ctx, CampaignRunner(ctx, settings.qualification)
 
