@@ -154,6 +154,9 @@ def demo(
         simulator.stop()
     if not server.started:
         raise typer.Exit(3)
+    # Stopped by Ctrl-C / SIGTERM: the conventional 130, whether or not uvicorn raised the signal
+    # again (it does not when a request was still running at the end of its graceful shutdown).
+    raise typer.Exit(130)
 
 
 def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callable[[], None]]:
