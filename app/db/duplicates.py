@@ -379,6 +379,11 @@ class DuplicateRepository:
                 updated_at=at)
         )
 
+    def drop_pairs(self, pair_ids: Sequence[int]) -> None:
+        """Delete pairs that no longer mean anything (an identity of theirs was merged away)."""
+        if pair_ids:
+            self._connection().execute(delete(PAIR).where(PAIR.c.id.in_(list(pair_ids))))
+
     # -- scans --------------------------------------------------------------------------------
     def add_scan(self, *, created_by: str, at: datetime, runner: str | None = None) -> ScanJob:
         """A new scan, queued (or already running in ``runner``)."""

@@ -354,3 +354,21 @@ class IdentityRepository:
         )
         self._ins_touched.add(identity_id)
         return int(self._statement().execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def active_ins_id(self, identity_id: int) -> int | None:
+        """The row id of the identity's active INS (what a merge sets inactive and an unmerge restores)."""
+        stmt = select(INS.c.id).where(INS.c.identity_id == identity_id, INS.c.active)
+        return self._statement().execute(stmt).scalar_one_or_none()
+
+    def reactivate_ins(self, identity_id: int, ins_id: int) -> bool:
+        """Make one of the identity's INS rows active again, unless another active identity holds its
+        matricule now (ins-rniv §6: one active matricule per identity); whether it was."""
+        held = select(INS.c.id).where(INS.c.active, INS.c.matricule == select(INS.c.matricule).where(
+            INS.c.id == ins_id).scalar_subquery())
+        if self._statement().execute(held).first() is not None:
+            return False
+        self._forget(identity_id=identity_id)
+        stmt = update(INS).where(INS.c.id == ins_id, INS.c.identity_id == identity_id).values(
+            active=True, deactivated_at=None)
+        self._ins_touched.add(identity_id)
+        return bool(self._statement().execute(stmt).rowcount)  # type: ignore[attr-defined]

@@ -387,6 +387,14 @@ class OutboxRepository:
             QueueStats(i, *by_id.get(i, (0, None)), dead.get(i, 0)) for i in sorted(set(by_id) | set(dead))
         ]
 
+    def join_stream(self, from_identity: int, into_identity: int) -> int:
+        """Move an identity's undelivered rows (pending, being sent or dead) into another
+        identity's streams, keeping their ids: a merge's A40, written after them, cannot overtake
+        them. The rows already delivered stay where they are; the count moved."""
+        stmt = update(OUTBOX).where(OUTBOX.c.identity_id == from_identity,
+                                    OUTBOX.c.state.in_(BLOCKING)).values(identity_id=into_identity)
+        return int(self._session.connection().execute(stmt).rowcount)
+
     def dead_letters(self, subscriber_id: int | None, *, limit: int, offset: int) -> list[OutboxMessage]:
         """Dead letters (of one subscriber), oldest first."""
         stmt = select(OUTBOX).where(OUTBOX.c.state == DEAD)

@@ -343,3 +343,31 @@ class DuplicateScanRow(SQLModel, table=True):
     pairs_alert: int = 0  # probable or certain
     figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     error: str | None = Field(default=None, max_length=200)
+
+
+class IdentityMergeRow(SQLModel, table=True):
+    """One merge: the absorbed identity closed into the survivor, who did it and why, and what an
+    unmerge restores (the absorbed identity's INS row that the merge set inactive)."""
+
+    __tablename__ = "identity_merge"
+    __table_args__ = (
+        CheckConstraint("survivor_id <> absorbed_id", name="ck_identity_merge_two"),
+        Index("ix_identity_merge_survivor", "survivor_id", "id"),
+        Index("ix_identity_merge_absorbed", "absorbed_id", "id"),
+        # An identity is absorbed by at most one merge that is not undone.
+        Index("ux_identity_merge_absorbed_open", "absorbed_id", unique=True,
+              postgresql_where=text("unmerged_at IS NULL"), sqlite_where=text("unmerged_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    survivor_id: int = Field(foreign_key="identity.id")
+    absorbed_id: int = Field(foreign_key="identity.id")
+    merged_at: datetime
+    merged_by: str = Field(max_length=200)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=8)  # api | hl7
+    ins_id: int | None = None  # the absorbed identity's INS row the merge set inactive
+    pair_id: int | None = None  # the duplicate pair the merge decided, when there was one
+    unmerged_at: datetime | None = None
+    unmerged_by: str | None = Field(default=None, max_length=200)
+    unmerge_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

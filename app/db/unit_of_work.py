@@ -44,6 +44,7 @@ from app.db.identities import IdentityRepository
 from app.db.identity_queries import IdentitySearch
 from app.db.inbound_log import InboundLog
 from app.db.insi_calls import InsiCallRepository
+from app.db.merges import MergeRepository
 from app.db.outbox import OutboxRepository
 from app.db.proposals import ProposalRepository
 from app.db.replays import ReplayRepository
@@ -136,6 +137,11 @@ class Repositories:
     def duplicates(self) -> DuplicateRepository:
         """Match keys, the detection queue, duplicate pairs and scans."""
         return DuplicateRepository(self.session)
+
+    @cached_property
+    def merges(self) -> MergeRepository:
+        """Merge records (what an unmerge restores)."""
+        return MergeRepository(self.session)
 
     @cached_property
     def worklists(self) -> WorklistRepository:
@@ -238,6 +244,11 @@ class UnitOfWork:
     def duplicates(self) -> DuplicateRepository:
         """Match keys, the detection queue, duplicate pairs and scans."""
         return self._tx.duplicates
+
+    @property
+    def merges(self) -> MergeRepository:
+        """Merge records."""
+        return self._tx.merges
 
     @property
     def worklists(self) -> WorklistRepository:

@@ -18,8 +18,9 @@ from typing import Any
 
 from app.domain.identity import COLLECTION_METHODS, Identity, IdentityChange
 
-# Change trigger -> HL7 event (pam-fr.md, ITI-30): creation A28, merge A40, identifier change A47.
-EVENT_OF_TRIGGER = {"created": "A28", "merged": "A40", "ipp_changed": "A47"}
+# Change trigger -> HL7 event (pam-fr.md, ITI-30): creation A28, merge A40, identifier change A47;
+# an unmerged identity is created again (A28: PAM FR has no event that undoes an A40).
+EVENT_OF_TRIGGER = {"created": "A28", "merged": "A40", "ipp_changed": "A47", "unmerged": "A28"}
 
 
 def event_for(change: IdentityChange) -> str:

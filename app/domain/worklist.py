@@ -66,6 +66,8 @@ class ClosingEvent(StrEnum):
     EXPIRED_DOCUMENT_WITHDRAWN = "expired_document_withdrawn"  # the expired document was withdrawn
     DUPLICATE_DISMISSED = "duplicate_dismissed"  # the cell dismissed the pair (two persons)
     DUPLICATE_CLEARED = "duplicate_cleared"  # a trait changed: the pair is no longer probable
+    DUPLICATE_MERGED = "duplicate_merged"  # the pair's two identities were merged
+    IDENTITY_MERGED = "identity_merged"  # the identity was merged into another: it is closed
 
 
 _FOUND = frozenset({WorklistKind.INSI_UNAVAILABLE, WorklistKind.INSI_NOT_FOUND, WorklistKind.INSI_AMBIGUOUS})
@@ -80,6 +82,8 @@ CLOSED_BY: dict[ClosingEvent, frozenset[WorklistKind]] = {
     ClosingEvent.EXPIRED_DOCUMENT_WITHDRAWN: frozenset({WorklistKind.DOCUMENT_EXPIRED}),
     ClosingEvent.DUPLICATE_DISMISSED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
     ClosingEvent.DUPLICATE_CLEARED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
+    ClosingEvent.DUPLICATE_MERGED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
+    ClosingEvent.IDENTITY_MERGED: frozenset(WorklistKind),
 }
 
 
@@ -101,7 +105,10 @@ def closed_kinds(event: ClosingEvent) -> frozenset[WorklistKind]:
       the expired document itself is withdrawn (only that document's item);
     - ``ins_collision`` is never closed by an event: only the cell can tell a duplicate from a collision;
     - ``potential_duplicate`` (one item per pair) is gone when the cell dismisses the pair, or when a
-      trait changed so that the pair is no longer probable or better (only that pair's item).
+      trait changed so that the pair is no longer probable or better (only that pair's item), or
+      when its two identities are merged;
+    - every item of an identity merged into another is gone with it (the absorbed identity is
+      closed, ins-rniv §6): what still matters is the survivor's.
     """
     return CLOSED_BY[event]
 
@@ -214,6 +221,10 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
                                        "la paire a été écartée (deux personnes)"),
     ClosingEvent.DUPLICATE_CLEARED: ("the traits changed: the pair is no longer a probable duplicate",
                                      "les traits ont changé : la paire n'est plus un doublon probable"),
+    ClosingEvent.DUPLICATE_MERGED: ("the two identities were merged",
+                                    "les deux identités ont été fusionnées"),
+    ClosingEvent.IDENTITY_MERGED: ("the identity was merged into another one",
+                                   "l'identité a été fusionnée dans une autre"),
 }
 RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
     Resolution.CORRECTED: ("corrected", "corrigée"),

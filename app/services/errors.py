@@ -144,6 +144,7 @@ register_terms({
     "Worklist": "liste de travail",
     "Open worklist item": "élément ouvert de liste de travail",
     "INSi proposal": "proposition INSi",
+    "Merge": "fusion",
 }, parameter="what")
 register_terms({
     "attribute": "modification d'un attribut",
@@ -153,6 +154,8 @@ register_terms({
     "discard": "mise à l'écart du message",
     "skip": "abandon de la lettre morte",
     "rejection": "refus de la proposition",
+    "merge": "fusion",
+    "unmerge": "défusion",
 }, parameter="why")
 register_terms({
     "pending": "en attente",

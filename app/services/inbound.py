@@ -31,7 +31,7 @@ from app.domain.ins import Ins, InsRecord, check_not_held_elsewhere
 from app.domain.roles import Actor
 from app.domain.traits import Traits
 from app.domain.worklist import Hint, WorklistKind
-from app.services import identities
+from app.services import identities, merges
 from app.services.context import ServiceContext, UnitOfWork
 from app.services.errors import Conflict, NotFound
 from app.services.worklists import open_item
@@ -210,7 +210,7 @@ def apply_in(
     identity = _update_traits(ctx, uow, identity, received, reason, trusted)
     identity = _apply_ins(uow, identity, received, trusted)
     if received.event == MERGE:
-        _merge(uow, identity, received)
+        identity = _merge(uow, identity, received, reason)
     return identity
 
 
@@ -250,7 +250,7 @@ def _change_ipp(uow: UnitOfWork, received: ReceivedIdentity) -> Identity:
     after = replace(before, ipp=received.ipp, ipp_authority=received.authority)
     uow.identities.set_ipp(old, received.ipp, received.authority)
     uow.audit("identity.ipp_changed", old, {"ipp": before.ipp}, {"ipp": after.ipp})
-    uow.changed(IdentityChange(after, before, "ipp_changed", uow.actor, _prior(before)))
+    uow.changed(IdentityChange(after, before, "ipp_changed", uow.actor, merges.prior_identifier(before)))
     return after
 
 
@@ -263,25 +263,14 @@ def _open_prior(uow: UnitOfWork, identity_id: int) -> Identity:
     return identity
 
 
-def _prior(identity: Identity) -> dict[str, str]:
-    """The identifier an A40/A47 names in MRG-1, with its authority when it is not Identito's."""
-    details = {"prior_ipp": identity.ipp}
-    if not identity.ipp_authority.own:
-        details["prior_ipp_authority"] = identity.ipp_authority.text()
-    return details
-
-
-def _merge(uow: UnitOfWork, survivor: Identity, received: ReceivedIdentity) -> None:
-    """A40: the identity of MRG-1 is closed and points at the survivor (ins-rniv §6)."""
+def _merge(uow: UnitOfWork, survivor: Identity, received: ReceivedIdentity, reason: str) -> Identity:
+    """A40: the identity of MRG-1 is merged into the survivor, by the same use case as the cell's
+    (ins-rniv §6: its rules apply, a refusal is an AE and a quarantined message)."""
     absorbed_id = uow.identities.id_by_ipp(received.prior_ipp or "", received.prior_authority)
     if absorbed_id is None or absorbed_id == survivor.id:
         raise NotFound(what="IPP", ident=received.prior_ipp, field="MRG-1")
     absorbed = _open_prior(uow, absorbed_id)
-    uow.identities.deactivate_ins(absorbed_id, uow.now())
-    closed = replace(absorbed, active=False, merged_into=survivor.id)
-    uow.identities.save(closed, expected_version=absorbed.version, now=uow.now())
-    uow.audit("identity.merged", absorbed_id, {"active": True}, {"active": False, "merged_into": survivor.id})
-    uow.changed(IdentityChange(survivor, survivor, "merged", uow.actor, _prior(absorbed)))
+    return merges.merge_in(uow, survivor, absorbed, reason, source="hl7")
 
 
 def _apply_ins(uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, trusted: bool) -> Identity:
