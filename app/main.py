@@ -19,6 +19,7 @@ from app.api.routers import (
     hl7,
     identities,
     insi,
+    merges,
     qualification,
     system,
     worklists,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(qualification.router)
     app.include_router(worklists.router)
     app.include_router(duplicates.router)
+    app.include_router(merges.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
     app.include_router(documents.router)

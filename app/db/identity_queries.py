@@ -51,7 +51,11 @@ def search_statement(filters: SearchFilters, *, limit: int, offset: int) -> Sele
     raw-SQL floor). Plain rows, not ORM entities: a page of 50 identities costs a fraction of the
     client CPU.
     """
-    page = select(IDENTITY.c.id).where(IDENTITY.c.active)
+    page = select(IDENTITY.c.id)
+    if not (filters.ipp or filters.ins):
+        # By traits, active identities only; by identifier (IPP, INS) a merged identity is found
+        # too, pointing at its survivor: an old IPP label or wristband still leads somewhere.
+        page = page.where(IDENTITY.c.active)
     for condition in _conditions(filters):
         page = page.where(condition)
     page = page.order_by(*_name_order(IDENTITY.c)).limit(limit).offset(offset)
@@ -98,7 +102,8 @@ class IdentitySearch:
         self._session = session
 
     def search(self, filters: SearchFilters, *, limit: int, offset: int) -> list[Identity]:
-        """Active identities matching every given criterion, ordered by name, with their INS records."""
+        """Identities matching every given criterion (active ones, unless an IPP or INS is given), ordered
+        by name, with their INS records."""
         statement = search_statement(filters, limit=limit, offset=offset)
         return identities_of(self._session.connection().execute(statement))
 

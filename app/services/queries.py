@@ -49,7 +49,8 @@ def search_identities(
     limit: int = 20,
     offset: int = 0,
 ) -> list[Identity]:
-    """Search active identities; names and codes as creation takes them, names prefixes unless exact.
+    """Search active identities (merged ones too by IPP or INS: they point at their survivor); names
+    and codes as creation takes them, names prefixes unless exact.
 
     Names ignore accents, case, apostrophes, hyphens and spaces; a birth date may be partial
     (YYYY or YYYY-MM); sex, status and birth place codes are case-insensitive.
