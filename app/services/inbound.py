@@ -285,6 +285,7 @@ def _apply_ins(uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, 
             identity = _qualify(uow, identity, ins)
         elif all(r.ins.matricule != ins.matricule for r in identity.ins_records):
             uow.identities.add_ins(identity.id, InsRecord(ins, False, RECEIVED_SOURCE), uow.now())
+            uow.duplicates.queue([identity.id], uow.now())  # an INS is evidence for duplicate detection
             uow.audit(
                 "ins.received", identity.id, None, {"oid": ins.oid, "verification": "pending"}, full=True
             )
