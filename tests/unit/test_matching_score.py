@@ -104,20 +104,24 @@ def test_a_confirmed_homonym_needs_its_ins() -> None:
     assert with_ins.grade is Grade.CERTAIN
 
 
-def test_the_same_ins_is_certain_and_disagreeing_traits_are_flagged() -> None:
+def test_the_same_ins_is_certain_but_on_disagreeing_traits_it_is_a_collision() -> None:
     a = record(active_ins=INS_A)
-    b = record(birth_name="BERNARD", first_names="LUC", birth_date=date(1990, 1, 2), sex="F",
-               ins_history=[INS_A], active_ins=INS_B)
-    result = score_pair(a, b)
-    assert result.grade is Grade.CERTAIN
+    typed = score_pair(a, record(first_names="JEAN-PIERRE", birth_date=date(1980, 4, 3), ins_history=[INS_A]))
+    assert typed.grade is Grade.CERTAIN and typed.rules == (Rule.SAME_INS,)
+    # A parent's matricule on a daughter's identity: same name, 30 years apart, born elsewhere.
+    child = record(first_names="LUCIE", sex="F", birth_date=date(2010, 1, 2), birth_place_code="13055",
+                   ins_history=[INS_A], active_ins=INS_B)
+    result = score_pair(a, child)
+    assert result.grade is Grade.POSSIBLE and 0.5 <= result.score < 0.9
     assert result.traits[0].code == "same-ins-in-history"
     assert result.rules == (Rule.SAME_INS, Rule.SAME_INS_TRAITS_DISAGREE)  # a collision to look at
+    assert match_score(a, child) == result.score
 
 
-def test_two_active_ins_weigh_against_and_forbid_certain() -> None:
+def test_two_active_ins_are_two_persons_at_most_possible() -> None:
     result = score_pair(record(active_ins=INS_A), record(active_ins=INS_B))
     assert result.traits[0].level is Level.DIFFERENT and result.traits[0].weight < -5
-    assert result.grade is Grade.PROBABLE
+    assert result.grade is Grade.POSSIBLE  # everything else equal: the cell sees it, not as a duplicate
     assert Rule.DIFFERENT_INS in result.rules
 
 

@@ -6,8 +6,13 @@ is the matching probability they give, 1 / (1 + 2^-total). Grades: ``certain`` f
 
 Rules of identitovigilance bound the grade whatever the sum (ins-rniv §6, RNIV EXI SI 09):
 
-- the same INS on both, active or in history: ``certain`` (the INS names one person);
-- two different active INS: strong evidence against (its weight), never ``certain``;
+- the same INS on both, active or in history: ``certain`` (the INS names one person), unless the
+  other traits disagree (their weights sum below zero): an INS names a person together with its
+  traits, so one INS on two persons' traits is an INS error, a collision to examine (ins-rniv §6:
+  "a duplicate (or a collision)"), at most ``possible`` with the rule ``same-ins-traits-disagree``
+  (a parent's matricule typed for a child is the usual case);
+- two different active INS: two persons for the national referential, never more than
+  ``possible`` (a merge of them is refused too, ``app.domain.merges``);
 - an identity with the attribute HOMA (confirmed homonym): never ``certain`` without the same INS;
 - ``certain`` needs the first names to agree (equal, only the first of them typed, or a used first
   name): the first names are what tells twins and homonyms apart, and a first name one letter or
@@ -16,7 +21,8 @@ Rules of identitovigilance bound the grade whatever the sum (ins-rniv §6, RNIV 
   do not agree, allow no more than ``possible``: that is how twins and homonyms look.
 
 A bound squeezes the score below the grade's threshold (order kept between bounded pairs), so
-that the grade always reads off the score, and a bound never raises a score; each bound is named
+that the grade always reads off the score; apart from the same INS, which sets the grade (certain,
+or possible for a collision), a bound never raises a score; each bound is named
 in ``MatchResult.rules``. The explanation gives, per trait, its name, level, case and weight: no
 value of an identity, so it may be logged.
 """
@@ -59,8 +65,8 @@ class Rule(StrEnum):
     """The identitovigilance rules that decided or bounded a grade."""
 
     SAME_INS = "same-ins"  # certain
-    SAME_INS_TRAITS_DISAGREE = "same-ins-traits-disagree"  # certain, but look for a collision
-    DIFFERENT_INS = "different-ins"  # not certain
+    SAME_INS_TRAITS_DISAGREE = "same-ins-traits-disagree"  # at most possible: look for a collision
+    DIFFERENT_INS = "different-ins"  # at most possible
     HOMONYM = "homonym-attribute"  # not certain
     FIRST_NAMES_NOT_EQUAL = "first-names-not-equal"  # not certain
     SEX_DIFFERENT = "sex-different"  # not certain
@@ -127,7 +133,8 @@ def _rules(comparisons: tuple[Comparison, ...], homonym: bool, traits_weight: fl
     return tuple(found)
 
 
-_AT_MOST_POSSIBLE = frozenset({Rule.FIRST_NAMES_DIFFERENT, Rule.SEX_AND_FIRST_NAMES})
+_AT_MOST_POSSIBLE = frozenset({Rule.FIRST_NAMES_DIFFERENT, Rule.SEX_AND_FIRST_NAMES, Rule.DIFFERENT_INS,
+                               Rule.SAME_INS_TRAITS_DISAGREE})
 
 
 def _squeeze(p: float, low: float, high: float) -> float:
@@ -143,10 +150,11 @@ def _squeeze(p: float, low: float, high: float) -> float:
 def _bounded(p: float, rules: tuple[Rule, ...], model: MatchModel) -> float:
     if not rules:
         return p
+    if any(rule in _AT_MOST_POSSIBLE for rule in rules):
+        return _squeeze(max(p, model.possible) if rules[0] is Rule.SAME_INS else p, model.possible,
+                        model.probable)
     if rules[0] is Rule.SAME_INS:
         return max(p, model.certain)
-    if rules[0] in _AT_MOST_POSSIBLE:
-        return _squeeze(p, model.possible, model.probable)
     return _squeeze(p, model.probable, model.certain)
 
 
@@ -203,8 +211,10 @@ def match_score(a: MatchRecord, b: MatchRecord, model: MatchModel = DEFAULT_MODE
     total += w_sex[sex.rank]
     total += w_place[compare_places(a.birth_place, b.birth_place).rank]
     p = _probability(total)
-    if ins.rank == _EXACT:  # the same INS: certain
-        return p if p > model.certain else model.certain
+    if ins.rank == _EXACT:  # the same INS: certain, unless the other traits disagree (a collision)
+        if total - model.prior_log2_odds - w_ins[ins.rank] >= 0:
+            return p if p > model.certain else model.certain
+        return _bounded(p, (Rule.SAME_INS, Rule.SAME_INS_TRAITS_DISAGREE), model)
     if p < model.possible or (first.rank <= _ALIAS and sex.rank != _DIFFERENT and ins.rank != _DIFFERENT
             and not (a.homonym or b.homonym)):
         return p  # no bound applies (a bound leaves a score below ``possible`` as it is)
