@@ -218,7 +218,9 @@ def test_two_different_active_ins_are_never_certain(
 
 
 @given(traits(), traits(), matricules())
-def test_the_same_ins_is_certain_unless_the_traits_disagree(a: dict[str, Any], b: dict[str, Any], ins: str) -> None:
+def test_the_same_ins_is_certain_unless_the_traits_disagree(
+    a: dict[str, Any], b: dict[str, Any], ins: str
+) -> None:
     a = {**a, "active_ins": ins}
     b = {**b, "ins_history": [*b["ins_history"], ins]}
     result = score_pair(rec(a), rec(b))
