@@ -19,6 +19,7 @@ from app.api.routers import (
     hl7,
     identities,
     insi,
+    links,
     merges,
     qualification,
     system,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(system.router)
     app.include_router(identities.router)
+    app.include_router(links.router)
     app.include_router(qualification.router)
     app.include_router(worklists.router)
     app.include_router(duplicates.router)

@@ -22,7 +22,7 @@ class SubscriberCreate(BaseModel):
                     "port": 2575,
                     "receiving_application": "DPI",
                     "receiving_facility": "CHU-X",
-                    "events": "A28,A31,A40,A47",
+                    "events": "A28,A31,A40,A47,A24,A37",
                 }
             ]
         },
@@ -35,7 +35,7 @@ class SubscriberCreate(BaseModel):
     receiving_facility: str = Field(min_length=1, max_length=100)
     tls: bool = False
     charset: str = Field(default="UNICODE UTF-8", description="UNICODE UTF-8 or 8859/1")
-    events: str = Field(default="A28,A31,A40,A47", description="Comma-separated events it wants")
+    events: str = Field(default="A28,A31,A40,A47,A24,A37", description="Comma-separated events it wants")
     enabled: bool = True
 
 

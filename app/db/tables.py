@@ -371,3 +371,28 @@ class IdentityMergeRow(SQLModel, table=True):
     unmerged_at: datetime | None = None
     unmerged_by: str | None = Field(default=None, max_length=200)
     unmerge_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class IdentityLinkRow(SQLModel, table=True):
+    """A link of two identities kept apart (PAM FR A24), and its end (A37): who, when, why."""
+
+    __tablename__ = "identity_link"
+    __table_args__ = (
+        CheckConstraint("low_id < high_id", name="ck_identity_link_order"),
+        Index("ix_identity_link_low", "low_id", "id"),
+        Index("ix_identity_link_high", "high_id", "id"),
+        # One standing link per pair.
+        Index("ux_identity_link_open", "low_id", "high_id", unique=True,
+              postgresql_where=text("unlinked_at IS NULL"), sqlite_where=text("unlinked_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    low_id: int = Field(foreign_key="identity.id")
+    high_id: int = Field(foreign_key="identity.id")
+    linked_at: datetime
+    linked_by: str = Field(max_length=200)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=8)  # api | hl7 | split
+    unlinked_at: datetime | None = None
+    unlinked_by: str | None = Field(default=None, max_length=200)
+    unlink_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -44,6 +44,7 @@ from app.db.identities import IdentityRepository
 from app.db.identity_queries import IdentitySearch
 from app.db.inbound_log import InboundLog
 from app.db.insi_calls import InsiCallRepository
+from app.db.links import LinkRepository
 from app.db.merges import MergeRepository
 from app.db.outbox import OutboxRepository
 from app.db.proposals import ProposalRepository
@@ -142,6 +143,11 @@ class Repositories:
     def merges(self) -> MergeRepository:
         """Merge records (what an unmerge restores)."""
         return MergeRepository(self.session)
+
+    @cached_property
+    def links(self) -> LinkRepository:
+        """Identity links (A24 / A37)."""
+        return LinkRepository(self.session)
 
     @cached_property
     def worklists(self) -> WorklistRepository:
@@ -249,6 +255,11 @@ class UnitOfWork:
     def merges(self) -> MergeRepository:
         """Merge records."""
         return self._tx.merges
+
+    @property
+    def links(self) -> LinkRepository:
+        """Identity links."""
+        return self._tx.links
 
     @property
     def worklists(self) -> WorklistRepository:

@@ -23,6 +23,7 @@ class WorklistKind(StrEnum):
     INS_RECEIVED = "ins_received"
     IDENTIFIER_CONFLICT = "identifier_conflict"
     POTENTIAL_DUPLICATE = "potential_duplicate"
+    POTENTIAL_COLLISION = "potential_collision"  # COLP: one identity may cover two persons
 
 
 #: What each kind is called at the desk and in the cell: (English, French).
@@ -39,6 +40,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     WorklistKind.IDENTIFIER_CONFLICT: ("Identifier given to another person",
                                        "Identifiant attribué à une autre personne"),
     WorklistKind.POTENTIAL_DUPLICATE: ("Potential duplicate", "Doublon potentiel"),
+    WorklistKind.POTENTIAL_COLLISION: ("Potential collision", "Collision potentielle"),
 }
 
 
@@ -68,6 +70,8 @@ class ClosingEvent(StrEnum):
     DUPLICATE_CLEARED = "duplicate_cleared"  # a trait changed: the pair is no longer probable
     DUPLICATE_MERGED = "duplicate_merged"  # the pair's two identities were merged
     IDENTITY_MERGED = "identity_merged"  # the identity was merged into another: it is closed
+    DUPLICATE_LINKED = "duplicate_linked"  # the pair's two identities were linked (kept apart)
+    COLLISION_RESOLVED = "collision_resolved"  # the cell resolved the collision (with a reason)
 
 
 _FOUND = frozenset({WorklistKind.INSI_UNAVAILABLE, WorklistKind.INSI_NOT_FOUND, WorklistKind.INSI_AMBIGUOUS})
@@ -84,6 +88,8 @@ CLOSED_BY: dict[ClosingEvent, frozenset[WorklistKind]] = {
     ClosingEvent.DUPLICATE_CLEARED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
     ClosingEvent.DUPLICATE_MERGED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
     ClosingEvent.IDENTITY_MERGED: frozenset(WorklistKind),
+    ClosingEvent.DUPLICATE_LINKED: frozenset({WorklistKind.POTENTIAL_DUPLICATE}),
+    ClosingEvent.COLLISION_RESOLVED: frozenset({WorklistKind.POTENTIAL_COLLISION}),
 }
 
 
@@ -106,7 +112,10 @@ def closed_kinds(event: ClosingEvent) -> frozenset[WorklistKind]:
     - ``ins_collision`` is never closed by an event: only the cell can tell a duplicate from a collision;
     - ``potential_duplicate`` (one item per pair) is gone when the cell dismisses the pair, or when a
       trait changed so that the pair is no longer probable or better (only that pair's item), or
-      when its two identities are merged;
+      when its two identities are merged or linked (the cell decided: one person kept in two
+      identities, or two related identities);
+    - ``potential_collision`` (COLP, one identity that may cover two persons) is closed only by the
+      cell's resolution (not a collision, demote, set the INS aside, split), each with a reason;
     - every item of an identity merged into another is gone with it (the absorbed identity is
       closed, ins-rniv §6): what still matters is the survivor's.
     """
@@ -151,6 +160,7 @@ class Hint(StrEnum):
     REVIEW_FOUND = "hint-review-found"
     IDENTIFIER_CONFLICT = "hint-identifier-conflict"
     REVIEW_DUPLICATE = "hint-review-duplicate"
+    REVIEW_COLLISION = "hint-review-collision"
 
 
 MARRIED_NAME_AGE = 50
@@ -202,6 +212,12 @@ for _hint, _en, _fr in [
      "document, then merge them or dismiss the pair with a reason.",
      "Deux identités désignent peut-être la même personne : comparez-les côte à côte (GET /duplicates), "
      "contrôlez un justificatif d'identité, puis fusionnez-les ou écartez la paire avec un motif."),
+    (Hint.REVIEW_COLLISION,
+     "This identity may cover two persons (collision): check the identity documents and the INS with INSi, "
+     "then resolve it (not a collision, demote, set the INS aside, or split into two identities).",
+     "Cette identité recouvre peut-être deux personnes (collision) : contrôlez les justificatifs et l'INS "
+     "par l'INSi, puis traitez-la (pas une collision, rétrogradation, mise à l'écart de l'INS, ou "
+     "séparation en deux identités)."),
     (Hint.VERIFY_RECEIVED_INS,
      "An INS was received from another system: verify it with INSi before trusting it.",
      "Un INS a été reçu d'un autre système : vérifiez-le auprès de l'INSi avant de s'y fier."),
@@ -225,6 +241,8 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
                                     "les deux identités ont été fusionnées"),
     ClosingEvent.IDENTITY_MERGED: ("the identity was merged into another one",
                                    "l'identité a été fusionnée dans une autre"),
+    ClosingEvent.DUPLICATE_LINKED: ("the two identities were linked", "les deux identités ont été liées"),
+    ClosingEvent.COLLISION_RESOLVED: ("the collision was resolved", "la collision a été traitée"),
 }
 RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
     Resolution.CORRECTED: ("corrected", "corrigée"),

@@ -31,13 +31,14 @@ from app.domain.ins import Ins, InsRecord, check_not_held_elsewhere
 from app.domain.roles import Actor
 from app.domain.traits import Traits
 from app.domain.worklist import Hint, WorklistKind
-from app.services import identities, merges
+from app.services import identities, links, merges
 from app.services.context import ServiceContext, UnitOfWork
 from app.services.errors import Conflict, NotFound
 from app.services.worklists import open_item
 
 RECEIVED_SOURCE = "HL7-RECEIVED"
 MERGE, CHANGE_ID, CREATE = "A40", "A47", "A28"
+LINK, UNLINK = "A24", "A37"
 OPTIONAL_TRAITS = ("birth_place_code", "used_name", "used_first_name")
 # Where an error about a trait or identifier points in a PAM FR message (ERR-2, quarantine).
 HL7_LOCATION = {
@@ -80,6 +81,8 @@ class ReceivedIdentity:
     prior_authority: Authority = OWN  # of ``prior_ipp``
     method: str | None = None  # ZFD-5: how the sender collected the traits
     document: identities.DocumentInput | None = None  # ZFD-7/8: the document the sender checked
+    linked_ipp: str | None = None  # A24/A37: the other identity (second PID's PID-3)
+    linked_authority: Authority = OWN  # of ``linked_ipp``
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def _apply_group(ctx: ServiceContext, commands: Sequence[InboundCommand]) -> lis
     received = [c.received for c in commands if c.received is not None]
     results, rows = [], []
     with ctx.unit_of_work(sender_actor(commands[0].sender)) as uow:
-        if len(received) > 1 and all(r.event not in (MERGE, CHANGE_ID) for r in received):
+        if len(received) > 1 and all(r.event not in (MERGE, CHANGE_ID, LINK, UNLINK) for r in received):
             uow.identities.lock_by_ipps([(r.ipp, r.authority) for r in received])  # one statement
         for command, message in zip(commands, received, strict=True):
             on_behalf = uow.acting_as(sender_actor(command.sender))
@@ -195,6 +198,8 @@ def apply_in(
     ctx: ServiceContext, uow: UnitOfWork, received: ReceivedIdentity, reason: str, trusted: bool
 ) -> Identity:
     """Apply one received identity inside an open unit of work."""
+    if received.event in (LINK, UNLINK):
+        return _link(uow, received, reason)
     if received.event == CHANGE_ID:
         identity = _change_ipp(uow, received)
     else:
@@ -271,6 +276,25 @@ def _merge(uow: UnitOfWork, survivor: Identity, received: ReceivedIdentity, reas
         raise NotFound(what="IPP", ident=received.prior_ipp, field="MRG-1")
     absorbed = _open_prior(uow, absorbed_id)
     return merges.merge_in(uow, survivor, absorbed, reason, source="hl7")
+
+
+def _link(uow: UnitOfWork, received: ReceivedIdentity, reason: str) -> Identity:
+    """A24 / A37: both identities named by their IPP (first and second PID), linked or unlinked by
+    the cell's use case (its rules apply; a refusal is an AE). The PIDs' traits are not applied:
+    the GAM sends them as it holds them, its A31 updates them."""
+    ids = [uow.identities.id_by_ipp(ipp or "", authority)
+           for ipp, authority in ((received.ipp, received.authority),
+                                  (received.linked_ipp, received.linked_authority))]
+    for found, ipp in zip(ids, (received.ipp, received.linked_ipp), strict=True):
+        if found is None:
+            raise NotFound(what="IPP", ident=ipp, field="PID-3")
+    assert ids[0] is not None and ids[1] is not None
+    identity, other = links.lock_pair(uow, ids[0], ids[1], field="PID-3")
+    if received.event == LINK:
+        links.link_in(uow, identity, other, reason, source="hl7")
+    else:
+        links.unlink_in(uow, identity, other, reason)
+    return identity
 
 
 def _apply_ins(uow: UnitOfWork, identity: Identity, received: ReceivedIdentity, trusted: bool) -> Identity:

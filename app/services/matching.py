@@ -26,10 +26,12 @@ from app.domain.duplicates import (
     strict_digest,
 )
 from app.domain.identity import Identity
-from app.domain.matching import Grade, MatchRecord, MatchResult, from_identity, match_score, score_pair
+from app.domain.matching import Grade, MatchRecord, MatchResult, Rule, from_identity, match_score, score_pair
 from app.domain.worklist import ClosingEvent, Hint, WorklistKind, duplicate_pair_outcome
 from app.services.context import UnitOfWork
 from app.services.worklists import NewItem, close_items, open_items
+
+COLLISION_OUTCOME = "same-ins-traits-disagree"  # the outcome of a potential_collision the matching opens
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,26 @@ def record_pairs(uow: UnitOfWork, found: Sequence[FoundPair], found_by: FoundBy)
         if closes:
             close_items(uow, write.high_id, ClosingEvent.DUPLICATE_CLEARED, outcome=outcome)
     open_items(uow, WorklistKind.POTENTIAL_DUPLICATE, items, source=found_by.value)
+    fresh = [w.id is None or w.id in reopened for w in writes]  # proposed now (new or again)
+    _open_collisions(uow, ids, writes, fresh, found_by)
     new = sum(1 for w in writes if w.id is None) + len(reopened)
     return Recorded(proposed=new, updated=len(writes) - new, alerts=sum(alert), cleared=sum(clear))
+
+
+def _open_collisions(
+    uow: UnitOfWork, ids: Sequence[int], writes: Sequence[PairWrite], fresh: Sequence[bool], found_by: FoundBy
+) -> None:
+    """A pair proposed with one INS and traits that disagree may be two persons behind one INS
+    (ins-rniv §6; graded possible, ``app.domain.matching.score``): a ``potential_collision`` item on
+    its high identity (one open item each)."""
+    items = {
+        write.high_id: NewItem(write.high_id, COLLISION_OUTCOME, Hint.REVIEW_COLLISION, write.low_id,
+                               {"pair_id": pair_id})
+        for pair_id, write, proposed in zip(ids, writes, fresh, strict=True)
+        if proposed and Rule.SAME_INS_TRAITS_DISAGREE.value in write.rules
+    }
+    if items:
+        open_items(uow, WorklistKind.POTENTIAL_COLLISION, list(items.values()), source=found_by.value)
 
 
 def _values(key: tuple[int, int], result: MatchResult) -> dict[str, object]:

@@ -9,7 +9,8 @@ survivor, in one transaction:
   history (one active matricule per active identity); its IPP stays found by an IPP search, and
   its documents and history stay readable (``GET /identities/{id}/merges`` from the survivor);
 - its duplicate pair with the survivor is ``merged``; its other open pairs are dropped (the
-  survivor is what the cell works on), and every open worklist item of the absorbed identity closes;
+  survivor is what the cell works on), its standing links end, and every open worklist item of
+  the absorbed identity closes;
 - its undelivered outbound messages join the survivor's streams, then the A40 (PID = survivor,
   MRG-1 = absorbed IPP) is written after them: every subscriber, INS-ready or legacy, receives it
   in order with both identities' other messages;
@@ -92,6 +93,7 @@ def merge_in(
     except StaleRow:
         raise StaleVersion(field="absorbed_version", current=absorbed.version + 1) from None
     pair = _settle_pairs(uow, survivor, absorbed, reason)
+    _end_links(uow, absorbed, reason)
     close_items(uow, absorbed.id, ClosingEvent.IDENTITY_MERGED)
     uow.duplicates.replace_keys([absorbed.id], {})  # a closed identity is nobody's candidate
     uow.outbox.join_stream(absorbed.id, survivor.id)
@@ -120,6 +122,18 @@ def _settle_pairs(
                     outcome=duplicate_pair_outcome(other.id))
     uow.duplicates.drop_pairs([p.id for p in others])
     return pair
+
+
+def _end_links(uow: UnitOfWork, absorbed: Identity, reason: str) -> None:
+    """A closed identity is linked to nothing: its standing links end with the merge (the A40 tells
+    the subscribers; no A37 of its own). Audited on both sides."""
+    for link in uow.links.of_identity(absorbed.id):
+        if link.unlinked_at is None:
+            uow.links.ended(link.id, at=uow.now(), by=uow.actor.subject, reason=reason)
+            partner = link.other(absorbed.id)
+            for one, other in ((absorbed.id, partner), (partner, absorbed.id)):
+                uow.audit("identity.unlinked", one, None,
+                          {"unlinked": other, "link": link.id, "why": "merged"}, reason, full=True)
 
 
 def _decide(uow: UnitOfWork, pair: DuplicatePair, a: Identity, b: Identity, status: PairStatus,

@@ -16,8 +16,8 @@ from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext, UnitOfWork
 from app.services.errors import Conflict, NotFound
 
-EVENTS = frozenset({"A28", "A31", "A40", "A47"})
-DEFAULT_EVENTS = "A28,A31,A40,A47"
+EVENTS = frozenset({"A28", "A31", "A40", "A47", "A24", "A37"})
+DEFAULT_EVENTS = "A28,A31,A40,A47,A24,A37"
 CHARSETS = frozenset({"UNICODE UTF-8", "8859/1"})
 
 

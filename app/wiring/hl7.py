@@ -122,7 +122,7 @@ class InboundPipeline:
         """The message in the domain's terms: traits validated (as at a desk), identifiers bound to
         their assigning authority, the document and collection method the sender states."""
         sender = f"{message.header.sending_application}^{message.header.sending_facility}"
-        prior, zfd = message.prior_ipp, message.zfd
+        prior, zfd, linked = message.prior_ipp, message.zfd, message.linked_ipp
         document = None
         if zfd is not None and zfd.document_type:
             # The referential states the check; an expiry it leaves empty is "none printed".
@@ -146,6 +146,8 @@ class InboundPipeline:
             prior_authority=self._authority(prior, sender, "MRG-1") if prior else OWN,
             method=(zfd.identity_mode or None) if zfd is not None else None,
             document=document,
+            linked_ipp=linked.value if linked else None,
+            linked_authority=self._authority(linked, sender, "PID-3") if linked else OWN,
         )
 
     def _authority(self, identifier: Identifier, sender: str, location: str) -> Authority:

@@ -9,7 +9,14 @@ from app.config import Hl7Settings
 from app.domain.ins import Ins
 from app.domain.status import Attribute, IdentityState, Status
 from app.domain.traits import Sex, Traits
-from app.integrations.hl7.build import Envelope, OutboundFormat, OutboundIdentity, build_identity_message
+from app.integrations.hl7.build import (
+    LINK_STRUCTURES,
+    Envelope,
+    OutboundFormat,
+    OutboundIdentity,
+    build_identity_message,
+    build_link_message,
+)
 from app.integrations.hl7.er7 import encode
 from app.services.delivery import Claimed, Subscriber
 
@@ -75,6 +82,10 @@ def render(
         charset=subscriber.charset,
     )
     identity = outbound_identity(row.snapshot, ipp_namespace, ipp_oid)
+    if row.event in LINK_STRUCTURES:  # A24 / A37: the other identity's PID, frozen with the first
+        other = outbound_identity(row.snapshot["linked"], ipp_namespace, ipp_oid)
+        return encode(build_link_message(row.event, identity, other, envelope, OutboundFormat(row.format)),
+                      subscriber.charset)
     # MRG-1's authority: the prior identifier's own (absent: Identito's), not the survivor's.
     prior_authority = row.snapshot.get("prior_ipp_authority") or own_authority(ipp_namespace, ipp_oid)
     text = build_identity_message(

@@ -18,7 +18,7 @@ from app.db.tables import DuplicatePairRow, IdentityMergeRow, InsRow, WorklistIt
 from app.domain.errors import RuleViolation
 from app.domain.ins import OID_NIR, Ins, InsRecord
 from app.domain.status import IdentityState
-from app.services import duplicates, identities, merges, queries
+from app.services import duplicates, identities, links, merges, queries
 from app.services.errors import NotFound, StaleVersion
 from app.workers.relay import Relay
 from tests.contract.mllp_fakes import FakeReceiver
@@ -234,3 +234,13 @@ def test_a40_reaches_every_subscriber_after_the_absorbed_identitys_pending_messa
     ready_pid3 = str(hl7.parse(ready.acked[-1].decode()).segment("PID")[3])
     legacy_pid3 = str(hl7.parse(legacy.acked[-1].decode()).segment("PID")[3])
     assert MATRICULES[0] in ready_pid3 and MATRICULES[0] not in legacy_pid3  # INS only where ready
+
+
+def test_a_merge_ends_the_absorbed_identitys_links(ctx) -> None:
+    survivor, absorbed = _pair(ctx, 1, 2)
+    other = new_identity(ctx, 5)
+    links.link_identities(ctx, CELL, absorbed.id, other.id, reason="à lire ensemble")
+    _merge(ctx, survivor, absorbed)
+    [link] = links.links_of(ctx, CELL, other.id)
+    assert link.unlinked_at is not None and link.unlink_reason == "même personne : justificatif vérifié"
+    assert "identity.unlinked" in [e.action for e in queries.identity_history(ctx, CELL, other.id)]

@@ -56,7 +56,7 @@ def test_migration_turns_event_lists_into_rows_and_back(database_url: str, tmp_p
         ctx = build_context(development_settings(database_url=database_url, var_dir=tmp_path / "var"))
         subscribers = {s.name: s for s in list_subscribers(ctx, ADMIN)}
         assert {name: s.events for name, s in subscribers.items()} == {
-            "DPI": ("A31", "A28"), "LAB": ("A40", "A31")}
+            "DPI": ("A31", "A28"), "LAB": ("A40", "A31", "A24", "A37")}  # links go with merges
         new_identity(ctx, 1)  # an A28: only DPI wants it
         assert _queued(ctx) == [("A28", subscribers["DPI"].id)]
         ctx.engine.dispose()

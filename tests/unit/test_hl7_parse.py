@@ -149,7 +149,7 @@ def test_merge_and_identifier_change_read_mrg1(event):
     ("raw", "code", "field"),
     [
         (message(cid=""), "hl7-missing-field", "MSH-10"),
-        (message(event="A24^ADT_A24"), "hl7-event-unsupported", "MSH-9"),
+        (message(event="A29^ADT_A21"), "hl7-event-unsupported", "MSH-9"),
         (message().replace("ADT^A31", "ORU^R01"), "hl7-not-adt", "MSH-9"),
         (message(pid3="12^^^GAM&1.2.3&ISO^AN"), "hl7-no-ipp", "PID-3"),
         (message().split("\r")[0] + "\r", "hl7-missing-segment", "PID"),

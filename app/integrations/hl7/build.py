@@ -1,4 +1,4 @@
-"""Build PAM FR 2.11 messages (A28/A31/A40/A47) and acknowledgements, pure.
+"""Build PAM FR 2.11 messages (A28/A31/A40/A47, link A24 / unlink A37) and acknowledgements, pure.
 
 Two formats per subscriber (pam-fr.md "Two outbound formats"):
 
@@ -25,6 +25,7 @@ from app.integrations.hl7.er7 import HL7_NULL, UTF8, escape
 VERSION = "2.5^FRA^2.11"
 PROFILE = "2.11^IHE_FRANCE-2.11-PAM"
 STRUCTURES = {"A28": "ADT_A05", "A31": "ADT_A05", "A40": "ADT_A39", "A47": "ADT_A30"}
+LINK_STRUCTURES = {"A24": "ADT_A24", "A37": "ADT_A37"}
 _SENT_STATUS = {Status.PROV: "PROV", Status.RECUP: "PROV", Status.VALI: "VALI", Status.QUAL: "VALI"}
 
 
@@ -201,6 +202,25 @@ def build_identity_message(
         segments.append("PV1|1|N")
     if fmt is OutboundFormat.INS_READY:
         segments.append(zfd(identity))
+    return "\r".join(segments) + "\r"
+
+
+def build_link_message(
+    event: str, identity: OutboundIdentity, other: OutboundIdentity, envelope: Envelope, fmt: OutboundFormat
+) -> str:
+    """A24 (ADT_A24, link) or A37 (ADT_A37, unlink): MSH, EVN, the PID of each identity (pam-fr.md).
+
+    Both PIDs follow the subscriber's format the same way (the INS only for a QUAL identity and
+    only to an INS-ready subscriber, RNIV EXI SI 08); ADT_A24 has no ZFD, nor PV1 here."""
+    if event not in LINK_STRUCTURES:
+        raise ValueError(f"unsupported link event {event}")
+    stamp = envelope.created_at.strftime("%Y%m%d%H%M%S")
+    segments = [
+        _msh(envelope, f"ADT^{event}^{LINK_STRUCTURES[event]}"),
+        f"EVN||{stamp}",
+        pid(identity, fmt),
+        pid(other, fmt),
+    ]
     return "\r".join(segments) + "\r"
 
 

@@ -1,4 +1,4 @@
-"""Parse PAM FR 2.11 identity messages (ITI-30 A28/A31/A40/A47, PID of ITI-31 events).
+"""Parse PAM FR 2.11 identity messages (ITI-30 A28/A31/A40/A47, link A24 / unlink A37, PID of ITI-31 events).
 
 The parser is pure and returns raw values in plain dataclasses: trait validation happens later,
 in the service layer, through ``app.domain.traits.build_traits``. It only refuses what makes the
@@ -22,8 +22,9 @@ from app.integrations.hl7.errors import (
     Hl7FormatError,
 )
 
-IDENTITY_FEED = frozenset({"A28", "A31", "A40", "A47"})
-# ITI-31 events whose PID also updates the identity (link/unlink A24/A37 are not handled).
+IDENTITY_FEED = frozenset({"A28", "A31", "A40", "A47", "A24", "A37"})
+LINK_EVENTS = frozenset({"A24", "A37"})  # two PIDs: the second names the other identity (PID-3)
+# ITI-31 events whose PID also updates the identity.
 PATIENT_ENCOUNTER = frozenset(
     {
         "A01",
@@ -133,6 +134,7 @@ class PamIdentityMessage:
     reliability_codes: tuple[str, ...]
     zfd: Zfd | None
     prior_ipp: Identifier | None  # MRG-1 (A40 absorbed identity, A47 previous identifier)
+    linked_ipp: Identifier | None = None  # A24/A37: the second PID's IPP (the other identity)
 
     @property
     def event(self) -> str:
@@ -214,6 +216,7 @@ def parse_pam(raw: bytes) -> PamIdentityMessage:
         ),
         zfd=_zfd(message),
         prior_ipp=_prior(message, header.event),
+        linked_ipp=_linked(message, header.event),
     )
 
 
@@ -341,6 +344,16 @@ def _prior(message: Er7Message, event: str) -> Identifier | None:
         return None
     identifiers = tuple(_identifier(rep) for rep in message.tree(mrg, 1))
     return _ipp(identifiers, "MRG-1")
+
+
+def _linked(message: Er7Message, event: str) -> Identifier | None:
+    """A24/A37: the IPP of the second PID (ADT_A24 / ADT_A37: MSH, EVN, PID, [PD1], PID)."""
+    if event not in LINK_EVENTS:
+        return None
+    pids = [segment for segment in message.segments if segment[0] == "PID"]
+    if len(pids) < 2:
+        raise Hl7FormatError("hl7-missing-segment", field="PID", hl7_code=HL7_SEGMENT_SEQUENCE)
+    return _ipp(tuple(_identifier(rep) for rep in message.tree(pids[1], 3)), "PID-3")
 
 
 @dataclass(frozen=True, slots=True)
