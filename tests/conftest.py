@@ -27,6 +27,7 @@ from app.db.engine import make_engine
 from app.db.migrations import upgrade
 from app.main import build_context, create_app
 from app.services.context import Actor, ServiceContext
+from tests import privacy_guard
 
 # Property tests check behaviour, not speed: no per-example deadline (a loaded CI machine would
 # turn a slow example into a false failure), and no "too slow" health check.
@@ -48,6 +49,16 @@ def _pg_reachable() -> str | None:
             return None
     except psycopg.Error as exc:
         return f"PostgreSQL unreachable at {PG_ADMIN_URL.split('@')[-1]}: {str(exc).strip()[:120]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The privacy guard collects every log line of the run (tests/privacy_guard.py)."""
+    privacy_guard.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A trait or matricule of a test identity in a log line fails the run."""
+    privacy_guard.finish(session)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -119,6 +130,7 @@ def ctx(settings: Settings) -> Iterator[ServiceContext]:
     """The service context on the test database."""
     context = build_context(settings)
     yield context
+    privacy_guard.remember(context.engine)
     context.engine.dispose()
 
 
