@@ -9,6 +9,8 @@ APT_PACKAGES=(python3-venv python3-dev gcc libdmtx0b dmtx-utils poppler-utils so
 PYTHON=${PYTHON:-python3}
 EXTRAS=""
 [ "${1:-}" = "--test" ] && EXTRAS="[test]"
+# The browser tests (tests/e2e) drive the system Chromium through Playwright.
+[ "${1:-}" = "--test" ] && APT_PACKAGES+=(chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

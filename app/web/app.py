@@ -22,12 +22,13 @@ from app.api.errors import status_for
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
+from app.web import pages, signin
+from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.render import render
 from app.web.sessions import COOKIE_NAME, SessionStore, WebSession
 
 HERE = Path(__file__).parent
-PREFIX = "/app"
 # No inline script or style anywhere: htmx and app.js come from this server, htmx's own indicator
 # style is turned off (htmx-config meta), and nothing may frame the pages.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -39,14 +40,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-
-
-class SignInRequired(Exception):
-    """The page needs a signed-in user."""
-
-
-class CsrfRefused(Exception):
-    """A form came without this session's CSRF token."""
 
 
 def cookie_secure(settings: Settings) -> bool:
@@ -64,7 +57,9 @@ class SessionMiddleware(BaseHTTPMiddleware):
         super().__init__(app)
         self.store, self.secure = store, secure
 
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         static = request.url.path.startswith(f"{PREFIX}/static/")
         if not static:
             cookie = request.cookies.get(COOKIE_NAME)
@@ -84,8 +79,6 @@ class SessionMiddleware(BaseHTTPMiddleware):
 
 def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     """The browser application (mount it at /app)."""
-    from app.web import pages, signin
-
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     store = SessionStore(settings.web.session_secret or secrets.token_urlsafe(48),
                          idle_seconds=settings.web.session_idle_minutes * 60,
@@ -124,4 +117,5 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
 
     @web.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return page(request, exc.status_code, words("not_found") if exc.status_code == 404 else str(exc.detail))
+        message = words("not_found") if exc.status_code == 404 else str(exc.detail)
+        return page(request, exc.status_code, message)

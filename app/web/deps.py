@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 
 from app.services.context import Actor, ServiceContext
-from app.web.app import CsrfRefused, SignInRequired
+from app.web.errors import CsrfRefused, SignInRequired
 from app.web.render import render, session_of
 from app.web.sessions import check_csrf
 

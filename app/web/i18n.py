@@ -19,8 +19,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "ipp": ("IPP", "IPP"),
     "ins": ("Matricule INS (NIR ou NIA)", "INS matricule (NIR or NIA)"),
     "search": ("Rechercher", "Search"),
-    "shortcuts": ("Raccourcis : Alt+Maj+R recherche, ↓ premier résultat, Échap retour",
-                  "Shortcuts: Alt+Shift+R search, ↓ first result, Escape back"),
+    "shortcuts": ("Raccourcis : / ou Alt+R (Firefox : Alt+Maj+R) recherche, ↓ résultats, Entrée ouvre, "
+                  "Échap retour",
+                  "Shortcuts: / or Alt+R (Firefox: Alt+Shift+R) search, ↓ results, Enter opens, Escape back"),
     "type_something": ("Saisissez au moins un critère.", "Type at least one criterion."),
     "no_result": ("Aucune identité ne correspond.", "No identity matches."),
     "results": ("Résultats", "Results"),
@@ -58,7 +59,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "no": ("non", "no"),
     "history": ("Historique", "History"),
     "history_none": ("Aucun événement.", "No event."),
-    "history_hidden": ("L'historique n'est pas accessible à votre rôle.", "Your role cannot see the history."),
+    "history_hidden": ("L'historique n'est pas accessible à votre rôle.",
+                       "Your role cannot see the history."),
     "who": ("Par", "By"),
     "why": ("Motif", "Reason"),
     "changes": ("Modifications", "Changes"),
@@ -86,6 +88,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "not_found": ("Page introuvable.", "Page not found."),
     "error": ("Erreur", "Error"),
     "open": ("Ouvrir", "Open"),
+    "f_active": ("Active", "Active"),
+    "f_merged_into": ("Fusionnée dans l'identité n°", "Merged into identity no."),
+    "f_absorbed": ("Identité absorbée n°", "Absorbed identity no."),
+    "f_restored": ("Identité restituée n°", "Identity given back no."),
+    "f_merge": ("Fusion n°", "Merge no."),
+    "f_no_expiry": ("Sans date d'expiration imprimée", "No expiry date printed"),
 }
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
@@ -119,10 +127,10 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
                                             "Created despite possible duplicates"),
     "identity.updated": ("Modification des traits", "Traits changed"),
     "identity.ipp_changed": ("Changement d'IPP", "IPP changed"),
-    "identity.merged": ("Fusion (identité conservée)", "Merge (surviving identity)"),
-    "identity.absorbed": ("Fusion (identité absorbée)", "Merge (absorbed identity)"),
-    "identity.unmerged": ("Défusion", "Unmerge"),
-    "identity.unabsorbed": ("Défusion (identité rouverte)", "Unmerge (reopened)"),
+    "identity.merged": ("Fusionnée dans une autre identité (close)", "Merged into another identity (closed)"),
+    "identity.absorbed": ("Fusion : une identité absorbée", "Merge: an identity absorbed"),
+    "identity.unmerged": ("Défusion : identité rouverte", "Unmerge: identity reopened"),
+    "identity.unabsorbed": ("Défusion : identité restituée", "Unmerge: identity given back"),
     "document.recorded": ("Justificatif vérifié", "Document checked"),
     "document.withdrawn": ("Justificatif retiré", "Document withdrawn"),
     "attribute.set": ("Attribut posé", "Attribute set"),
@@ -143,7 +151,9 @@ FIELD_LABELS: dict[str, str] = {
     "birth_name": "birth_name", "first_names": "first_names", "first_name": "first_first_name",
     "used_name": "used_name", "used_first_name": "used_first_name", "birth_date": "birth_date",
     "sex": "sex", "birth_place_code": "birth_place", "status": "status", "attributes": "attributes",
-    "ipp": "ipp", "ins": "ins_title",
+    "ipp": "ipp", "ins": "ins_title", "active": "f_active", "merged_into": "f_merged_into",
+    "absorbed": "f_absorbed", "restored": "f_restored", "merge": "f_merge", "type": "doc_type",
+    "high_trust": "doc_high_trust", "expires_on": "doc_expires", "no_expiry_printed": "f_no_expiry",
 }
 
 

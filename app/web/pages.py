@@ -15,8 +15,8 @@ from fastapi.responses import RedirectResponse
 from app.api.schemas import IdentityRead
 from app.domain.errors import DomainError, NotAllowed
 from app.services import queries
-from app.web.app import PREFIX
 from app.web.deps import ActorDep, CsrfDep, CtxDep, render
+from app.web.errors import PREFIX
 from app.web.views import history_entries, search_date, show_date
 
 router = APIRouter()

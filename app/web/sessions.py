@@ -61,7 +61,7 @@ class SessionStore:
         if not cookie:
             return None
         try:
-            session_id = self._signer.loads(cookie, max_age=self._max_age)
+            session_id = self._signer.loads(cookie, max_age=int(self._max_age))
         except BadSignature:
             return None
         now = time.monotonic()

@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from app.config import Settings
 from app.domain.roles import Role
-from app.web.app import PREFIX
 from app.web.deps import CsrfDep, render, session_of
+from app.web.errors import PREFIX
 from app.web.i18n import ROLE_LABELS
 
 router = APIRouter()
@@ -35,7 +35,8 @@ def signin_page(request: Request) -> Response:
     """The sign-in page (development form when development tokens are allowed)."""
     if session_of(request).signed_in:
         return RedirectResponse(f"{PREFIX}/", status_code=303)
-    return render(request, "signin.html", dev=_settings(request).auth.dev_tokens, roles=_roles_offered(request))
+    dev = _settings(request).auth.dev_tokens
+    return render(request, "signin.html", dev=dev, roles=_roles_offered(request))
 
 
 @router.post("/signin/dev", name="signin_dev")

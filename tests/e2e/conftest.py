@@ -1,0 +1,131 @@
+"""Browser tests: a live Identito server (uvicorn, a real socket) on SQLite and on PostgreSQL, driven
+by a real headless Chromium (Debian's `chromium` package) through Playwright for Python.
+
+Playwright's own browser download is not used: the browser is the system one (executable_path).
+The server runs in a child process whose log lines are captured to a file, so that the tests can
+check that no patient trait ever reaches a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import DEV_SECRET_MARKER, development_settings
+from app.db.engine import make_engine
+from app.services.context import ServiceContext
+from app.wiring.context import build_context
+from tests.cli_support import clean_env, free_port
+from tests.conftest import _truncate_pg
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = DEV_SECRET_MARKER + "e2e-web-secret-key-0123456789"
+
+
+@dataclass
+class LiveServer:
+    """A running server: its address, its captured log and a service context on its database."""
+
+    url: str
+    log_path: Path
+    ctx: ServiceContext
+
+    def log(self) -> str:
+        """Everything the server wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _database(engine: str, request: pytest.FixtureRequest, tmp: Path) -> str:
+    if engine == "sqlite":
+        path = tmp / "identito.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    engine_ = make_engine(url, pool_size=1)
+    _truncate_pg(engine_)
+    engine_.dispose()
+    return url
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server not ready in 30 s")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """uvicorn serving the whole application (API and pages) on a free port, in a child process."""
+    tmp = tmp_path_factory.mktemp(f"web-{request.param}")
+    database_url = _database(request.param, request, tmp)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = clean_env(
+        IDENTITO_ENVIRONMENT="development", IDENTITO_DATABASE_URL=database_url,
+        IDENTITO_AUTH__SECRET=SECRET, IDENTITO_AUTH__DEV_TOKENS="true", IDENTITO_LANGUAGE="fr",
+        IDENTITO_VAR_DIR=str(tmp / "var"), IDENTITO_PUBLIC_URL=url, IDENTITO_HL7__LISTEN_ENABLED="false",
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    log_path = tmp / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "info"],
+            cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+    settings = development_settings(database_url=database_url, var_dir=tmp / "var", language="fr",
+                                    auth={"secret": SECRET, "dev_tokens": True})
+    ctx = build_context(settings)
+    try:
+        _wait_ready(url, process, log_path)
+        yield LiveServer(url, log_path, ctx)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        ctx.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium from the system package."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("the chromium package is not installed (scripts/setup.sh --test)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True,
+                                              args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, server: LiveServer) -> Iterator[object]:
+    """A fresh browser context (no cookie) at 1280 x 800, its console errors collected."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 800},  # type: ignore[attr-defined]
+                                  locale="fr-FR")
+    context.set_default_timeout(5000)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
