@@ -22,9 +22,10 @@ from app.api.errors import status_for
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
-from app.web import pages, signin
+from app.web import pages, signin, signin_oidc
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
+from app.web.oidc import OidcClient
 from app.web.render import render
 from app.web.sessions import COOKIE_NAME, SessionStore, WebSession
 
@@ -88,9 +89,12 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     templates.env.globals.update(t=words, language=settings.language)
     web.state.settings, web.state.ctx, web.state.sessions = settings, ctx, store
     web.state.templates, web.state.words = templates, words
+    redirect_uri = f"{settings.public_url.rstrip('/')}{PREFIX}/oidc/callback"
+    web.state.oidc = OidcClient(settings.web, redirect_uri) if settings.web.oidc_issuer else None
     web.add_middleware(SessionMiddleware, store=store, secure=cookie_secure(settings))
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(signin.router)
+    web.include_router(signin_oidc.router)
     web.include_router(pages.router)
     _install_error_pages(web, templates, words)
     return web

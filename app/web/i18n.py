@@ -88,6 +88,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "not_found": ("Page introuvable.", "Page not found."),
     "error": ("Erreur", "Error"),
     "open": ("Ouvrir", "Open"),
+    "oidc_sign_in": ("Se connecter avec le compte de l'établissement",
+                     "Sign in with the establishment's account"),
+    "oidc_unavailable": ("Le fournisseur d'identité ne répond pas : réessayez dans un instant ou prévenez "
+                         "le support.", "The identity provider does not answer: try again shortly or call "
+                         "the support."),
+    "oidc_refused": ("Connexion refusée : la réponse du fournisseur d'identité n'est pas valable. "
+                     "Recommencez.",
+                     "Sign-in refused: the identity provider's answer is not valid. Try again."),
+    "oidc_cancelled": ("Connexion annulée.", "Sign-in cancelled."),
+    "no_role": ("Votre compte n'a aucun rôle Identito : demandez-le à l'administrateur.",
+                "Your account has no Identito role: ask the administrator."),
     "f_active": ("Active", "Active"),
     "f_merged_into": ("Fusionnée dans l'identité n°", "Merged into identity no."),
     "f_absorbed": ("Identité absorbée n°", "Absorbed identity no."),

@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -30,6 +31,7 @@ class WebSession:
     display_name: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     flash: str | None = None  # a one-time message for the next page (already translated)
+    pending_login: Any = None  # an OpenID Connect sign-in under way (app.web.oidc.PendingLogin)
 
     @property
     def signed_in(self) -> bool:

@@ -1,6 +1,5 @@
-"""Sign-in and sign-out pages: development sign-in (only where development tokens are allowed).
-
-OpenID Connect (authorization code + PKCE) is not implemented yet (docs/web.md).
+"""Sign-in and sign-out pages; the development sign-in exists only where development tokens are
+allowed (IDENTITO_AUTH__DEV_TOKENS, refused in production). OpenID Connect: app/web/signin_oidc.py.
 """
 
 from __future__ import annotations
@@ -36,7 +35,8 @@ def signin_page(request: Request) -> Response:
     if session_of(request).signed_in:
         return RedirectResponse(f"{PREFIX}/", status_code=303)
     dev = _settings(request).auth.dev_tokens
-    return render(request, "signin.html", dev=dev, roles=_roles_offered(request))
+    oidc = request.app.state.oidc is not None
+    return render(request, "signin.html", dev=dev, oidc=oidc, roles=_roles_offered(request))
 
 
 @router.post("/signin/dev", name="signin_dev")
@@ -54,6 +54,7 @@ def signin_dev(
     error = error or (None if picked else words("pick_role"))
     if error:
         return render(request, "signin.html", status_code=422, dev=True, roles=_roles_offered(request),
+                      oidc=request.app.state.oidc is not None,
                       error=error, user=user.strip()[:64], picked=picked)
     store = request.app.state.sessions
     request.state.session = store.sign_in(session_of(request), user.strip(), frozenset(picked), user.strip())

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,19 +71,18 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> N
     raise RuntimeError("server not ready in 30 s")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """uvicorn serving the whole application (API and pages) on a free port, in a child process."""
-    tmp = tmp_path_factory.mktemp(f"web-{request.param}")
-    database_url = _database(request.param, request, tmp)
-    port = free_port()
+@contextmanager
+def running_server(database_url: str, tmp: Path, port: int, **env_values: str) -> Iterator[LiveServer]:
+    """uvicorn serving the whole application (API and pages) on this port, in a child process."""
     url = f"http://127.0.0.1:{port}"
-    env = clean_env(
-        IDENTITO_ENVIRONMENT="development", IDENTITO_DATABASE_URL=database_url,
-        IDENTITO_AUTH__SECRET=SECRET, IDENTITO_AUTH__DEV_TOKENS="true", IDENTITO_LANGUAGE="fr",
-        IDENTITO_VAR_DIR=str(tmp / "var"), IDENTITO_PUBLIC_URL=url, IDENTITO_HL7__LISTEN_ENABLED="false",
-        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
+    values = {
+        "IDENTITO_ENVIRONMENT": "development", "IDENTITO_DATABASE_URL": database_url,
+        "IDENTITO_AUTH__SECRET": SECRET, "IDENTITO_AUTH__DEV_TOKENS": "true", "IDENTITO_LANGUAGE": "fr",
+        "IDENTITO_VAR_DIR": str(tmp / "var"), "IDENTITO_PUBLIC_URL": url,
+        "IDENTITO_HL7__LISTEN_ENABLED": "false",
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    env = clean_env(**{**values, **env_values})
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -102,6 +102,14 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         except subprocess.TimeoutExpired:
             process.kill()
         ctx.engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The application with the development sign-in, on each engine."""
+    tmp = tmp_path_factory.mktemp(f"web-{request.param}")
+    with running_server(_database(request.param, request, tmp), tmp, free_port()) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")
