@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -118,6 +119,10 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
     @web.exception_handler(DomainError)
     def _domain(request: Request, exc: DomainError) -> Response:
         return page(request, status_for(exc) or 400, exc.message(words.language))
+
+    @web.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return page(request, 404 if request.method == "GET" else 422, words("bad_request"))
 
     @web.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -86,6 +86,8 @@ TEXT: dict[str, tuple[str, str]] = {
              "Expired or forged form: reload the page and try again."),
     "session_expired": ("Votre session a expiré : reconnectez-vous.", "Your session expired: sign in again."),
     "not_found": ("Page introuvable.", "Page not found."),
+    "bad_request": ("Adresse ou formulaire invalide : revenez à la recherche.",
+                    "Invalid address or form: go back to the search."),
     "error": ("Erreur", "Error"),
     "open": ("Ouvrir", "Open"),
     "oidc_sign_in": ("Se connecter avec le compte de l'établissement",
@@ -121,7 +123,7 @@ ATTRIBUTE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 ROLE_LABELS: dict[str, tuple[str, str]] = {
-    "admission": ("Agent d'accueil (admissions)", "Admissions desk agent"),
+    "admission": ("Agent d'accueil, admissions", "Admissions desk agent"),
     "identitovigilance": ("Cellule d'identitovigilance", "Identitovigilance cell"),
     "documents": ("Documents (lecture des INS qualifiées)", "Documents (qualified INS only)"),
     "integration": ("Intégration", "Integration"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from app.config import DEV_SECRET_MARKER, development_settings
 from app.db.engine import make_engine
 from app.services.context import ServiceContext
 from app.wiring.context import build_context
-from tests.cli_support import clean_env, free_port
+from tests.cli_support import CLI, clean_env, free_port
 from tests.conftest import _truncate_pg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,15 +78,14 @@ def running_server(database_url: str, tmp: Path, port: int, **env_values: str) -
         "IDENTITO_ENVIRONMENT": "development", "IDENTITO_DATABASE_URL": database_url,
         "IDENTITO_AUTH__SECRET": SECRET, "IDENTITO_AUTH__DEV_TOKENS": "true", "IDENTITO_LANGUAGE": "fr",
         "IDENTITO_VAR_DIR": str(tmp / "var"), "IDENTITO_PUBLIC_URL": url,
-        "IDENTITO_HL7__LISTEN_ENABLED": "false",
+        "IDENTITO_HL7__LISTEN_ENABLED": "false", "IDENTITO_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     env = clean_env(**{**values, **env_values})
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "info"],
+            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],  # the production entry point
             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
     settings = development_settings(database_url=database_url, var_dir=tmp / "var", language="fr",
                                     auth={"secret": SECRET, "dev_tokens": True})

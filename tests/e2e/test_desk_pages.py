@@ -54,6 +54,7 @@ def _dev_sign_in(page: Any, user: str, role: str) -> None:
     page.goto("/")
     assert page.url.endswith("/app/signin")
     assert page.evaluate("document.activeElement.id") == "f-user"  # the first field has the focus
+    page.screenshot(path="/tmp/web-signin.png")
     page.keyboard.type(user)
     _tab_to(page, f"#role-{role}")
     page.keyboard.press("Space")
@@ -110,6 +111,7 @@ def test_a_merged_identity_is_closed_and_leads_to_its_survivor(
     page.locator("#results tbody tr").nth(0).wait_for()
     assert page.locator("#results tbody tr").count() == 1  # the absorbed one is not an active match
     page.goto(f"/app/identities/{seeded['absorbed']}")
+    page.screenshot(path="/tmp/web-merged.png")
     banner = page.locator(".closed-banner")
     expected = f"Identité close : fusionnée dans l'identité n° {seeded['survivor']}."
     assert banner.inner_text().startswith(expected)
