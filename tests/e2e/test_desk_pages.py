@@ -65,6 +65,8 @@ def _dev_sign_in(page: Any, user: str, role: str) -> None:
 
 def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
         page: Any, server: LiveServer, seeded: dict[str, int]) -> None:
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
     _dev_sign_in(page, "agent-1", "admission")
     assert page.title() == "Rechercher une identité – Identito"
     assert page.evaluate("document.activeElement.id") == "f-name"
@@ -102,6 +104,8 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
     page.goto("/app/")  # the session is gone on the server
     assert page.url.endswith("/app/signin")
     assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
+    assert any(url.endswith("/app/search") for url in urls)  # the searches went by POST, traits in the body
+    assert [url for url in urls if any(t.lower() in url.lower() for t in (*TRAITS, "dupon"))] == []
 
 
 def test_a_merged_identity_is_closed_and_leads_to_its_survivor(
@@ -143,6 +147,10 @@ def test_forged_forms_are_refused_and_pages_carry_the_csp(
     assert wrong.status == 403
     page.goto("/app/")
     assert page.url.endswith("/app/")  # still signed in: the forged sign-out did nothing
+    cookie = next(c for c in page.context.cookies() if c["name"] == "identito_session")
+    forged_cookie = cookie["value"].rsplit(".", 1)[0] + ".forged"  # the same session id, a made-up signature
+    tampered = httpx.get(f"{server.url}/app/", cookies={"identito_session": forged_cookie})
+    assert tampered.status_code == 303 and tampered.headers["location"] == "/app/signin"
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     genuine = page.request.post("/app/search", form={"name": "DUPONTEL", "csrf_token": token})
     assert genuine.status == 200 and "DUPONTEL" in genuine.text()
