@@ -15,19 +15,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from app.config import DEV_SECRET_MARKER, development_settings
 from app.db.engine import make_engine
-from app.services.context import ServiceContext
+from app.services import identities, merges
+from app.services.context import Actor, ServiceContext
+from app.services.identities import DocumentInput, TraitsInput
 from app.wiring.context import build_context
 from tests.cli_support import CLI, clean_env, free_port
 from tests.conftest import _truncate_pg
 
 ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = Path(__file__).parent / "node"  # test-only Node tools: oidc-provider, axe-core
 SECRET = DEV_SECRET_MARKER + "e2e-web-secret-key-0123456789"
 
 
@@ -110,6 +115,19 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield live
 
 
+def node_tools() -> tuple[str, Path]:
+    """Node.js and the test tools under tests/e2e/node (npm ci on first use); skip without Node."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("Node.js is not installed: the tests' OpenID Connect provider and axe-core run on it")
+    if not all((NODE_DIR / "node_modules" / tool).is_dir() for tool in ("oidc-provider", "axe-core")):
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
+                              timeout=180)
+        if done.returncode != 0:
+            pytest.skip(f"npm ci failed in {NODE_DIR}: {done.stderr.decode()[-300:]}")
+    return node, NODE_DIR
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Headless Chromium from the system package."""
@@ -135,3 +153,48 @@ def page(browser: object, server: LiveServer) -> Iterator[object]:
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     yield page
     context.close()
+
+
+DESK = Actor("agent-seed", frozenset({"admission"}))
+CELL = Actor("cell-seed", frozenset({"identitovigilance"}))
+
+
+@pytest.fixture(scope="module")
+def seeded(server: LiveServer) -> dict[str, int]:
+    """A validated identity with a HOMA attribute (its history has a reason) and a merged pair."""
+    ctx: ServiceContext = server.ctx
+    one = identities.create_identity(ctx, DESK, TraitsInput(
+        birth_name="DUPONTEL", first_names="JEANNE MARIE", birth_date="1961-04-17", sex="F",
+        used_name="MARTINEZ"))
+    one, _ = identities.record_document(ctx, DESK, one.id, DocumentInput("CN", date(2031, 1, 1)),
+                                        expected_version=one.version)
+    identities.set_attribute(ctx, CELL, one.id, "HOMA", reason="Homonyme confirmé par la cellule")
+    traits = TraitsInput(birth_name="LAVERGNE", first_names="ROSALIE", birth_date="1955-08-09", sex="F")
+    survivor = identities.create_identity(ctx, DESK, traits)
+    absorbed = identities.create_identity(ctx, DESK, traits, confirm_new=True)
+    merges.merge_identities(ctx, CELL, survivor.id, absorbed.id, reason="Doublon créé aux urgences",
+                            survivor_version=survivor.version, absorbed_version=absorbed.version)
+    return {"one": one.id, "survivor": survivor.id, "absorbed": absorbed.id}
+
+
+def tab_to(page: Any, selector: str, limit: int = 15) -> None:
+    """Press Tab until the element is focused (keyboard only)."""
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} not reachable with Tab")
+
+
+def dev_sign_in(page: Any, user: str, role: str) -> None:
+    """The development sign-in, keyboard only, from the application's root address."""
+    page.goto("/")
+    assert page.url.endswith("/app/signin")
+    assert page.evaluate("document.activeElement.id") == "f-user"  # the first field has the focus
+    page.screenshot(path="/tmp/web-signin.png")
+    page.keyboard.type(user)
+    tab_to(page, f"#role-{role}")
+    page.keyboard.press("Space")
+    tab_to(page, "form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/")

@@ -4,70 +4,23 @@ keyboard only, a merged identity, sign-out; CSRF refusal, the CSP, no trait in t
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 import httpx
-import pytest
 
-from app.services import identities, merges
-from app.services.context import Actor, ServiceContext
-from app.services.identities import DocumentInput, TraitsInput
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, dev_sign_in, tab_to
 
-DESK = Actor("agent-seed", frozenset({"admission"}))
-CELL = Actor("cell-seed", frozenset({"identitovigilance"}))
 # Traits that must never appear in a log line (checked at the end of the module).
 TRAITS = ("DUPONTEL", "JEANNE", "MARTINEZ", "1961-04-17", "17/04/1961", "LAVERGNE", "ROSALIE")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-@pytest.fixture(scope="module")
-def seeded(server: LiveServer) -> dict[str, int]:
-    """A validated identity with a HOMA attribute (its history has a reason) and a merged pair."""
-    ctx: ServiceContext = server.ctx
-    one = identities.create_identity(ctx, DESK, TraitsInput(
-        birth_name="DUPONTEL", first_names="JEANNE MARIE", birth_date="1961-04-17", sex="F",
-        used_name="MARTINEZ"))
-    one, _ = identities.record_document(ctx, DESK, one.id, DocumentInput("CN", date(2031, 1, 1)),
-                                        expected_version=one.version)
-    identities.set_attribute(ctx, CELL, one.id, "HOMA", reason="Homonyme confirmé par la cellule")
-    traits = TraitsInput(birth_name="LAVERGNE", first_names="ROSALIE", birth_date="1955-08-09", sex="F")
-    survivor = identities.create_identity(ctx, DESK, traits)
-    absorbed = identities.create_identity(ctx, DESK, traits, confirm_new=True)
-    merges.merge_identities(ctx, CELL, survivor.id, absorbed.id, reason="Doublon créé aux urgences",
-                            survivor_version=survivor.version, absorbed_version=absorbed.version)
-    return {"one": one.id, "survivor": survivor.id, "absorbed": absorbed.id}
-
-
-def _tab_to(page: Any, selector: str, limit: int = 15) -> None:
-    """Press Tab until the element is focused (keyboard only)."""
-    for _ in range(limit):
-        if page.evaluate("s => document.activeElement.matches(s)", selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"{selector} not reachable with Tab")
-
-
-def _dev_sign_in(page: Any, user: str, role: str) -> None:
-    page.goto("/")
-    assert page.url.endswith("/app/signin")
-    assert page.evaluate("document.activeElement.id") == "f-user"  # the first field has the focus
-    page.screenshot(path="/tmp/web-signin.png")
-    page.keyboard.type(user)
-    _tab_to(page, f"#role-{role}")
-    page.keyboard.press("Space")
-    _tab_to(page, "form button[type=submit]")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/app/")
-
-
 def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
         page: Any, server: LiveServer, seeded: dict[str, int]) -> None:
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
-    _dev_sign_in(page, "agent-1", "admission")
+    dev_sign_in(page, "agent-1", "admission")
     assert page.title() == "Rechercher une identité – Identito"
     assert page.evaluate("document.activeElement.id") == "f-name"
     page.keyboard.type("dupon")  # a prefix of the birth name, as typed
@@ -94,10 +47,10 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
 
     page.keyboard.press("Escape")  # back to the search
     page.wait_for_url("**/app/")
-    _tab_to(page, "form.signout button")
+    tab_to(page, "form.signout button")
     page.keyboard.press("/")  # the visible shortcut back to the name field
     assert page.evaluate("document.activeElement.id") == "f-name"
-    _tab_to(page, "form.signout button")
+    tab_to(page, "form.signout button")
     page.keyboard.press("Enter")
     page.wait_for_url("**/app/signin")
     assert page.locator(".flash").inner_text() == "Vous êtes déconnecté(e)."
@@ -110,7 +63,7 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
 
 def test_a_merged_identity_is_closed_and_leads_to_its_survivor(
         page: Any, server: LiveServer, seeded: dict[str, int]) -> None:
-    _dev_sign_in(page, "cell-1", "identitovigilance")
+    dev_sign_in(page, "cell-1", "identitovigilance")
     page.keyboard.type("LAVERGNE")
     page.locator("#results tbody tr").nth(0).wait_for()
     assert page.locator("#results tbody tr").count() == 1  # the absorbed one is not an active match
@@ -138,7 +91,7 @@ def test_forged_forms_are_refused_and_pages_carry_the_csp(
     assert httpx.get(f"{server.url}/").headers["location"] == "/app/"
     assert httpx.get(f"{server.url}/docs").status_code == 200
 
-    _dev_sign_in(page, "agent-2", "admission")
+    dev_sign_in(page, "agent-2", "admission")
     forged = page.request.post("/app/search", form={"name": "DUPONTEL"})  # the session cookie, no token
     assert forged.status == 403
     assert "Formulaire expiré ou falsifié" in forged.text()

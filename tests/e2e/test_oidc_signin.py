@@ -3,7 +3,6 @@ login form), authorization code flow with PKCE; no development sign-in on this d
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,25 +13,17 @@ import httpx
 import pytest
 
 from tests.cli_support import free_port
-from tests.e2e.conftest import LiveServer, _database, running_server
+from tests.e2e.conftest import LiveServer, _database, node_tools, running_server
 
-PROVIDER_DIR = Path(__file__).parent / "oidc"
 CLIENT_SECRET = "e2e-client-secret-0123456789abcdef"  # the test provider's client
 
 
 def _node_provider(port: int, redirect_uri: str, log_path: Path) -> subprocess.Popen[bytes]:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Node.js is not installed: the OpenID Connect provider of the tests runs on it")
-    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, capture_output=True,
-                              timeout=180)
-        if done.returncode != 0:
-            pytest.skip(f"npm ci failed in {PROVIDER_DIR}: {done.stderr.decode()[-300:]}")
+    node, node_dir = node_tools()
     env = {"PATH": str(Path(node).parent), "PORT": str(port), "REDIRECT_URI": redirect_uri,
            "CLIENT_SECRET": CLIENT_SECRET}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([node, "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=log,
+        process = subprocess.Popen([node, "provider.mjs"], cwd=node_dir, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
     issuer = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
