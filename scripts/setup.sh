@@ -45,3 +45,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".$EXTRAS"
   touch "$stamp"
 fi
+
+# Test-only Node tools of the browser tests (an OpenID Connect provider, axe-core), when Node is here.
+if [ -n "$EXTRAS" ] && command -v npm >/dev/null && [ ! -d tests/e2e/node/node_modules ]; then
+  echo "==> Installing the browser tests' Node tools (tests/e2e/node)"
+  (cd tests/e2e/node && npm ci --no-audit --no-fund --silent)
+fi
