@@ -208,6 +208,36 @@ class DocumentsSettings(BaseModel):
     scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
 
 
+class WebSettings(BaseModel):
+    """Browser application for desks and the identitovigilance cell (see docs/web.md)."""
+
+    # Key that signs the session cookie; None: a random key drawn at start (sessions live in the
+    # process's memory anyway, so a restart signs everyone out either way).
+    session_secret: str | None = None
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
+    # None: Secure unless a development or test deployment answers on plain http (public_url).
+    cookie_secure: bool | None = None
+    # The establishment's OpenID Connect provider (authorization code + PKCE); the redirect URI to
+    # register there is public_url + "/app/oidc/callback".
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    oidc_roles_claim: str = "roles"  # a dotted path: realm_access.roles (Keycloak)
+    # Ask the provider for the credentials at every sign-in (shared desk workstations).
+    oidc_prompt_login: bool = True
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0)
+    oidc_cache_seconds: float = Field(default=600.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> WebSettings:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("web.oidc_issuer needs IDENTITO_WEB__OIDC_CLIENT_ID and "
+                             "IDENTITO_WEB__OIDC_CLIENT_SECRET")
+        return self
+
+
 class Settings(BaseSettings):
     """All settings of one Identito process."""
 
@@ -239,6 +269,7 @@ class Settings(BaseSettings):
     qualification: QualificationSettings = Field(default_factory=QualificationSettings)
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
     duplicates: DuplicatesSettings = Field(default_factory=DuplicatesSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

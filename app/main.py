@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from app import __version__
 from app.api.auth import TokenVerifier
@@ -29,6 +30,7 @@ from app.config import Settings
 from app.db.migrations import check_schema
 from app.domain.insi import InsiGateway
 from app.services.context import ServiceContext
+from app.web.app import create_web_app
 from app.wiring.context import build_context, build_document_tools, build_insi_gateway
 from app.wiring.hl7 import rerun_processor
 from app.wiring.metrics import duplicate_metrics, identity_counts, outbox_metrics
@@ -86,4 +88,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))
     metrics.collectors.append(duplicate_metrics(ctx))
+    # Browser pages for desks and the cell (docs/web.md); `/` sends a browser there, /docs stays.
+    app.mount("/app", create_web_app(settings, ctx))
+    app.add_api_route("/", lambda: RedirectResponse("/app/", status_code=307), include_in_schema=False)
     return app

@@ -9,6 +9,8 @@ APT_PACKAGES=(python3-venv python3-dev gcc libdmtx0b dmtx-utils poppler-utils so
 PYTHON=${PYTHON:-python3}
 EXTRAS=""
 [ "${1:-}" = "--test" ] && EXTRAS="[test]"
+# The browser tests (tests/e2e) drive the system Chromium through Playwright.
+[ "${1:-}" = "--test" ] && APT_PACKAGES+=(chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -42,4 +44,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".$EXTRAS"
   touch "$stamp"
+fi
+
+# Test-only Node tools of the browser tests (an OpenID Connect provider, axe-core), when Node is here.
+if [ -n "$EXTRAS" ] && command -v npm >/dev/null && [ ! -d tests/e2e/node/node_modules ]; then
+  echo "==> Installing the browser tests' Node tools (tests/e2e/node)"
+  (cd tests/e2e/node && npm ci --no-audit --no-fund --silent)
 fi

@@ -1,0 +1,1 @@
+"""The browser application for admissions desks and the identitovigilance cell (docs/web.md)."""

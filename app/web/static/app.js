@@ -1,0 +1,46 @@
+/* Identito desk pages: keyboard shortcuts (served from 'self': the CSP forbids inline script).
+   Arrow down from a search field goes to the first result, arrows move between results,
+   "/" focuses the name field, Escape goes back where a page offers a [data-back] link. */
+(function () {
+  "use strict";
+
+  function resultLinks() {
+    return Array.prototype.slice.call(document.querySelectorAll("#results a.row-link"));
+  }
+
+  function isField(element) {
+    return element instanceof HTMLInputElement || element instanceof HTMLTextAreaElement ||
+      element instanceof HTMLSelectElement;
+  }
+
+  function moveInResults(event) {
+    var links = resultLinks();
+    if (links.length === 0) { return; }
+    var index = links.indexOf(document.activeElement);
+    var inSearch = isField(event.target) && event.target.form && event.target.form.id === "search";
+    if (index === -1) {
+      if (inSearch && event.key === "ArrowDown") { links[0].focus(); event.preventDefault(); }
+      return;
+    }
+    var next = event.key === "ArrowDown" ? Math.min(index + 1, links.length - 1) : index - 1;
+    if (next < 0) {
+      document.getElementById("f-name").focus();
+    } else {
+      links[next].focus();
+    }
+    event.preventDefault();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      moveInResults(event);
+    } else if (event.key === "/" && !isField(event.target)) {
+      var name = document.getElementById("f-name");
+      if (name) { name.focus(); event.preventDefault(); }
+    } else if (event.key === "Escape") {
+      var back = document.querySelector("a[data-back]");
+      if (back) { window.location.assign(back.getAttribute("href")); }
+    }
+  });
+})();
