@@ -147,7 +147,7 @@ def page(browser: object, server: LiveServer) -> Iterator[object]:
     """A fresh browser context (no cookie) at 1280 x 800, its console errors collected."""
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 800},  # type: ignore[attr-defined]
                                   locale="fr-FR")
-    context.set_default_timeout(5000)
+    context.set_default_timeout(30000)  # a loaded CI machine: a wait fails only if the page never comes
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
@@ -186,12 +186,20 @@ def tab_to(page: Any, selector: str, limit: int = 15) -> None:
     raise AssertionError(f"{selector} not reachable with Tab")
 
 
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
+    """Keep what the page looks like, for a person to check, when IDENTITO_SCREENSHOTS names a folder."""
+    folder = os.environ.get("IDENTITO_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
+
+
 def dev_sign_in(page: Any, user: str, role: str) -> None:
     """The development sign-in, keyboard only, from the application's root address."""
     page.goto("/")
     assert page.url.endswith("/app/signin")
     assert page.evaluate("document.activeElement.id") == "f-user"  # the first field has the focus
-    page.screenshot(path="/tmp/web-signin.png")
+    screenshot(page, "web-signin")
     page.keyboard.type(user)
     tab_to(page, f"#role-{role}")
     page.keyboard.press("Space")

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import LiveServer, dev_sign_in, tab_to
+from tests.e2e.conftest import LiveServer, dev_sign_in, screenshot, tab_to
 
 # Traits that must never appear in a log line (checked at the end of the module).
 TRAITS = ("DUPONTEL", "JEANNE", "MARTINEZ", "1961-04-17", "17/04/1961", "LAVERGNE", "ROSALIE")
@@ -29,7 +29,7 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
     assert "DUPONTEL" in row.inner_text() and "MARTINEZ" in row.inner_text()
     badges = row.locator(".badge").all_inner_texts()
     assert badges == ["VALI Identité validée", "HOMA Homonyme avéré"]
-    page.screenshot(path="/tmp/web-search.png")
+    screenshot(page, "web-search")
 
     page.keyboard.press("ArrowDown")  # from the field to the first result
     assert page.evaluate("document.activeElement.textContent") == "DUPONTEL"
@@ -43,7 +43,7 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
     assert "Motif : Homonyme confirmé par la cellule" in history[0]
     assert "Par cell-seed (identitovigilance)" in history[0]
     assert "Statut : PROV → VALI" in history[1]
-    page.screenshot(path="/tmp/web-identity.png", full_page=True)
+    screenshot(page, "web-identity", full_page=True)
 
     page.keyboard.press("Escape")  # back to the search
     page.wait_for_url("**/app/")
@@ -68,7 +68,7 @@ def test_a_merged_identity_is_closed_and_leads_to_its_survivor(
     page.locator("#results tbody tr").nth(0).wait_for()
     assert page.locator("#results tbody tr").count() == 1  # the absorbed one is not an active match
     page.goto(f"/app/identities/{seeded['absorbed']}")
-    page.screenshot(path="/tmp/web-merged.png")
+    screenshot(page, "web-merged")
     banner = page.locator(".closed-banner")
     expected = f"Identité close : fusionnée dans l'identité n° {seeded['survivor']}."
     assert banner.inner_text().startswith(expected)

@@ -64,7 +64,7 @@ def oidc_server(
 def oidc_page(browser: Any, oidc_server: LiveServer) -> Iterator[Any]:
     """A fresh browser context on the OpenID Connect deployment."""
     context = browser.new_context(base_url=oidc_server.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(8000)
+    context.set_default_timeout(30000)
     yield context.new_page()
     context.close()
 
