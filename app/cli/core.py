@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -160,13 +160,15 @@ def demo(
 
 
 def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callable[[], None]]:
-    """Migrate, seed, start the campaign worker and HL7 threads, print the banner; the app and a stop."""
+    """Migrate, seed, start the worker jobs and HL7 threads, print the banner; the app and a stop."""
     from app.api.auth import issue_dev_token
     from app.db.migrations import upgrade
     from app.main import create_app
     from app.services.demo import seed_demo
     from app.wiring.context import build_context
+    from app.workers.audit import AuditSealer
     from app.workers.campaigns import CampaignRunner
+    from app.workers.duplicates import DuplicateWorker
 
     upgrade(settings.database_url)
     ctx = build_context(settings)
@@ -175,6 +177,9 @@ def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callabl
     runner = CampaignRunner(ctx, settings.qualification)
     worker = threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True)
     worker.start()
+    jobs = ExitStack()  # duplicate detection and scans, the audit sealer: as ``identito worker`` runs them
+    jobs.enter_context(DuplicateWorker(ctx, settings.duplicates, runner.stop).running())
+    jobs.enter_context(AuditSealer(ctx, runner.stop).running())
     stop_hl7 = start_hl7_thread(ctx, settings)
     roles = ["admission", "identitovigilance", "documents", "admin"]
     token = issue_dev_token(settings.auth, "demo-agent", roles)
@@ -192,6 +197,7 @@ def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callabl
     def stop() -> None:
         runner.stop.set()  # calls on the wire finish; the other claimed items go back to pending
         worker.join(settings.insi.timeout_seconds + 5)
+        jobs.close()
         stop_hl7()
 
     return app, stop

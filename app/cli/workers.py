@@ -52,7 +52,8 @@ def worker(
     campaign: Annotated[int | None, typer.Option(help="Run only this campaign, then exit")] = None,
 ) -> None:
     """Run the background jobs: INSi campaigns, duplicate detection after every identity change, full
-    duplicate scans (until stopped with SIGTERM/Ctrl-C)."""
+    duplicate scans, the audit trail's sealing (until stopped with SIGTERM/Ctrl-C)."""
+    from app.workers.audit import AuditSealer
     from app.workers.duplicates import DuplicateWorker
 
     settings, ctx, runner = _runtime()
@@ -62,7 +63,8 @@ def worker(
         typer.echo(f"campaign {campaign}: {status}")
         _say_if_stopped(settings, ctx, runner, campaign, status)
         return
-    with DuplicateWorker(ctx, settings.duplicates, runner.stop).running():
+    duplicates, sealer = DuplicateWorker(ctx, settings.duplicates, runner.stop), AuditSealer(ctx, runner.stop)
+    with duplicates.running(), sealer.running():
         runner.run_forever()
 
 
@@ -129,8 +131,10 @@ def status_command(campaign_id: int) -> None:
 
 def register(cli: typer.Typer) -> None:
     """Add the worker commands to the main command line."""
+    from app.cli.audit import audit_cli
     from app.cli.duplicates import duplicates_cli
 
     cli.command("worker")(worker)
+    cli.add_typer(audit_cli, name="audit")
     cli.add_typer(campaign_cli, name="campaign")
     cli.add_typer(duplicates_cli, name="duplicates")

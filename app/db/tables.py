@@ -396,3 +396,16 @@ class IdentityLinkRow(SQLModel, table=True):
     unlinked_at: datetime | None = None
     unlinked_by: str | None = Field(default=None, max_length=200)
     unlink_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditSealRow(SQLModel, table=True):
+    """The hash chain over the audit trail (``app.domain.audit_chain``): one seal per audit row, in
+    sealing order. Append-only like the trail (triggers). No foreign key: a seal whose row was
+    removed behind the triggers' back must stay, to say so."""
+
+    __tablename__ = "audit_seal"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    audit_id: int = Field(sa_column=Column(Integer, nullable=False, unique=True))
+    hash: str = Field(max_length=64)
+    sealed_at: datetime

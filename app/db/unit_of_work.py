@@ -257,6 +257,11 @@ class UnitOfWork:
         return self._tx.merges
 
     @property
+    def audit_log(self) -> AuditLog:
+        """The audit trail and its hash chain (rows are written at commit by ``audit``)."""
+        return self._tx.audit_log
+
+    @property
     def links(self) -> LinkRepository:
         """Identity links."""
         return self._tx.links
