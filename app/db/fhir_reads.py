@@ -1,0 +1,72 @@
+"""Reads of the FHIR view that the other repositories do not offer: result counts, the identity
+document behind each validation, the identifiers of the identities merged into a survivor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.db.documents import DOCUMENT
+from app.db.identity_queries import SearchFilters, _conditions
+from app.db.identity_rows import IDENTITY
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The latest standing high-trust document check of an identity: its type and when."""
+
+    type: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class AbsorbedIpp:
+    """The IPP of an identity merged into a survivor (kept on the survivor as an old identifier)."""
+
+    identity_id: int
+    survivor_id: int
+    ipp: str
+    authority: str
+
+
+class FhirReads:
+    """Read-only statements of the FHIR layer (``FhirReads(reader.session)``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def count(self, filters: SearchFilters) -> int:
+        """How many identities the identity search finds for these filters (same rules as its pages)."""
+        statement = select(func.count()).select_from(IDENTITY)
+        if not (filters.ipp or filters.ins):
+            statement = statement.where(IDENTITY.c.active)
+        for condition in _conditions(filters):
+            statement = statement.where(condition)
+        return int(self._session.connection().execute(statement).scalar_one())
+
+    def validations(self, identity_ids: Sequence[int]) -> dict[int, Validation]:
+        """The latest standing high-trust document check of each identity, one statement."""
+        if not identity_ids:
+            return {}
+        rows = self._session.connection().execute(
+            select(DOCUMENT.c.identity_id, DOCUMENT.c.type, DOCUMENT.c.checked_at)
+            .where(DOCUMENT.c.identity_id.in_(identity_ids), DOCUMENT.c.withdrawn_at.is_(None),
+                   DOCUMENT.c.high_trust)
+            .order_by(DOCUMENT.c.id)
+        )
+        return {row.identity_id: Validation(row.type, row.checked_at) for row in rows}
+
+    def absorbed_ipps(self, survivor_ids: Sequence[int]) -> list[AbsorbedIpp]:
+        """The IPPs of the identities merged (and not unmerged) into these survivors, one statement."""
+        if not survivor_ids:
+            return []
+        rows = self._session.connection().execute(
+            select(IDENTITY.c.id, IDENTITY.c.merged_into_id, IDENTITY.c.ipp, IDENTITY.c.ipp_authority)
+            .where(IDENTITY.c.merged_into_id.in_(survivor_ids), IDENTITY.c.active.is_(False))
+            .order_by(IDENTITY.c.id)
+        )
+        return [AbsorbedIpp(row.id, row.merged_into_id, row.ipp, row.ipp_authority or "") for row in rows]
