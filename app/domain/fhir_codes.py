@@ -57,6 +57,10 @@ STATUS_COMMENT: dict[Attribute, str] = {
 
 # Identity document checked -> validationMode (ballot-2 fr-core-cs-mode-validation-identity, §5, §8).
 VALIDATION_MODE: dict[DocumentType, str] = {doc: doc.value for doc in DocumentType}
+# The INS profile rebinds validationMode (required) to fr-core-vs-mode-validation-identity-ins: PA CN AN LE.
+# A Patient that claims it carries no other code (CS, IE... are high-trust for the RNIV, not for this
+# value set): the validation date stays, the mode is left out (docs/fhir.md).
+VALIDATION_MODE_INS = frozenset({"PA", "CN", "AN", "LE"})
 
 GENDER: dict[Sex, str] = {Sex.M: "male", Sex.F: "female", Sex.U: "unknown"}
 SEX_OF_GENDER: dict[str, Sex] = {v: k for k, v in GENDER.items()}

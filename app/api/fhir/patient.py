@@ -95,10 +95,16 @@ def reliability(record: PatientRecord) -> JsonDict:
     if validation is not None and identity.state.document:
         mode = next((code for doc, code in fc.VALIDATION_MODE.items() if doc.value == validation.type), None)
         parts.append({"url": "validationDate", "valueDate": validation.checked_at.date().isoformat()})
-        if mode is not None:
+        if mode is not None and (mode in fc.VALIDATION_MODE_INS or not ins_profile(identity)):
             parts.append({"url": "validationMode", "valueCoding": {"system": fc.CS_VALIDATION_MODE,
                                                                    "code": mode}})
     return {"url": fc.EXT_RELIABILITY, "extension": parts}
+
+
+def ins_profile(identity: Identity) -> bool:
+    """Whether the Patient claims the INS profile: an INS is shown (QUAL only, RNIV EXI SI 08)."""
+    return identity.state.ins_transmissible and any(
+        r.active and r.ins.oid in fc.INS_TYPE for r in identity.ins_records)
 
 
 def birth_place(code: str) -> JsonDict:
@@ -113,7 +119,7 @@ def patient(record: PatientRecord, systems: Systems) -> JsonDict:
     identity = record.identity
     shown = identifiers(record, systems)
     profiles = [fc.PROFILE_PATIENT]
-    if any(i["system"] in fc.INS_SYSTEMS and i["use"] == "official" for i in shown):
+    if ins_profile(identity):
         profiles.append(f"{fc.PROFILE_PATIENT_INS}|{fc.FR_VERSION}")
     extensions = [reliability(record)]
     if identity.traits.birth_place_code:

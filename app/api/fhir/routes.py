@@ -17,6 +17,7 @@ from app.api.fhir.match import kept, match_bundle, read_input
 from app.api.fhir.patient import Systems, patient
 from app.api.fhir.render import fhir_response, negotiate, parse_body
 from app.api.fhir.search import ParsedSearch, parse_search
+from app.domain import fhir_codes as fc
 from app.services import fhir
 from app.services.errors import NotFound
 
@@ -111,6 +112,8 @@ def _bundle(page: fhir.PatientPage, parsed: ParsedSearch, systems: Systems, base
         resource = patient(record, systems)
         if parsed.domains:  # the domain filter: only identifiers of the domains asked for
             resource["identifier"] = [i for i in resource["identifier"] if i["system"] in parsed.domains]
+            if not any(i["system"] in fc.INS_SYSTEMS for i in resource["identifier"]):
+                resource["meta"]["profile"] = [fc.PROFILE_PATIENT]
         return {"fullUrl": f"{base}/Patient/{record.identity.id}", "resource": resource,
                 "search": {"mode": mode}}
 
