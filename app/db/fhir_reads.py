@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.db.documents import DOCUMENT
 from app.db.identity_queries import SearchFilters, _conditions
 from app.db.identity_rows import IDENTITY
+from app.db.merges import MERGE
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,10 @@ class FhirReads:
         if not survivor_ids:
             return []
         rows = self._session.connection().execute(
-            select(IDENTITY.c.id, IDENTITY.c.merged_into_id, IDENTITY.c.ipp, IDENTITY.c.ipp_authority)
-            .where(IDENTITY.c.merged_into_id.in_(survivor_ids), IDENTITY.c.active.is_(False))
-            .order_by(IDENTITY.c.id)
+            select(MERGE.c.absorbed_id, MERGE.c.survivor_id, IDENTITY.c.ipp, IDENTITY.c.ipp_authority)
+            .join(IDENTITY, IDENTITY.c.id == MERGE.c.absorbed_id)
+            .where(MERGE.c.survivor_id.in_(survivor_ids), MERGE.c.unmerged_at.is_(None))
+            .order_by(MERGE.c.id)
         )
-        return [AbsorbedIpp(row.id, row.merged_into_id, row.ipp, row.ipp_authority or "") for row in rows]
+        return [AbsorbedIpp(row.absorbed_id, row.survivor_id, row.ipp, row.ipp_authority or "")
+                for row in rows]

@@ -84,8 +84,12 @@ def search_patients(ctx: ServiceContext, actor: Actor, query: PatientQuery, *, c
     filters = [queries.search_filters(**alternative) for alternative in query.alternatives]
     with ctx.reading() as reader:
         if query.ids is None and len(filters) == 1 and query.keep is None:
-            found = reader.identity_search.search(filters[0], limit=count, offset=offset) if count else []
-            total = FhirReads(reader.session).count(filters[0])
+            found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset) if count else []
+            if count and len(found) <= count and (found or not offset):  # the last page: no count needed
+                total = offset + len(found)
+            else:
+                total = FhirReads(reader.session).count(filters[0])
+            found = found[:count]
         else:
             every = _gather(reader, query, filters)
             total, found = len(every), every[offset:offset + count]
