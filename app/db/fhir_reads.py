@@ -1,5 +1,6 @@
 """Reads of the FHIR view that the other repositories do not offer: result counts, the identity
-document behind each validation, the identifiers of the identities merged into a survivor."""
+document behind each validation, the identifiers of the identities merged into a survivor, the
+identities linked with others."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app.db.documents import DOCUMENT
 from app.db.identity_queries import SearchFilters, _conditions
 from app.db.identity_rows import IDENTITY
+from app.db.links import LINK
 from app.db.merges import MERGE
 
 
@@ -60,6 +62,21 @@ class FhirReads:
             .order_by(DOCUMENT.c.id)
         )
         return {row.identity_id: Validation(row.type, row.checked_at) for row in rows}
+
+    def linked(self, identity_ids: Sequence[int]) -> dict[int, set[int]]:
+        """The identities each of these is linked with (standing links, PAM A24), one statement."""
+        if not identity_ids:
+            return {}
+        rows = self._session.connection().execute(
+            select(LINK.c.low_id, LINK.c.high_id)
+            .where(or_(LINK.c.low_id.in_(identity_ids), LINK.c.high_id.in_(identity_ids)),
+                   LINK.c.unlinked_at.is_(None))
+        )
+        found: dict[int, set[int]] = {}
+        for low, high in rows:
+            found.setdefault(low, set()).add(high)
+            found.setdefault(high, set()).add(low)
+        return found
 
     def absorbed_ipps(self, survivor_ids: Sequence[int]) -> list[AbsorbedIpp]:
         """The IPPs of the identities merged (and not unmerged) into these survivors, one statement."""

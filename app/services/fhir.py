@@ -47,6 +47,7 @@ class PatientRecord:
     identity: Identity
     validation: Validation | None = None
     old_ipps: tuple[AbsorbedIpp, ...] = ()
+    linked: tuple[int, ...] = ()  # identities of the same person kept apart (PAM A24 links)
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,13 @@ def _gather(reader: Reader, query: PatientQuery, filters: Sequence[Any]) -> list
     kept = [i for i in candidates if query.keep is None or query.keep(i)]
     if len(kept) > MAX_MATCHES:
         raise TooManyResults()
-    t = lambda i: (i.traits.birth_name, i.traits.first_name, i.traits.birth_date, i.id)  # noqa: E731
-    return sorted(kept, key=t)
+    return sorted(kept, key=_name_order)
+
+
+def _name_order(identity: Identity) -> tuple[Any, ...]:
+    """The identity search's order: birth name, first name, birth date, id."""
+    t = identity.traits
+    return (t.birth_name, t.first_name, t.birth_date, identity.id)
 
 
 def match_patients(ctx: ServiceContext, actor: Actor, data: identities.TraitsInput, *,
@@ -171,7 +177,8 @@ def _people(reader: Reader, holders: Iterable[Identity]) -> list[Identity]:
 
 
 def _records(reader: Reader, found: Sequence[Identity]) -> list[PatientRecord]:
-    """The records of identities, with their validation documents and absorbed IPPs (two statements)."""
+    """The records of identities, with their validation documents, absorbed IPPs and links (three
+    statements at most)."""
     if not found:
         return []
     reads = FhirReads(reader.session)
@@ -180,5 +187,7 @@ def _records(reader: Reader, found: Sequence[Identity]) -> list[PatientRecord]:
     absorbed: dict[int, list[AbsorbedIpp]] = {}
     for old in reads.absorbed_ipps(ids):
         absorbed.setdefault(old.survivor_id, []).append(old)
-    return [PatientRecord(i, validations.get(i.id), tuple(absorbed.get(i.id, ()))) for i in found]
+    links = reads.linked(ids)
+    return [PatientRecord(i, validations.get(i.id), tuple(absorbed.get(i.id, ())),
+                          tuple(sorted(links.get(i.id, ())))) for i in found]
 

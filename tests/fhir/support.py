@@ -13,7 +13,7 @@ from app.db.identities import IdentityRepository, NewIdentity
 from app.domain.ins import OID_NIA, OID_NIR, OID_NIR_TEST, Ins, InsRecord, nir_key
 from app.domain.status import Attribute, IdentityState
 from app.domain.traits import build_traits
-from app.services import merges, queries
+from app.services import links, merges, queries
 from app.services.context import Actor, ServiceContext
 
 TODAY = date(2026, 11, 30)
@@ -92,6 +92,21 @@ PEOPLE: dict[str, dict[str, str]] = {
         "birth_date": "1991-02-17",
         "sex": "F",
         "birth_place_code": "44109",
+    },
+    # One person kept in two records linked together (PAM A24): her certain matches are one person.
+    "linked_a": {
+        "birth_name": "BERTIN",
+        "first_names": "LOUISE",
+        "birth_date": "1948-08-08",
+        "sex": "F",
+        "birth_place_code": "69123",
+    },
+    "linked_b": {
+        "birth_name": "BERTIN",
+        "first_names": "LOUISE",
+        "birth_date": "1948-08-08",
+        "sex": "F",
+        "birth_place_code": "69123",
     },
     "survivor": {
         "birth_name": "ROUSSEAU",
@@ -180,5 +195,6 @@ def seed(ctx: ServiceContext) -> Population:
         survivor_version=survivor.version,
         absorbed_version=absorbed.version,
     )
+    links.link_identities(ctx, CELL, ids["linked_a"], ids["linked_b"], reason="same person, two records")
     ipps = {name: queries.get_identity(ctx, reader, i).ipp for name, i in ids.items()}
     return Population(ids, ipps)

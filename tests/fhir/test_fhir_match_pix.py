@@ -98,6 +98,10 @@ def test_only_certain_matches_as_iti_119_says(live, desk) -> None:
     # Two certain records that are two persons (nothing links them): none can be confirmed.
     assert desk.post("/Patient/$match", json=_parameters(TWIN, only_certain=True)).json()["total"] == 0
     assert desk.post("/Patient/$match", json=_parameters(TWIN, count=1)).json()["total"] == 1
+    # Two certain records linked as one person: both are returned.
+    linked = _patient("BERTIN", ["LOUISE"], "1948-08-08", "female", "69123")
+    both = desk.post("/Patient/$match", json=_parameters(linked, only_certain=True)).json()
+    assert set(ids_of(both)) == {ids["linked_a"], ids["linked_b"]}
 
 
 def test_match_input_errors(live, desk) -> None:

@@ -108,6 +108,13 @@ def test_a_merged_identity_reads_inactive_replaced_by_its_survivor(live, desk) -
     }
 
 
+def test_linked_identities_see_each_other(live, desk) -> None:
+    ids = live.people.ids
+    patient = desk.get(f"/Patient/{ids['linked_a']}").json()
+    assert patient["active"] is True
+    assert patient["link"] == [{"other": {"reference": f"Patient/{ids['linked_b']}"}, "type": "seealso"}]
+
+
 def test_xml_by_format_and_accept(live, desk) -> None:
     url = f"/Patient/{live.people.ids['qual']}"
     for response in (
@@ -132,6 +139,8 @@ def test_read_errors_are_operation_outcomes(live, desk) -> None:
     assert issue_of(anonymous)["code"] == "login"
     forbidden = live.client("admin").get("/Patient", params={"family": "DUPONT"})
     assert forbidden.status_code == 403 and issue_of(forbidden)["code"] == "forbidden"
+    unknown = desk.get("/Observation")
+    assert unknown.status_code == 404 and issue_of(unknown)["code"] == "not-found"
     not_allowed = desk.post("/Patient", json={"resourceType": "Patient"})
     assert not_allowed.status_code == 405 and issue_of(not_allowed)["code"] == "not-supported"
 

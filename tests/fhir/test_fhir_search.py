@@ -55,6 +55,7 @@ def test_identifiers_ipp_ins_and_merged(live, desk) -> None:
     assert ids_of(desk.search(identifier=f"{NIR_SYSTEM}|{NIR_QUAL}")) == [ids["qual"]]
     assert ids_of(desk.search(identifier=NIR_QUAL_OLD)) == [ids["qual"]]  # the historic INS (use old)
     assert ids_of(desk.search(identifier=f"urn:oid:1.2.3|{ipps['vali']}")) == []
+    assert ids_of(desk.search(identifier=f"|{ipps['vali']}")) == []  # no system: none shown is like it
     merged = desk.search(identifier=f"{IPP_SYSTEM}|{ipps['absorbed']}")
     assert ids_of(merged) == [ids["absorbed"]] and ids_of(merged, "include") == [ids["survivor"]]
     assert merged["entry"][0]["resource"]["active"] is False

@@ -119,11 +119,26 @@ Found = list[tuple[PatientRecord, Candidate]]
 
 
 def kept(found: Found, only_certain: bool) -> Found:
-    """ITI-119 onlyCertainMatches: the one certain match, or nothing (none, or several persons)."""
+    """ITI-119 onlyCertainMatches: the certain matches when they are one person (a single record, or
+    records linked together), else nothing: several persons cannot be told apart."""
     if not only_certain:
         return found
     certain = [f for f in found if f[1].result.grade is Grade.CERTAIN]
-    return certain if len(certain) == 1 else []
+    return certain if certain and _one_person([record for record, _ in certain]) else []
+
+
+def _one_person(records: list[PatientRecord]) -> bool:
+    """Whether the records are connected by their links (one person kept in several records)."""
+    ids = {r.identity.id for r in records}
+    links = {r.identity.id: set(r.linked) & ids for r in records}
+    reached: set[int] = set()
+    todo = [records[0].identity.id]
+    while todo:
+        current = todo.pop()
+        if current not in reached:
+            reached.add(current)
+            todo.extend(links[current] - reached)
+    return reached == ids
 
 
 def match_bundle(found: Found, systems: Systems, base: str) -> dict[str, Any]:

@@ -131,7 +131,9 @@ def patient(record: PatientRecord, systems: Systems) -> JsonDict:
         "name": names(identity), "gender": fc.GENDER[identity.traits.sex],
         "birthDate": identity.traits.birth_date.isoformat(),
     }
+    links = [{"other": {"reference": f"Patient/{other}"}, "type": "seealso"} for other in record.linked]
     if not identity.active and identity.merged_into:
-        survivor = {"reference": f"Patient/{identity.merged_into}"}
-        resource["link"] = [{"other": survivor, "type": "replaced-by"}]
+        links.insert(0, {"other": {"reference": f"Patient/{identity.merged_into}"}, "type": "replaced-by"})
+    if links:
+        resource["link"] = links
     return resource

@@ -206,6 +206,9 @@ def _identifier(values: list[str], systems: Systems) -> _Criterion:
     checks: list[Check] = []
     for raw in values:
         system, bar, value = raw.rpartition("|") if "|" in raw else ("", "", raw)
+        if bar and not system:  # "|value": an identifier without a system; every one shown has one
+            checks.append(lambda _: False)
+            continue
         for kind in _kinds(system if bar else None, value, systems):
             alternatives.append({kind: value})
         checks.append(_shows(system if bar else None, value, systems))
