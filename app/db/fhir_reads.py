@@ -4,11 +4,12 @@ identities linked with others."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import DateTime, String, cast, func, literal, null, select, union_all
 from sqlmodel import Session
 
 from app.db.documents import DOCUMENT
@@ -36,6 +37,15 @@ class AbsorbedIpp:
     authority: str
 
 
+@dataclass(frozen=True)
+class Extras:
+    """Validations by identity, IPPs merged into survivors, linked identities by identity."""
+
+    validations: dict[int, Validation]
+    absorbed: list[AbsorbedIpp]
+    linked: dict[int, set[int]]
+
+
 class FhirReads:
     """Read-only statements of the FHIR layer (``FhirReads(reader.session)``)."""
 
@@ -51,42 +61,39 @@ class FhirReads:
             statement = statement.where(condition)
         return int(self._session.connection().execute(statement).scalar_one())
 
-    def validations(self, identity_ids: Sequence[int]) -> dict[int, Validation]:
-        """The latest standing high-trust document check of each identity, one statement."""
+    def extras(self, identity_ids: Sequence[int], documented: Sequence[int]) -> Extras:
+        """What the Patients of these identities need besides them, in one statement (UNION ALL): the
+        latest standing high-trust document check of the ``documented`` ones, the IPPs of the
+        identities merged into each (not unmerged), the identities each is linked with (standing)."""
         if not identity_ids:
-            return {}
-        rows = self._session.connection().execute(
-            select(DOCUMENT.c.identity_id, DOCUMENT.c.type, DOCUMENT.c.checked_at)
-            .where(DOCUMENT.c.identity_id.in_(identity_ids), DOCUMENT.c.withdrawn_at.is_(None),
-                   DOCUMENT.c.high_trust)
-            .order_by(DOCUMENT.c.id)
-        )
-        return {row.identity_id: Validation(row.type, row.checked_at) for row in rows}
+            return Extras({}, [], {})
+        text, when = cast(null(), String), cast(null(), DateTime(timezone=True))
+        documents = select(literal("v"), DOCUMENT.c.identity_id, DOCUMENT.c.type, text, DOCUMENT.c.checked_at,
+                           DOCUMENT.c.id).where(DOCUMENT.c.identity_id.in_(documented or [0]),
+                                                DOCUMENT.c.withdrawn_at.is_(None), DOCUMENT.c.high_trust)
+        merged = select(literal("m"), MERGE.c.survivor_id, IDENTITY.c.ipp, IDENTITY.c.ipp_authority, when,
+                        MERGE.c.absorbed_id).join(IDENTITY, IDENTITY.c.id == MERGE.c.absorbed_id).where(
+            MERGE.c.survivor_id.in_(identity_ids), MERGE.c.unmerged_at.is_(None))
+        standing = LINK.c.unlinked_at.is_(None)
+        low = select(literal("l"), LINK.c.low_id, text, text, when, LINK.c.high_id).where(
+            LINK.c.low_id.in_(identity_ids), standing)
+        high = select(literal("l"), LINK.c.high_id, text, text, when, LINK.c.low_id).where(
+            LINK.c.high_id.in_(identity_ids), standing)
+        rows = self._session.connection().execute(union_all(documents, merged, low, high))
+        return _extras(rows)
 
-    def linked(self, identity_ids: Sequence[int]) -> dict[int, set[int]]:
-        """The identities each of these is linked with (standing links, PAM A24), one statement."""
-        if not identity_ids:
-            return {}
-        rows = self._session.connection().execute(
-            select(LINK.c.low_id, LINK.c.high_id)
-            .where(or_(LINK.c.low_id.in_(identity_ids), LINK.c.high_id.in_(identity_ids)),
-                   LINK.c.unlinked_at.is_(None))
-        )
-        found: dict[int, set[int]] = {}
-        for low, high in rows:
-            found.setdefault(low, set()).add(high)
-            found.setdefault(high, set()).add(low)
-        return found
 
-    def absorbed_ipps(self, survivor_ids: Sequence[int]) -> list[AbsorbedIpp]:
-        """The IPPs of the identities merged (and not unmerged) into these survivors, one statement."""
-        if not survivor_ids:
-            return []
-        rows = self._session.connection().execute(
-            select(MERGE.c.absorbed_id, MERGE.c.survivor_id, IDENTITY.c.ipp, IDENTITY.c.ipp_authority)
-            .join(IDENTITY, IDENTITY.c.id == MERGE.c.absorbed_id)
-            .where(MERGE.c.survivor_id.in_(survivor_ids), MERGE.c.unmerged_at.is_(None))
-            .order_by(MERGE.c.id)
-        )
-        return [AbsorbedIpp(row.absorbed_id, row.survivor_id, row.ipp, row.ipp_authority or "")
-                for row in rows]
+def _extras(rows: Iterable[Any]) -> Extras:
+    found = Extras({}, [], {})
+    documents: list[tuple[int, int, Validation]] = []
+    for kind, identity_id, first, second, at, other in rows:
+        if kind == "v":
+            documents.append((other, identity_id, Validation(first, at)))
+        elif kind == "m":
+            found.absorbed.append(AbsorbedIpp(other, identity_id, first, second or ""))
+        else:
+            found.linked.setdefault(identity_id, set()).add(other)
+    for _, identity_id, validation in sorted(documents, key=lambda d: d[0]):  # the latest check wins
+        found.validations[identity_id] = validation
+    found.absorbed.sort(key=lambda a: a.identity_id)
+    return found

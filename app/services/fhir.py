@@ -62,11 +62,13 @@ class PatientQuery:
 
 @dataclass(frozen=True)
 class PatientPage:
-    """One page of a search: its records, the total, and the survivors of merged records in it."""
+    """One page of a search: its records, the total (None when not counted), whether more follow, and
+    the survivors of merged records in it."""
 
     records: list[PatientRecord]
-    total: int
+    total: int | None
     included: list[PatientRecord]
+    more: bool = False
 
 
 def read_patient(ctx: ServiceContext, actor: Actor, identity_id: int) -> PatientRecord:
@@ -79,27 +81,31 @@ def read_patient(ctx: ServiceContext, actor: Actor, identity_id: int) -> Patient
 
 
 def search_patients(ctx: ServiceContext, actor: Actor, query: PatientQuery, *, count: int,
-                    offset: int) -> PatientPage:
-    """A page of the identities a query finds, ordered by name, with the total (PDQm ITI-78)."""
+                    offset: int, with_total: bool = True) -> PatientPage:
+    """A page of the identities a query finds, ordered by name, with the total (PDQm ITI-78) unless
+    ``with_total`` is false (FHIR ``_total=none``: no count of every match)."""
     require_any(actor.roles, *queries.SEARCHERS)
     filters = [queries.search_filters(**alternative) for alternative in query.alternatives]
+    total: int | None
     with ctx.reading() as reader:
         if query.ids is None and len(filters) == 1 and query.keep is None:
             found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset) if count else []
-            if count and len(found) <= count and (found or not offset):  # the last page: no count needed
+            more = len(found) > count
+            if count and not more and (found or not offset):  # the last page: no count needed
                 total = offset + len(found)
             else:
-                total = FhirReads(reader.session).count(filters[0])
+                total = FhirReads(reader.session).count(filters[0]) if with_total or not count else None
             found = found[:count]
         else:
             every = _gather(reader, query, filters)
             total, found = len(every), every[offset:offset + count]
+            more = offset + count < total
         records = _records(reader, found)
         shown = {i.id for i in found}
         survivors = sorted({i.merged_into for i in found if i.merged_into and i.merged_into not in shown})
         included = _records(reader, reader.identities.get_many(survivors)) if survivors else []
     log.info("fhir search by %s: %s of %s, identities %s", actor.subject, len(found), total, sorted(shown))
-    return PatientPage(records, total, included)
+    return PatientPage(records, total, included, more and count > 0)
 
 
 def _gather(reader: Reader, query: PatientQuery, filters: Sequence[Any]) -> list[Identity]:
@@ -177,17 +183,15 @@ def _people(reader: Reader, holders: Iterable[Identity]) -> list[Identity]:
 
 
 def _records(reader: Reader, found: Sequence[Identity]) -> list[PatientRecord]:
-    """The records of identities, with their validation documents, absorbed IPPs and links (three
-    statements at most)."""
+    """The records of identities, with their validation documents, absorbed IPPs and links (one
+    statement)."""
     if not found:
         return []
-    reads = FhirReads(reader.session)
-    ids = [i.id for i in found]
-    validations = reads.validations([i.id for i in found if i.state.document])
+    documented = [i.id for i in found if i.state.document]
+    extras = FhirReads(reader.session).extras([i.id for i in found], documented)
     absorbed: dict[int, list[AbsorbedIpp]] = {}
-    for old in reads.absorbed_ipps(ids):
+    for old in extras.absorbed:
         absorbed.setdefault(old.survivor_id, []).append(old)
-    links = reads.linked(ids)
-    return [PatientRecord(i, validations.get(i.id), tuple(absorbed.get(i.id, ())),
-                          tuple(sorted(links.get(i.id, ())))) for i in found]
+    return [PatientRecord(i, extras.validations.get(i.id), tuple(absorbed.get(i.id, ())),
+                          tuple(sorted(extras.linked.get(i.id, ())))) for i in found]
 

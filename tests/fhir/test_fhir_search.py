@@ -99,6 +99,10 @@ def test_paging_follows_next_links_to_the_total(live, desk) -> None:
         assert links["next"].startswith(live.base + "/fhir/Patient?")
         page = desk.get(links["next"]).json()
     assert len(seen) == len(set(seen)) == 10
+    untold = desk.search(_count="1", family="dup", _total="none")
+    assert "total" not in untold and len(untold["entry"]) == 1
+    (untold_next,) = [link["url"] for link in untold["link"] if link["relation"] == "next"]
+    assert "_total=none" in untold_next
     simple = desk.search(_count="1", family="dup")
     assert simple["total"] == 3 and len(simple["entry"]) == 1
     assert desk.search(_count="0", family="dup") == {**desk.search(_count="0", family="dup"), "total": 3}
@@ -127,6 +131,7 @@ def test_unsupported_parameters_are_refused_not_ignored(live, desk) -> None:
         ({"gender": "M"}, "invalid"),
         ({"active": "yes"}, "invalid"),
         ({"_count": "many"}, "invalid"),
+        ({"_total": "some"}, "invalid"),
         ({"family": ""}, "invalid"),
     ]:
         response = desk.get("/Patient", params=params)

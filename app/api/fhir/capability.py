@@ -35,7 +35,8 @@ def capability_statement(ipp_oid: str, base: str) -> dict[str, Any]:
                 "ITI-119 $match), IHE PIXm Patient Identifier Cross-reference Manager (ITI-83 $ihe-pix). "
                 f"Patients follow FR Core {fc.FR_VERSION}; the INS only for QUAL identities (RNIV). "
                 f"IPP system urn:oid:{ipp_oid}. Unsupported search parameters are refused (400) unless "
-                "Prefer: handling=lenient. Paging: _count (max 200) and next links; _format json|xml."),
+                "Prefer: handling=lenient. Paging: _count (max 200) and next links; _total=none skips the "
+                "count; _format json|xml."),
             "security": {"cors": False, "description": "OAuth2 bearer tokens (the REST API's)"},
             "resource": [{
                 "type": "Patient", "profile": fc.PROFILE_PATIENT,

@@ -103,7 +103,8 @@ def _search(request: Request, ctx: Any, actor: Any, settings: Any, pairs: list[t
     if parsed.empty:
         page = fhir.PatientPage([], 0, [])
     else:
-        page = fhir.search_patients(ctx, actor, parsed.query, count=parsed.count, offset=parsed.offset)
+        page = fhir.search_patients(ctx, actor, parsed.query, count=parsed.count, offset=parsed.offset,
+                                    with_total=parsed.with_total)
     return fhir_response(_bundle(page, parsed, systems, base_of(request)), fmt)
 
 
@@ -119,13 +120,14 @@ def _bundle(page: fhir.PatientPage, parsed: ParsedSearch, systems: Systems, base
 
     entries = [entry(r, "match") for r in page.records] + [entry(r, "include") for r in page.included]
     links = [{"relation": "self", "url": _page_url(base, parsed, parsed.offset)}]
-    if parsed.offset + parsed.count < page.total and parsed.count:
+    if page.more:
         links.append({"relation": "next", "url": _page_url(base, parsed, parsed.offset + parsed.count)})
     if parsed.offset > 0:
         previous = _page_url(base, parsed, max(0, parsed.offset - parsed.count))
         links.append({"relation": "previous", "url": previous})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": page.total,
-                              "link": links}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
+    if page.total is not None:
+        bundle["total"] = page.total
     if entries:
         bundle["entry"] = entries
     return bundle
@@ -133,6 +135,8 @@ def _bundle(page: fhir.PatientPage, parsed: ParsedSearch, systems: Systems, base
 
 def _page_url(base: str, parsed: ParsedSearch, offset: int) -> str:
     params = [*parsed.honoured, ("_count", str(parsed.count))]
+    if not parsed.with_total:
+        params.append(("_total", "none"))
     if offset:
         params.append(("_offset", str(offset)))
     return f"{base}/Patient?{urlencode(params)}"

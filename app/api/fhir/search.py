@@ -21,7 +21,7 @@ from app.domain.traits import first_names_search_key, name_search_key
 from app.services.fhir import PatientQuery
 
 SUPPORTED = ("_id", "active", "family", "given", "birthdate", "gender", "identifier")
-CONTROL = ("_count", "_offset", "_format")
+CONTROL = ("_count", "_offset", "_format", "_total")
 NOT_HELD = ("telecom", "address", "address-city", "address-country", "address-postalcode", "address-state",
             "mothersMaidenName", "_lastUpdated")
 STRINGS = ("family", "given")
@@ -31,6 +31,7 @@ register_terms({"true or false": "true ou false", "a whole number": "un nombre e
                 "male, female, other or unknown": "male, female, other ou unknown",
                 "only the eq prefix is supported": "seul le préfixe eq est pris en charge",
                 "YYYY, YYYY-MM or YYYY-MM-DD": "AAAA, AAAA-MM ou AAAA-MM-JJ",
+                "none, estimate or accurate": "none, estimate ou accurate",
                 "empty value": "valeur vide"}, parameter="why")
 
 Check = Callable[[Identity], bool]
@@ -46,6 +47,7 @@ class ParsedSearch:
     domains: tuple[str, ...] = ()
     honoured: list[tuple[str, str]] = field(default_factory=list)
     empty: bool = False  # a criterion no identity can meet (gender=other)
+    with_total: bool = True  # _total=none: the client needs no count of every match
 
 
 def _invalid(name: str, why: str) -> FhirError:
@@ -83,6 +85,10 @@ def parse_search(pairs: Sequence[tuple[str, str]], systems: Systems, *, lenient:
                 parsed.count = _int(name, value, 0, MAX_COUNT)
             elif name == "_offset":
                 parsed.offset = _int(name, value, 0, 100_000)
+            elif name == "_total":
+                if value not in ("none", "estimate", "accurate"):
+                    raise _invalid(name, "none, estimate or accurate")
+                parsed.with_total = value != "none"
             continue
         try:
             _refuse_unsupported(name, modifier)
