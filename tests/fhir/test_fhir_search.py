@@ -143,3 +143,12 @@ def test_unsupported_parameters_are_refused_not_ignored(live, desk) -> None:
     assert lenient.status_code == 200
     (self_link,) = [link["url"] for link in lenient.json()["link"] if link["relation"] == "self"]
     assert "telecom" not in self_link and "family=dupont" in self_link
+
+
+def test_searches_too_broad_to_gather_are_refused(live, desk, monkeypatch) -> None:
+    combos = desk.get("/Patient", params={"family": "a,b,c,d,e", "given": "a,b,c,d"})  # 20 searches
+    assert combos.status_code == 400 and issue_of(combos)["code"] == "too-costly"
+    monkeypatch.setattr("app.services.fhir.MAX_MATCHES", 2)  # the live server runs in this process
+    gathered = desk.get("/Patient", params={"family": "dup,durand"})
+    assert gathered.status_code == 400 and issue_of(gathered)["code"] == "too-costly"
+    assert desk.search(family="dup")["total"] == 3  # one search, paged by the database: no limit
