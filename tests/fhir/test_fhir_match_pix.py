@@ -122,6 +122,9 @@ def test_match_input_errors(live, desk) -> None:
         response = desk.post("/Patient/$match", json=body)
         assert response.status_code == 400, body
         assert issue_of(response)["code"] == "invalid", body
+    entity = b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><Patient/>'
+    hostile = desk.post("/Patient/$match", content=entity, headers={"Content-Type": "application/fhir+xml"})
+    assert hostile.status_code == 400 and issue_of(hostile)["code"] == "structure"
     broken = desk.post("/Patient/$match", content=b"{", headers={"Content-Type": "application/fhir+json"})
     assert broken.status_code == 400 and issue_of(broken)["code"] == "structure"
     assert live.client("integration").post("/Patient/$match", json=ROUSSEAU).status_code == 403

@@ -100,11 +100,8 @@ def _search(request: Request, ctx: Any, actor: Any, settings: Any, pairs: list[t
     fmt = negotiate(request)
     systems = systems_of(request, settings)
     parsed = parse_search(pairs, systems, lenient=_lenient(request))
-    if parsed.empty:
-        page = fhir.PatientPage([], 0, [])
-    else:
-        page = fhir.search_patients(ctx, actor, parsed.query, count=parsed.count, offset=parsed.offset,
-                                    with_total=parsed.with_total)
+    page = fhir.search_patients(ctx, actor, parsed.query, count=parsed.count, offset=parsed.offset,
+                                with_total=parsed.with_total)
     return fhir_response(_bundle(page, parsed, systems, base_of(request)), fmt)
 
 

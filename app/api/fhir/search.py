@@ -46,7 +46,6 @@ class ParsedSearch:
     offset: int = 0
     domains: tuple[str, ...] = ()
     honoured: list[tuple[str, str]] = field(default_factory=list)
-    empty: bool = False  # a criterion no identity can meet (gender=other)
     with_total: bool = True  # _total=none: the client needs no count of every match
 
 
@@ -262,8 +261,7 @@ def _query(criteria: list[_Criterion], ids: set[int] | None, parsed: ParsedSearc
             firsts[criterion.name] = criterion
     choices = [c.alternatives or [] for c in firsts.values()]
     if any(not c for c in choices) or (ids is not None and not ids):
-        parsed.empty = True
-        return PatientQuery()
+        return PatientQuery(ids=())  # nothing can match: no statement, the roles still checked
     combos = list(itertools.islice(itertools.product(*choices), MAX_ALTERNATIVES + 1))
     if len(combos) > MAX_ALTERNATIVES:
         raise FhirError(400, "too-costly", "fhir-too-many", max=MAX_ALTERNATIVES)
