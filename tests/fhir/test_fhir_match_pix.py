@@ -173,10 +173,15 @@ def test_pix_from_ipp_ins_and_a_merged_identitys_old_ipp(live, desk) -> None:
     old = _pix(desk, f"{IPP_SYSTEM}|{ipps['absorbed']}")
     assert _targets(old) == (
         {(IPP_SYSTEM, ipps["survivor"])},
-        [f"Patient/{ids['survivor']}", f"Patient/{ids['absorbed']}"],
+        [f"Patient/{ids['survivor']}"],
     )
     by_id = _pix(desk, f"{live.base}/fhir|Patient/{ids['survivor']}", IPP_SYSTEM)
     assert _targets(by_id) == ({(IPP_SYSTEM, ipps["survivor"]), (IPP_SYSTEM, ipps["absorbed"])}, [])
+    merged_id = _pix(desk, f"{live.base}/fhir|Patient/{ids['absorbed']}")
+    assert _targets(merged_id) == (
+        {(IPP_SYSTEM, ipps["survivor"]), (IPP_SYSTEM, ipps["absorbed"])},
+        [f"Patient/{ids['survivor']}"],
+    )
     no_ins = _pix(desk, f"{IPP_SYSTEM}|{ipps['recup']}", NIR_SYSTEM)
     assert no_ins.status_code == 200 and _targets(no_ins) == (set(), [])
 

@@ -75,9 +75,10 @@ def cross_reference(ctx: ServiceContext, actor: Actor, pairs: list[tuple[str, st
                 continue
             seen.add(key)
             parameters.append({"name": "targetIdentifier", "valueIdentifier": identifier})
-    if not targets or systems.base_url in targets:
+    if not targets or systems.base_url in targets:  # the open Patient only: a merged one is deprecated
         parameters += [{"name": "targetId", "valueReference": {"reference": f"Patient/{r.identity.id}"}}
-                       for r in records if (system, value) != (systems.base_url, f"Patient/{r.identity.id}")]
+                       for r in records if r.identity.active
+                       and (system, value) != (systems.base_url, f"Patient/{r.identity.id}")]
     result: dict[str, Any] = {"resourceType": "Parameters"}
     if parameters:
         result["parameter"] = parameters
