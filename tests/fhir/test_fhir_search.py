@@ -132,6 +132,7 @@ def test_unsupported_parameters_are_refused_not_ignored(live, desk) -> None:
         ({"active": "yes"}, "invalid"),
         ({"_count": "many"}, "invalid"),
         ({"_total": "some"}, "invalid"),
+        ({"identifier": f"{IPP_SYSTEM}|,{IPP_SYSTEM}|X"}, "invalid"),
         ({"family": ""}, "invalid"),
     ]:
         response = desk.get("/Patient", params=params)

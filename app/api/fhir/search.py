@@ -27,11 +27,14 @@ NOT_HELD = ("telecom", "address", "address-city", "address-country", "address-po
 STRINGS = ("family", "given")
 MAX_ALTERNATIVES = 16
 DEFAULT_COUNT, MAX_COUNT = 20, 200
+MIXED_IDENTIFIERS = "system| (domains) and system|value (identifiers) in separate parameters"
 register_terms({"true or false": "true ou false", "a whole number": "un nombre entier",
                 "male, female, other or unknown": "male, female, other ou unknown",
                 "only the eq prefix is supported": "seul le préfixe eq est pris en charge",
                 "YYYY, YYYY-MM or YYYY-MM-DD": "AAAA, AAAA-MM ou AAAA-MM-JJ",
                 "none, estimate or accurate": "none, estimate ou accurate",
+                MIXED_IDENTIFIERS: "system| (domaines) et system|value (identifiants) dans des paramètres "
+                                   "distincts",
                 "empty value": "valeur vide"}, parameter="why")
 
 Check = Callable[[Identity], bool]
@@ -103,7 +106,9 @@ def parse_search(pairs: Sequence[tuple[str, str]], systems: Systems, *, lenient:
             wanted = {int(v) for v in values if v.isdigit() and len(v) < 19}
             ids = wanted if ids is None else ids & wanted
             continue
-        if name == "identifier" and all(v.endswith("|") for v in values):
+        if name == "identifier" and any(v.endswith("|") for v in values):
+            if not all(v.endswith("|") for v in values):
+                raise _invalid(name, MIXED_IDENTIFIERS)
             parsed.domains += tuple(_domain(v[:-1], systems) for v in values)
             continue
         criteria.append(_criterion(name, modifier, values, systems))
