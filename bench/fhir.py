@@ -7,10 +7,10 @@ Run from the repository root (same database options as bench.identities):
 
 Query kinds, each sent as REST and as FHIR in the same run, interleaved by kind: (a) exact birth
 name + birth date (``family:exact`` + ``birthdate``), (b) birth-name prefix (``family``), (c) INS
-(``identifier``); (b) again with ``_total=none`` (no count of every match, which PDQm's required
-``Bundle.total`` costs and the REST page does not). Then ``$match`` with the traits of sampled
-identities. Targets (issue 15): FHIR p95 <= 1.5 x REST p95 for the same query; ``$match`` p95 <= 100
-ms. Prints figures only, never a trait.
+(``identifier`` with the INS system); (b) again with ``_total=none`` (no count of every match,
+which PDQm's required ``Bundle.total`` costs and the REST page does not). Then ``$match`` with the
+traits of sampled identities. Targets (issue 15): FHIR p95 <= 1.5 x REST p95 for the same query;
+``$match`` p95 <= 100 ms. Prints figures only, never a trait.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlmodel import Session, col
 from app.api.auth import issue_dev_token
 from app.config import AuthSettings
 from app.db.engine import make_engine
-from app.db.tables import IdentityRow
+from app.db.tables import IdentityRow, InsRow
 from bench.common import Stats, api_server, http_worker, machine, run_concurrent, worker_pool, write_results
 from bench.identities import SECRET, build_queries
 from bench.identity_db import database_facts, prepare_database, sample_rows
@@ -46,16 +46,31 @@ KINDS = ("exact", "prefix", "prefix_no_total", "ins")
 console = Console()
 
 
-def fhir_paths(samples: dict[str, list[Any]], prefix_length: int) -> dict[str, list[str]]:
-    """The FHIR search of each REST query of bench.identities.build_queries, in the same order."""
+def fhir_paths(samples: dict[str, list[Any]], prefix_length: int,
+               oids: dict[str, str]) -> dict[str, list[str]]:
+    """The FHIR search of each REST query of bench.identities.build_queries, in the same order (the INS
+    with its system, as the REST ``ins`` asks for an INS only)."""
     exact = [
         "/fhir/Patient?" + urlencode({"family:exact": name, "birthdate": born.isoformat()})
         for name, born in samples["names"]
     ]
     prefix = ["/fhir/Patient?" + urlencode({"family": name[:prefix_length]}) for name, _ in samples["names"]]
-    ins = ["/fhir/Patient?" + urlencode({"identifier": matricule}) for matricule in samples["matricules"]]
+    ins = ["/fhir/Patient?" + urlencode({"identifier": f"urn:oid:{oids[matricule]}|{matricule}"})
+           for matricule in samples["matricules"]]
     untold = [path + "&_total=none" for path in prefix]
     return {"exact": exact, "prefix": prefix, "prefix_no_total": untold, "ins": ins}
+
+
+def ins_oids(database_url: str, matricules: list[str]) -> dict[str, str]:
+    """The OID of each sampled matricule."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with Session(engine) as session:
+            statement = select(InsRow.matricule, InsRow.oid).where(col(InsRow.matricule).in_(matricules))
+            rows = session.execute(statement)
+            return {matricule: oid for matricule, oid in rows}
+    finally:
+        engine.dispose()
 
 
 def match_bodies(database_url: str, count: int, seed: int) -> list[bytes]:
@@ -94,7 +109,7 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     samples = sample_rows(url, args.requests, seed=11)
     rest = {kind: [q.path for q in qs] for kind, qs in build_queries(samples, args.prefix_length).items()}
     rest["prefix_no_total"] = rest["prefix"]
-    fhir = fhir_paths(samples, args.prefix_length)
+    fhir = fhir_paths(samples, args.prefix_length, ins_oids(url, samples["matricules"]))
     bodies = match_bodies(url, args.requests, seed=13)
     token = issue_dev_token(AuthSettings(secret=SECRET, dev_tokens=True), "bench-agent", ["admission"])
     headers = {"Authorization": f"Bearer {token}"}
