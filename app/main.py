@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from app import __version__
 from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
+from app.api.fhir.app import create_fhir_app
 from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.routers import (
     campaigns,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(insi.router)
     app.include_router(documents.router)
     app.include_router(hl7.router)
+    app.mount("/fhir", create_fhir_app(settings, ctx, app.state.verifier))  # FHIR R4 (docs/fhir.md)
     # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))

@@ -19,6 +19,7 @@ from app.services.context import Actor, ServiceContext
 from app.services.errors import NotFound
 
 READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS, Role.ADMIN)
+SEARCHERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
 register("status-unknown", "Unknown status {value}: use one of {valid}.",
          "Statut inconnu {value} : utilisez l'un des codes {valid}.")
 
@@ -55,12 +56,32 @@ def search_identities(
     Names ignore accents, case, apostrophes, hyphens and spaces; a birth date may be partial
     (YYYY or YYYY-MM); sex, status and birth place codes are case-insensitive.
     """
-    require_any(actor.roles, Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
+    require_any(actor.roles, *SEARCHERS)
+    filters = search_filters(birth_name=birth_name, exact=exact, first_name=first_name, birth_date=birth_date,
+                             sex=sex, birth_place_code=birth_place_code, ipp=ipp, ins=ins, status=status)
+    with ctx.reading() as reader:
+        return reader.identity_search.search(filters, limit=limit, offset=offset)
+
+
+def search_filters(
+    *,
+    birth_name: str | None = None,
+    exact: bool = False,
+    first_name: str | None = None,
+    birth_date: str | None = None,
+    sex: str | None = None,
+    birth_place_code: str | None = None,
+    ipp: str | None = None,
+    ins: str | None = None,
+    status: str | None = None,
+) -> SearchFilters:
+    """The search criteria as the identity search takes them (also the FHIR search's), checked and
+    normalised; refused with the trait named when a value cannot be a criterion."""
     for name, value in (("birth_name", birth_name), ("first_name", first_name), ("ipp", ipp)):
         control = next((c for c in value or "" if unicodedata.category(c) == "Cc"), None)
         if control is not None:
             raise InvalidTrait("trait-forbidden-char", field=name, char=f"\\x{ord(control):02x}")
-    filters = SearchFilters(
+    return SearchFilters(
         birth_name=name_search_key(birth_name or "") or None,
         exact_name=exact,
         first_name=name_search_key(first_name or "") or None,
@@ -71,8 +92,6 @@ def search_identities(
         ins=check_matricule(ins) if ins else None,
         status=_status(status) if status else None,
     )
-    with ctx.reading() as reader:
-        return reader.identity_search.search(filters, limit=limit, offset=offset)
 
 
 def _status(value: str) -> str:

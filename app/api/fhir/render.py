@@ -1,0 +1,67 @@
+"""FHIR JSON and XML: format negotiation (``_format``, then ``Accept``) and serialisation.
+
+JSON is written from plain dicts; XML goes through the ``fhir.resources`` R4B models, which also
+check the resource on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from fhir.resources.R4B import get_fhir_model_class
+
+from app.api.fhir.errors import FhirError
+
+JSON_TYPE = "application/fhir+json"
+XML_TYPE = "application/fhir+xml"
+_FORMATS = {
+    "json": "json", "application/json": "json", "application/fhir+json": "json", "text/json": "json",
+    "xml": "xml", "application/xml": "xml", "application/fhir+xml": "xml", "text/xml": "xml",
+}
+
+
+def negotiate(request: Request) -> str:
+    """``json`` or ``xml``: ``_format`` wins over ``Accept``; an unknown ``_format`` is a 406."""
+    wanted = request.query_params.get("_format")
+    if wanted is not None:
+        found = _FORMATS.get(wanted.strip().lower().split(";")[0].replace(" ", "+"))
+        if found is None:
+            raise FhirError(406, "not-supported", "fhir-format-unsupported", value=wanted[:40])
+        return found
+    accept = request.headers.get("accept", "").lower()
+    kinds = [part.split(";")[0].strip() for part in accept.split(",") if part.strip()]
+    return next((_FORMATS[k] for k in kinds if k in _FORMATS), "json")
+
+
+def fhir_response(resource: dict[str, Any], fmt: str, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    """A resource as FHIR JSON or XML."""
+    if fmt == "xml":
+        model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        body = model.model_dump_xml()
+        return Response(body, status_code=status, media_type=XML_TYPE + "; charset=utf-8", headers=headers)
+    text = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status_code=status, media_type=JSON_TYPE + "; charset=utf-8", headers=headers)
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A resource posted as FHIR JSON or XML, as a plain dict; 400 when it is not one."""
+    try:
+        if "xml" in content_type.lower():
+            text = raw.decode("utf-8")
+            if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():  # no entity ever: XXE, expansion
+                raise ValueError("DOCTYPE")
+            root = text[text.find("<", text.find("?>") + 1 if text.lstrip().startswith("<?") else 0):]
+            kind = root[1:].split(" ", 1)[0].split(">", 1)[0].split(":")[-1]
+            model = get_fhir_model_class(kind).model_validate_xml(raw)
+            data: Any = json.loads(model.model_dump_json())
+        else:
+            data = json.loads(raw)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise FhirError(400, "structure", "fhir-body-invalid", why=type(exc).__name__) from None
+    if not isinstance(data, dict) or "resourceType" not in data:
+        raise FhirError(400, "structure", "fhir-body-invalid", why="resourceType")
+    return data

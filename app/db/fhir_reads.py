@@ -1,0 +1,99 @@
+"""Reads of the FHIR view that the other repositories do not offer: result counts, the identity
+document behind each validation, the identifiers of the identities merged into a survivor, the
+identities linked with others."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, String, cast, func, literal, null, select, union_all
+from sqlmodel import Session
+
+from app.db.documents import DOCUMENT
+from app.db.identity_queries import SearchFilters, _conditions
+from app.db.identity_rows import IDENTITY
+from app.db.links import LINK
+from app.db.merges import MERGE
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The latest standing high-trust document check of an identity: its type and when."""
+
+    type: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class AbsorbedIpp:
+    """The IPP of an identity merged into a survivor (kept on the survivor as an old identifier)."""
+
+    identity_id: int
+    survivor_id: int
+    ipp: str
+    authority: str
+
+
+@dataclass(frozen=True)
+class Extras:
+    """Validations by identity, IPPs merged into survivors, linked identities by identity."""
+
+    validations: dict[int, Validation]
+    absorbed: list[AbsorbedIpp]
+    linked: dict[int, set[int]]
+
+
+class FhirReads:
+    """Read-only statements of the FHIR layer (``FhirReads(reader.session)``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def count(self, filters: SearchFilters) -> int:
+        """How many identities the identity search finds for these filters (same rules as its pages)."""
+        statement = select(func.count()).select_from(IDENTITY)
+        if not (filters.ipp or filters.ins):
+            statement = statement.where(IDENTITY.c.active)
+        for condition in _conditions(filters):
+            statement = statement.where(condition)
+        return int(self._session.connection().execute(statement).scalar_one())
+
+    def extras(self, identity_ids: Sequence[int], documented: Sequence[int]) -> Extras:
+        """What the Patients of these identities need besides them, in one statement (UNION ALL): the
+        latest standing high-trust document check of the ``documented`` ones, the IPPs of the
+        identities merged into each (not unmerged), the identities each is linked with (standing)."""
+        if not identity_ids:
+            return Extras({}, [], {})
+        text, when = cast(null(), String), cast(null(), DateTime(timezone=True))
+        documents = select(literal("v"), DOCUMENT.c.identity_id, DOCUMENT.c.type, text, DOCUMENT.c.checked_at,
+                           DOCUMENT.c.id).where(DOCUMENT.c.identity_id.in_(documented or [0]),
+                                                DOCUMENT.c.withdrawn_at.is_(None), DOCUMENT.c.high_trust)
+        merged = select(literal("m"), MERGE.c.survivor_id, IDENTITY.c.ipp, IDENTITY.c.ipp_authority, when,
+                        MERGE.c.absorbed_id).join(IDENTITY, IDENTITY.c.id == MERGE.c.absorbed_id).where(
+            MERGE.c.survivor_id.in_(identity_ids), MERGE.c.unmerged_at.is_(None))
+        standing = LINK.c.unlinked_at.is_(None)
+        low = select(literal("l"), LINK.c.low_id, text, text, when, LINK.c.high_id).where(
+            LINK.c.low_id.in_(identity_ids), standing)
+        high = select(literal("l"), LINK.c.high_id, text, text, when, LINK.c.low_id).where(
+            LINK.c.high_id.in_(identity_ids), standing)
+        rows = self._session.connection().execute(union_all(documents, merged, low, high))
+        return _extras(rows)
+
+
+def _extras(rows: Iterable[Any]) -> Extras:
+    found = Extras({}, [], {})
+    documents: list[tuple[int, int, Validation]] = []
+    for kind, identity_id, first, second, at, other in rows:
+        if kind == "v":
+            documents.append((other, identity_id, Validation(first, at)))
+        elif kind == "m":
+            found.absorbed.append(AbsorbedIpp(other, identity_id, first, second or ""))
+        else:
+            found.linked.setdefault(identity_id, set()).add(other)
+    for _, identity_id, validation in sorted(documents, key=lambda d: d[0]):  # the latest check wins
+        found.validations[identity_id] = validation
+    found.absorbed.sort(key=lambda a: a.identity_id)
+    return found
