@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import LiveServer, dev_sign_in, screenshot, tab_to
 
@@ -24,8 +25,8 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
     assert page.title() == "Rechercher une identité – Identito"
     assert page.evaluate("document.activeElement.id") == "f-name"
     page.keyboard.type("dupon")  # a prefix of the birth name, as typed
+    expect(page.locator("#results tbody tr")).to_have_count(1)
     row = page.locator("#results tbody tr").first
-    row.wait_for()
     assert "DUPONTEL" in row.inner_text() and "MARTINEZ" in row.inner_text()
     badges = row.locator(".badge").all_inner_texts()
     assert badges == ["VALI Identité validée", "HOMA Homonyme avéré"]
@@ -65,20 +66,20 @@ def test_a_merged_identity_is_closed_and_leads_to_its_survivor(
         page: Any, server: LiveServer, seeded: dict[str, int]) -> None:
     dev_sign_in(page, "cell-1", "identitovigilance")
     page.keyboard.type("LAVERGNE")
-    page.locator("#results tbody tr").nth(0).wait_for()
-    assert page.locator("#results tbody tr").count() == 1  # the absorbed one is not an active match
+    # Retried until the results answer the whole name (a slow machine may show a prefix's first).
+    expect(page.locator("#results tbody tr")).to_have_count(1)  # the absorbed one is not an active match
     page.goto(f"/app/identities/{seeded['absorbed']}")
     screenshot(page, "web-merged")
     banner = page.locator(".closed-banner")
-    expected = f"Identité close : fusionnée dans l'identité n° {seeded['survivor']}."
-    assert banner.inner_text().startswith(expected)
+    expect(banner).to_contain_text(f"Identité close : fusionnée dans l'identité n° {seeded['survivor']}.")
     banner.locator("a").focus()
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/app/identities/{seeded['survivor']}")
-    assert page.locator(".closed-banner").count() == 0
-    timeline = page.locator("ol.timeline").inner_text()
-    assert "Fusion : une identité absorbée" in timeline and "Motif : Doublon créé aux urgences" in timeline
-    assert f"Identité absorbée n° : — → {seeded['absorbed']}" in timeline
+    expect(page.locator(".closed-banner")).to_have_count(0)
+    timeline = page.locator("ol.timeline")
+    expect(timeline).to_contain_text("Fusion : une identité absorbée")
+    expect(timeline).to_contain_text("Motif : Doublon créé aux urgences")
+    expect(timeline).to_contain_text(f"Identité absorbée n° : — → {seeded['absorbed']}")
 
 
 def test_forged_forms_are_refused_and_pages_carry_the_csp(
