@@ -20,6 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    any_,
     bindparam,
     delete,
     func,
@@ -201,6 +203,15 @@ _PAIR_UPDATE = Precompiled(
         "score", "grade", "explanation", "rules", "status", "found_by", "reason", "decided_by", "decided_at",
         "decided_digest", "updated_at")})
 )
+# The stored pairs among some (low, high): planned for each call's own ids (prepare=False). Once
+# psycopg prepared it (after 5 runs), PostgreSQL kept a generic plan made while duplicate_pair was
+# nearly empty (a first scan's first chunks): a sequential scan testing each row against the whole
+# id array, whose cost grew with the table chunk after chunk (docs/performance.md, "Duplicates").
+_PAIRS_BETWEEN = Precompiled(
+    select(PAIR).where(PAIR.c.low_id == any_(bindparam("lows", type_=ARRAY(PAIR.c.low_id.type))),
+                       PAIR.c.high_id == any_(bindparam("highs", type_=ARRAY(PAIR.c.high_id.type)))),
+    prepare=False,
+)
 _RECORD_COLUMNS = (
     IDENTITY.c.id, IDENTITY.c.birth_name, IDENTITY.c.first_names, IDENTITY.c.birth_date,
     IDENTITY.c.birth_date_completed, IDENTITY.c.sex, IDENTITY.c.birth_place_code, IDENTITY.c.used_name,
@@ -309,10 +320,12 @@ class DuplicateRepository:
         if not wanted:
             return {}
         connection = self._connection()
-        statement = select(PAIR).where(among(connection, PAIR.c.low_id, {k[0] for k in wanted}),
-                                       among(connection, PAIR.c.high_id, {k[1] for k in wanted}))
-        return {(row.low_id, row.high_id): _pair(row) for row in connection.execute(statement)
-                if (row.low_id, row.high_id) in wanted}
+        lows, highs = sorted({k[0] for k in wanted}), sorted({k[1] for k in wanted})
+        if connection.dialect.name == "postgresql":
+            rows = _PAIRS_BETWEEN.execute(connection, {"lows": lows, "highs": highs})
+        else:
+            rows = connection.execute(select(PAIR).where(PAIR.c.low_id.in_(lows), PAIR.c.high_id.in_(highs)))
+        return {(row.low_id, row.high_id): _pair(row) for row in rows if (row.low_id, row.high_id) in wanted}
 
     def open_pairs_of(self, identity_ids: Sequence[int]) -> list[DuplicatePair]:
         """The open pairs of these identities."""
