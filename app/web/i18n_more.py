@@ -47,6 +47,7 @@ MORE_TEXT: dict[str, tuple[str, str]] = {
     "grade": ("Niveau", "Grade"),
     "score": ("Probabilité", "Probability"),
     "explanation": ("Explication par trait", "Explanation per trait"),
+    "why_pair": ("Pourquoi ces deux identités se ressemblent", "Why these two identities look alike"),
     "trait": ("Trait", "Trait"),
     "agreement": ("Concordance", "Agreement"),
     "case": ("Cas reconnu", "Case"),

@@ -16,6 +16,7 @@ from app.domain.worklist import Hint, WorklistKind
 from app.services import duplicates, identities, worklists
 from app.services.identities import TraitsInput
 from tests.e2e.conftest import CELL, DESK, SECRET, LiveServer, dev_sign_in, screenshot, tab_to
+from tests.e2e.test_accessibility import _violations, axe_source  # noqa: F401 (a fixture)
 
 TRAITS = ("FAUCHER", "BERTHIER", "ODILE", "ROUSSEL", "1948-02-03", "03/02/1948", "12/03/1990")
 CSRF = "Formulaire expiré ou falsifié"
@@ -133,6 +134,7 @@ def test_the_cell_resolves_a_worklist_item(
     page.locator("#wl-insi_not_found").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**/app/cell/worklists/insi_not_found")
+    screenshot(page, "web-worklist")
     page.locator("a.row-link").first.focus()
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/app/cell/worklists/insi_not_found/{cell_seeded['item']}")
@@ -171,6 +173,7 @@ def test_the_cell_reviews_a_pair_merges_and_unmerges(
     low, high, ctx = cell_seeded["low"], cell_seeded["high"], server.ctx
     dev_sign_in(page, "cell-m", "identitovigilance")
     page.goto("/app/cell/pairs")
+    screenshot(page, "web-pairs", full_page=True)
     page.locator(f"#pair-{cell_seeded['pair']}").focus()
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/app/cell/pairs/{cell_seeded['pair']}")
@@ -249,6 +252,32 @@ def test_the_new_forms_refuse_a_forged_post(
             refused = page.request.post(path, form=body)
             assert refused.status == 403 and CSRF in refused.text(), path
             assert "FAUCHER" not in refused.text()
+
+
+def test_the_new_pages_have_no_serious_accessibility_violation(
+        page: Any, server: LiveServer, cell_seeded: dict[str, int], axe_source: str) -> None:  # noqa: F811
+    dev_sign_in(page, "cell-a11y", "identitovigilance")
+    page.goto("/app/identities/new")
+    page.keyboard.type("DUP0NT")
+    page.locator("#e-birth_name .error").wait_for()
+    report = {"create (field error)": _violations(page, axe_source)}
+    for field, value in (("#c-birth_name", "BERTHIER"), ("#c-first_names", "ODILE"),
+                         ("#c-birth_date", "03/02/1948")):
+        page.fill(field, value)
+    page.select_option("#c-sex", "F")
+    page.locator("#create button[type=submit]").click()
+    page.locator("#confirm-new").wait_for()
+    report["duplicate warning"] = _violations(page, axe_source)
+    for path in ("/app/cell", "/app/cell/worklists/insi_not_found", "/app/cell/worklists/potential_duplicate",
+                 f"/app/cell/worklists/insi_not_found/{cell_seeded['item']}", "/app/cell/pairs",
+                 f"/app/cell/pairs/{cell_seeded['pair']}"):
+        page.goto(path)
+        report[path] = _violations(page, axe_source)
+    page.goto("/app/cell/pairs")
+    page.locator("a.row-link").first.click()  # an open pair, with its decision forms
+    page.locator("#merge-form").wait_for()
+    report["open pair"] = _violations(page, axe_source)
+    assert {name: v for name, v in report.items() if v} == {}
 
 
 def test_no_patient_trait_in_the_server_log(server: LiveServer, cell_seeded: dict[str, int]) -> None:
