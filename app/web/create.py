@@ -114,6 +114,7 @@ def create(
     sex: _Text = "", birth_place_code: _Text = "", used_name: _Text = "", used_first_name: _Text = "",
 ) -> Response:
     """Create the identity; the form again with each field's message, or the duplicate warning."""
+    require_any(actor.roles, *identities.EDITORS)
     language = request.app.state.words.language
     form = _form(birth_name=birth_name, first_names=first_names, first_name=first_name, birth_date=birth_date,
                  sex=sex, birth_place_code=birth_place_code, used_name=used_name,

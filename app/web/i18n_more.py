@@ -72,6 +72,9 @@ MORE_TEXT: dict[str, tuple[str, str]] = {
     "pairs_link": ("Examiner les paires de doublons ({n} ouvertes affichées)",
                    "Review the duplicate pairs ({n} open shown)"),
     "pairs_none": ("Aucune paire ouverte.", "No open pair."),
+    "pairs_count": ("{n} paire(s) ouverte(s), la plus probable d'abord",
+                    "{n} open pair(s), most likely first"),
+    "items_count": ("{n} ouverte(s), les plus anciennes d'abord", "{n} open, oldest first"),
     "pair_n": ("Paire n° {n}", "Pair no. {n}"),
     "pair_review": ("Examiner", "Review"),
     "found_by": ("Trouvée par", "Found by"),
@@ -119,7 +122,6 @@ MORE_TEXT: dict[str, tuple[str, str]] = {
     "back_cell": ("Retour à la cellule", "Back to the cell"),
     "back_worklist": ("Retour à la liste", "Back to the list"),
     "back_pairs": ("Retour aux paires", "Back to the pairs"),
-    "oldest_first": ("les plus anciennes d'abord", "oldest first"),
 }
 
 GRADE_LABELS: dict[str, tuple[str, str]] = {
