@@ -23,7 +23,7 @@ from app.api.errors import status_for
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
-from app.web import pages, signin, signin_oidc
+from app.web import cell, create, pages, pairs, signin, signin_oidc
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
@@ -96,14 +96,17 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(signin.router)
     web.include_router(signin_oidc.router)
+    web.include_router(create.router)  # before pages: /identities/new is not an identity number
     web.include_router(pages.router)
+    web.include_router(cell.router)
+    web.include_router(pairs.router)
     _install_error_pages(web, templates, words)
     return web
 
 
 def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words) -> None:
-    def page(request: Request, status: int, message: str) -> Response:
-        return render(request, "error.html", status_code=status, message=message)
+    def page(request: Request, status: int, message: str, title: str | None = None) -> Response:
+        return render(request, "error.html", status_code=status, message=message, title=title)
 
     @web.exception_handler(SignInRequired)
     def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -118,7 +121,9 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
 
     @web.exception_handler(DomainError)
     def _domain(request: Request, exc: DomainError) -> Response:
-        return page(request, status_for(exc) or 400, exc.message(words.language))
+        status = status_for(exc) or 400
+        title = words("access_denied") if status == 403 else None
+        return page(request, status, exc.message(words.language), title)
 
     @web.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> Response:

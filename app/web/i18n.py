@@ -6,6 +6,8 @@ behind them stay in app/domain.
 
 from __future__ import annotations
 
+from app.web.i18n_more import MORE_TEXT
+
 # key -> (French, English)
 TEXT: dict[str, tuple[str, str]] = {
     "app_name": ("Identito", "Identito"),
@@ -108,6 +110,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "f_merge": ("Fusion n°", "Merge no."),
     "f_no_expiry": ("Sans date d'expiration imprimée", "No expiry date printed"),
 }
+TEXT.update(MORE_TEXT)
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "PROV": ("Identité provisoire", "Provisional identity"),
@@ -171,6 +174,8 @@ FIELD_LABELS: dict[str, str] = {
     "ipp": "ipp", "ins": "ins_title", "active": "f_active", "merged_into": "f_merged_into",
     "absorbed": "f_absorbed", "restored": "f_restored", "merge": "f_merge", "type": "doc_type",
     "high_trust": "doc_high_trust", "expires_on": "doc_expires", "no_expiry_printed": "f_no_expiry",
+    "item": "f_item", "kind": "f_kind", "event": "f_event", "outcome": "f_outcome",
+    "confirm_new": "f_confirm_new", "resolution": "f_resolution",
 }
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from app.api.schemas import IdentityRead
 from app.domain.errors import DomainError, NotAllowed
 from app.services import queries
+from app.services.context import Actor, ServiceContext
 from app.web.deps import ActorDep, CsrfDep, CtxDep, render
 from app.web.errors import PREFIX
 from app.web.views import history_entries, search_date, show_date
@@ -63,6 +64,12 @@ def search(
 @router.get("/identities/{identity_id}", name="identity")
 def identity_page(request: Request, identity_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
     """One identity: traits, status and attributes, INS, documents, history."""
+    return identity_view(request, identity_id, actor, ctx)
+
+
+def identity_view(request: Request, identity_id: int, actor: Actor, ctx: ServiceContext, *, status: int = 200,
+                  unmerge_error: str | None = None, reason: str = "") -> Response:
+    """The identity page (with the unmerge form's message when it was refused)."""
     words = request.app.state.words
     identity = IdentityRead.of(queries.get_identity(ctx, actor, identity_id), actor.roles)
     try:
@@ -70,5 +77,6 @@ def identity_page(request: Request, identity_id: int, actor: ActorDep, ctx: CtxD
         documents = queries.identity_documents(ctx, actor, identity_id)
     except NotAllowed:
         history, documents = None, None
-    return render(request, "identity.html", identity=identity, history=history, documents=documents,
+    return render(request, "identity.html", status_code=status, identity=identity, history=history,
+                  documents=documents, unmerge_error=unmerge_error, reason=reason,
                   show_date=lambda value: show_date(value, words))

@@ -6,7 +6,19 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from app.services import duplicates, identities, worklists
 from app.web.sessions import WebSession
+
+
+def allowed(session: WebSession) -> dict[str, bool]:
+    """Which links the pages offer this user: the services' own role lists (the services refuse
+    anyway; a link nobody may follow is not shown)."""
+    roles = session.roles
+    return {
+        "create": bool(roles & {r.value for r in identities.EDITORS}),
+        "cell": bool(roles & {r.value for r in worklists.CELL}),
+        "pairs": bool(roles & {r.value for r in duplicates.CELL}),
+    }
 
 
 def session_of(request: Request) -> WebSession:
@@ -18,6 +30,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     """A page or fragment, with the session (user, CSRF token, one-time message) in its context."""
     session = session_of(request)
     flash, session.flash = session.flash, None
-    values = {"session": session, "csrf_token": session.csrf_token, "flash": flash, **context}
+    values = {"session": session, "csrf_token": session.csrf_token, "flash": flash, "can": allowed(session),
+              **context}
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, name, values, status_code=status_code)

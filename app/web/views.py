@@ -38,7 +38,7 @@ def show_date(value: date | datetime | None, words: Words) -> str:
     return value.strftime("%d/%m/%Y" if words.language == "fr" else "%Y-%m-%d")
 
 
-_HIDDEN = frozenset({"birth_date_completed", "version", "document_id", "with", "merge"})
+_HIDDEN = frozenset({"birth_date_completed", "version", "document_id", "with", "merge", "candidates"})
 
 
 @dataclass(frozen=True)

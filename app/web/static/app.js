@@ -38,9 +38,20 @@
     } else if (event.key === "/" && !isField(event.target)) {
       var name = document.getElementById("f-name");
       if (name) { name.focus(); event.preventDefault(); }
-    } else if (event.key === "Escape") {
+    } else if (event.key === "Escape" && !isField(event.target)) {  // never drop a form being typed
       var back = document.querySelector("a[data-back]");
       if (back) { window.location.assign(back.getAttribute("href")); }
     }
+  });
+
+  // A field's live check (create form): the message put next to it also marks the field invalid.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var box = event.detail.target;
+    if (!box || !box.classList || !box.classList.contains("field-error")) { return; }
+    var field = document.getElementById(box.getAttribute("data-for"));
+    if (!field) { return; }
+    var bad = box.textContent.trim() !== "";
+    if (bad) { field.setAttribute("aria-invalid", "true"); } else { field.removeAttribute("aria-invalid"); }
+    field.parentElement.classList.toggle("invalid", bad);
   });
 })();
