@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -29,6 +29,15 @@ from app.domain.worklist import (
 )
 
 WORKLIST_ITEM = WorklistItemRow.__table__  # type: ignore[attr-defined]
+# The items ``open_many`` just wrote, by open key: planned for each call's own keys (prepare=False).
+# Once psycopg prepared it (after 5 runs), PostgreSQL kept a generic plan made while worklist_item
+# was nearly empty (a first scan's first chunks): a sequential scan whose cost grew chunk after
+# chunk, 0.7 s a chunk at 1M identities (docs/performance.md, "Duplicates").
+_OPENED_BY_KEY = Precompiled(
+    select(WORKLIST_ITEM.c.id, WORKLIST_ITEM.c.occurrences, WORKLIST_ITEM.c.open_key).where(
+        WORKLIST_ITEM.c.open_key == any_(bindparam("keys", type_=ARRAY(WORKLIST_ITEM.c.open_key.type)))),
+    prepare=False,
+)
 IDENTITY = IdentityRow.__table__  # type: ignore[attr-defined]
 IDENTITY_DOCUMENT = IdentityDocumentRow.__table__  # type: ignore[attr-defined]
 _LATEST = ("outcome", "hint", "details", "other_identity_id", "last_occurred_at")
@@ -158,8 +167,11 @@ class WorklistRepository:
         _OPEN_MANY[connection.dialect.name].execute(connection, rows)
         keys = [row["open_key"] for row in rows]
         item = WORKLIST_ITEM.c
-        stored = connection.execute(select(item.id, item.occurrences, item.open_key)
-                                    .where(among(connection, item.open_key, keys)))
+        if connection.dialect.name == "postgresql":
+            stored = _OPENED_BY_KEY.execute(connection, {"keys": keys})
+        else:
+            stored = connection.execute(select(item.id, item.occurrences, item.open_key)
+                                        .where(among(connection, item.open_key, keys)))
         found = {key: Opened(int(item_id), int(occurrences)) for item_id, occurrences, key in stored}
         return [found[key] for key in keys]
 
