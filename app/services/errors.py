@@ -145,6 +145,7 @@ register_terms({
     "Open worklist item": "élément ouvert de liste de travail",
     "INSi proposal": "proposition INSi",
     "Merge": "fusion",
+    "Worklist item": "élément de liste de travail",
 }, parameter="what")
 register_terms({
     "attribute": "modification d'un attribut",

@@ -37,6 +37,7 @@ from app.domain.duplicates import PairStatus, ordered, strict_digest
 from app.domain.identity import Identity
 from app.domain.matching import from_identity
 from app.domain.merges import check_merge, check_unmerge
+from app.domain.messages import register
 from app.domain.roles import Role, require_any
 from app.domain.worklist import ClosingEvent, duplicate_pair_outcome
 from app.services import identities
@@ -45,6 +46,15 @@ from app.services.errors import MissingReason, NotFound, StaleVersion, VersionRe
 from app.services.worklists import close_items
 
 CELL = (Role.IDENTITOVIGILANCE,)
+register(
+    "unmerge-no-record",
+    "Identity {ident} was merged into identity {survivor} before merges were recorded (an A40 received by "
+    "an earlier version): it cannot be undone here. Create the person's identity again if needed, and "
+    "dismiss or link the pair.",
+    "L'identité {ident} a été fusionnée dans l'identité {survivor} avant l'enregistrement des fusions (A40 "
+    "reçu par une version antérieure) : elle ne peut pas être défusionnée ici. Recréez si besoin "
+    "l'identité de la personne, puis écartez ou liez la paire.",
+)
 
 
 def prior_identifier(identity: Identity) -> dict[str, str]:
@@ -160,7 +170,7 @@ def unmerge_identity(ctx: ServiceContext, actor: Actor, absorbed_id: int, *, rea
         check_unmerge(absorbed, survivor)
         merge = uow.merges.standing_for(absorbed_id)
         if merge is None or merge.survivor_id != survivor_id:
-            raise NotFound(what="Merge", ident=absorbed_id)
+            raise NotFound("unmerge-no-record", field="identity_id", ident=absorbed_id, survivor=survivor_id)
         restored = _restore(uow, absorbed, survivor, merge, text)
         uow.commit()
     return restored

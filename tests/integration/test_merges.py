@@ -244,3 +244,15 @@ def test_a_merge_ends_the_absorbed_identitys_links(ctx) -> None:
     [link] = links.links_of(ctx, CELL, other.id)
     assert link.unlinked_at is not None and link.unlink_reason == "même personne : justificatif vérifié"
     assert "identity.unlinked" in [e.action for e in queries.identity_history(ctx, CELL, other.id)]
+
+
+def test_a_merge_from_before_merges_were_recorded_says_why_it_cannot_be_undone(ctx) -> None:
+    survivor, absorbed = _pair(ctx, 1, 2)
+    _merge(ctx, survivor, absorbed)
+    with ctx.engine.begin() as connection:  # what an A40 applied by an earlier version left: no record
+        connection.execute(text("DELETE FROM identity_merge"))
+    with pytest.raises(NotFound) as missing:
+        merges.unmerge_identity(ctx, CELL, absorbed.id, reason="erreur")
+    assert missing.value.code == "unmerge-no-record"
+    assert "avant l'enregistrement des fusions" in missing.value.message("fr")
+    assert not identities.read_identity(ctx, absorbed.id).active  # nothing changed
