@@ -54,6 +54,11 @@ def _usage():
         json.dump({"self_cpu_s": me.ru_utime + me.ru_stime, "children_cpu_s": kids.ru_utime + kids.ru_stime,
                    "peak_rss_mib": me.ru_maxrss / 1024, "children_peak_rss_mib": kids.ru_maxrss / 1024}, out)
 atexit.register(_usage)
+_os_exit = os._exit
+def _exit(code):  # a command that leaves with os._exit (identito duplicates scan) skips atexit
+    _usage()
+    _os_exit(code)
+os._exit = _exit
 sys.argv = ["identito", *sys.argv[1:]]
 from app.cli import main
 main()

@@ -3,9 +3,11 @@ rebuild the match keys, show a scan."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from typing import Annotated
 
@@ -78,6 +80,18 @@ def scan(
     else:
         typer.echo(render("duplicates-scan-stopped", settings.language, id=final.id,
                           done=final.identities_done, total=final.identities_total))
+    ctx.engine.dispose()
+    _leave()
+
+
+def _leave() -> None:
+    """End the process now that the scan is recorded and said: a scan leaves every identity's match
+    record in memory, and the interpreter's teardown would free them one by one (2 s at 100,000
+    identities, several at a million) for nothing. Output and logs are flushed first."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @duplicates_cli.command("status")
