@@ -205,11 +205,16 @@ def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
+def focused(page: Any, element_id: str) -> None:
+    """The page puts the focus on this element (waited for: a loaded machine sets it late)."""
+    page.wait_for_function(f"document.activeElement && document.activeElement.id === '{element_id}'")
+
+
 def dev_sign_in(page: Any, user: str, role: str) -> None:
     """The development sign-in, keyboard only, from the application's root address."""
     page.goto("/")
     assert page.url.endswith("/app/signin")
-    assert page.evaluate("document.activeElement.id") == "f-user"  # the first field has the focus
+    focused(page, "f-user")  # the first field has the focus
     screenshot(page, "web-signin")
     page.keyboard.type(user)
     tab_to(page, f"#role-{role}")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import LiveServer, dev_sign_in, screenshot, tab_to
+from tests.e2e.conftest import LiveServer, dev_sign_in, focused, screenshot, tab_to
 
 # Traits that must never appear in a log line (checked at the end of the module).
 TRAITS = ("DUPONTEL", "JEANNE", "MARTINEZ", "1961-04-17", "17/04/1961", "LAVERGNE", "ROSALIE")
@@ -23,7 +23,7 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
     page.on("request", lambda request: urls.append(request.url))
     dev_sign_in(page, "agent-1", "admission")
     assert page.title() == "Rechercher une identité – Identito"
-    assert page.evaluate("document.activeElement.id") == "f-name"
+    focused(page, "f-name")
     page.keyboard.type("dupon")  # a prefix of the birth name, as typed
     expect(page.locator("#results tbody tr")).to_have_count(1)
     row = page.locator("#results tbody tr").first
@@ -50,7 +50,7 @@ def test_desk_agent_finds_and_opens_an_identity_with_the_keyboard_only(
     page.wait_for_url("**/app/")
     tab_to(page, "form.signout button")
     page.keyboard.press("/")  # the visible shortcut back to the name field
-    assert page.evaluate("document.activeElement.id") == "f-name"
+    focused(page, "f-name")
     tab_to(page, "form.signout button")
     page.keyboard.press("Enter")
     page.wait_for_url("**/app/signin")

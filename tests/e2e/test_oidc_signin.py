@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.cli_support import free_port
-from tests.e2e.conftest import LiveServer, _database, node_tools, running_server
+from tests.e2e.conftest import LiveServer, _database, focused, node_tools, running_server
 
 CLIENT_SECRET = "e2e-client-secret-0123456789abcdef"  # the test provider's client
 
@@ -74,7 +74,7 @@ def _through_provider(page: Any, login: str) -> None:
     page.goto("/")
     assert page.url.endswith("/app/signin")
     assert page.locator("form[action='/app/signin/dev']").count() == 0  # no development sign-in here
-    assert page.evaluate("document.activeElement.id") == "oidc"
+    focused(page, "oidc")
     page.keyboard.press("Enter")
     page.locator("input[name=login]").wait_for()
     assert "code_challenge" not in page.url  # the provider moved on to its own interaction page
