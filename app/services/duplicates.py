@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from app.db.duplicates import DuplicatePair
-from app.domain.duplicates import FoundBy, PairStatus, match_key_hashes, strict_digest
+from app.domain.duplicates import FoundBy, PairStatus, match_key_hashes
 from app.domain.errors import InvalidTrait
 from app.domain.identity import Identity
 from app.domain.matching import Grade, MatchRecord, from_identity, from_traits, match_score, score_pair
@@ -27,7 +27,7 @@ from app.domain.worklist import ClosingEvent, duplicate_pair_outcome
 from app.services import identities
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, MissingReason, NotFound
-from app.services.matching import Candidate, FoundPair, Recorded, candidates_for, record_pairs
+from app.services.matching import Candidate, FoundPair, Recorded, candidates_for, decide_pair, record_pairs
 from app.services.worklists import close_items
 
 __all__ = ["DETECTION_JOB", "Candidate", "CheckFigures", "PairView", "check_changes", "dismiss_pair",
@@ -187,10 +187,8 @@ def dismiss_pair(ctx: ServiceContext, actor: Actor, pair_id: int, reason: str | 
         if pair.status != PairStatus.OPEN.value:
             raise Conflict("duplicate-pair-closed", ident=pair_id, status=pair.status)
         low, high = uow.identities.get_many([pair.low_id, pair.high_id])
-        digest = strict_digest(from_identity(low), from_identity(high))
         now = uow.now()
-        uow.duplicates.decide(pair_id, status=PairStatus.DISMISSED.value, reason=reason, by=actor.subject,
-                              at=now, digest=digest)
+        digest = decide_pair(uow, pair_id, low, high, PairStatus.DISMISSED, reason)
         close_items(uow, pair.high_id, ClosingEvent.DUPLICATE_DISMISSED,
                     outcome=duplicate_pair_outcome(pair_id))
         for identity_id, other in ((pair.low_id, pair.high_id), (pair.high_id, pair.low_id)):

@@ -15,15 +15,15 @@ sends an A37 the same way.
 from __future__ import annotations
 
 from app.db.links import LinkRecord
-from app.domain.duplicates import PairStatus, ordered, strict_digest
+from app.domain.duplicates import PairStatus, ordered
 from app.domain.identity import Identity, IdentityChange
 from app.domain.links import check_link, check_unlink
-from app.domain.matching import from_identity
 from app.domain.messages import register_terms
 from app.domain.roles import Role, require_any
 from app.domain.worklist import ClosingEvent, duplicate_pair_outcome
 from app.services.context import Actor, ServiceContext, UnitOfWork
 from app.services.errors import MissingReason, NotFound
+from app.services.matching import decide_pair
 from app.services.worklists import close_items
 
 __all__ = ["LinkRecord", "link_identities", "link_in", "links_of", "unlink_identities", "unlink_in"]
@@ -105,10 +105,7 @@ def _settle_pair(uow: UnitOfWork, a: Identity, b: Identity, status: PairStatus, 
     pair = uow.duplicates.pairs_between([key]).get(key)
     if pair is None or (status is PairStatus.DISMISSED and pair.status != PairStatus.LINKED.value):
         return
-    low, high = (a, b) if a.id < b.id else (b, a)
-    digest = strict_digest(from_identity(low), from_identity(high))
-    uow.duplicates.decide(pair.id, status=status.value, reason=reason, by=uow.actor.subject, at=uow.now(),
-                          digest=digest)
+    decide_pair(uow, pair.id, a, b, status, reason)
     if status is PairStatus.LINKED:
         close_items(uow, pair.high_id, ClosingEvent.DUPLICATE_LINKED, outcome=duplicate_pair_outcome(pair.id))
 

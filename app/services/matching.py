@@ -193,3 +193,15 @@ def _proposed_again(existing: DuplicatePair, pair: FoundPair) -> bool:
 def explained(pairs: Iterable[tuple[MatchRecord, MatchRecord]], policy: DetectionPolicy) -> list[FoundPair]:
     """Found pairs with their full result (score, grade, explanation, rules)."""
     return [FoundPair(a, b, score_pair(a, b, policy.model)) for a, b in pairs]
+
+
+def decide_pair(
+    uow: UnitOfWork, pair_id: int, a: Identity, b: Identity, status: PairStatus, reason: str
+) -> str:
+    """Record the cell's decision on the pair of two identities (dismissed, merged, linked) with the
+    digest of both identities' strict traits as they are now (``may_propose``); the digest."""
+    low, high = (a, b) if a.id < b.id else (b, a)
+    digest = strict_digest(from_identity(low), from_identity(high))
+    uow.duplicates.decide(pair_id, status=status.value, reason=reason, by=uow.actor.subject, at=uow.now(),
+                          digest=digest)
+    return digest

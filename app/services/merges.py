@@ -33,16 +33,17 @@ from dataclasses import replace
 from app.db.duplicates import DuplicatePair
 from app.db.errors import StaleRow
 from app.db.merges import MergeRecord
-from app.domain.duplicates import PairStatus, ordered, strict_digest
+from app.domain.duplicates import PairStatus, ordered
 from app.domain.identity import Identity
-from app.domain.matching import from_identity
 from app.domain.merges import check_merge, check_unmerge
 from app.domain.messages import register
 from app.domain.roles import Role, require_any
 from app.domain.worklist import ClosingEvent, duplicate_pair_outcome
 from app.services import identities
 from app.services.context import Actor, IdentityChange, ServiceContext, UnitOfWork
-from app.services.errors import MissingReason, NotFound, StaleVersion, VersionRequired
+from app.services.errors import NotFound, StaleVersion, VersionRequired
+from app.services.links import lock_pair, required_reason
+from app.services.matching import decide_pair
 from app.services.worklists import close_items
 
 CELL = (Role.IDENTITOVIGILANCE,)
@@ -71,14 +72,13 @@ def merge_identities(
 ) -> Identity:
     """Merge ``absorbed_id`` into ``survivor_id`` (identitovigilance; both versions as read)."""
     require_any(actor.roles, *CELL)
-    text = _reason(reason, "merge")
+    text = required_reason(reason, "merge")
     if survivor_version is None:
         raise VersionRequired()
     if absorbed_version is None:
         raise VersionRequired(field="absorbed_version")
     with ctx.unit_of_work(actor) as uow:
-        locked = _lock(uow, survivor_id, absorbed_id)
-        survivor, absorbed = locked[survivor_id], locked[absorbed_id]
+        survivor, absorbed = lock_pair(uow, survivor_id, absorbed_id, field="absorbed_id")
         check_merge(survivor, absorbed)  # a closed identity says so before its version does
         identities.check_version(survivor, survivor_version)
         if absorbed.version != absorbed_version:
@@ -124,7 +124,7 @@ def _settle_pairs(
     key = ordered(survivor.id, absorbed.id)
     pair = uow.duplicates.pairs_between([key]).get(key)
     if pair is not None:
-        _decide(uow, pair, survivor, absorbed, PairStatus.MERGED, reason)
+        decide_pair(uow, pair.id, survivor, absorbed, PairStatus.MERGED, reason)
         close_items(uow, pair.high_id, ClosingEvent.DUPLICATE_MERGED, outcome=duplicate_pair_outcome(pair.id))
     others = [p for p in uow.duplicates.open_pairs_of([absorbed.id]) if p.key != key]
     for other in others:
@@ -146,18 +146,10 @@ def _end_links(uow: UnitOfWork, absorbed: Identity, reason: str) -> None:
                           {"unlinked": other, "link": link.id, "why": "merged"}, reason, full=True)
 
 
-def _decide(uow: UnitOfWork, pair: DuplicatePair, a: Identity, b: Identity, status: PairStatus,
-            reason: str) -> None:
-    low, high = (a, b) if a.id < b.id else (b, a)
-    digest = strict_digest(from_identity(low), from_identity(high))
-    uow.duplicates.decide(pair.id, status=status.value, reason=reason, by=uow.actor.subject, at=uow.now(),
-                          digest=digest)
-
-
 def unmerge_identity(ctx: ServiceContext, actor: Actor, absorbed_id: int, *, reason: str | None) -> Identity:
     """Bring a merged identity back as it was at its merge (identitovigilance); the restored identity."""
     require_any(actor.roles, *CELL)
-    text = _reason(reason, "unmerge")
+    text = required_reason(reason, "unmerge")
     with ctx.unit_of_work(actor) as uow:
         absorbed = uow.identities.get(absorbed_id)
         if absorbed is None:
@@ -165,8 +157,7 @@ def unmerge_identity(ctx: ServiceContext, actor: Actor, absorbed_id: int, *, rea
         check_unmerge(absorbed, None)
         survivor_id = absorbed.merged_into
         assert survivor_id is not None
-        locked = _lock(uow, survivor_id, absorbed_id)
-        absorbed, survivor = locked[absorbed_id], locked[survivor_id]
+        absorbed, survivor = lock_pair(uow, absorbed_id, survivor_id, field="identity_id")
         check_unmerge(absorbed, survivor)
         merge = uow.merges.standing_for(absorbed_id)
         if merge is None or merge.survivor_id != survivor_id:
@@ -194,7 +185,7 @@ def _restore(
     key = ordered(survivor.id, absorbed.id)
     pair = uow.duplicates.pairs_between([key]).get(key)
     if pair is not None:  # two persons, said the cell: proposed again only if a strict trait changes
-        _decide(uow, pair, survivor, restored, PairStatus.DISMISSED, reason)
+        decide_pair(uow, pair.id, survivor, restored, PairStatus.DISMISSED, reason)
     uow.audit("identity.unmerged", absorbed.id, {"active": False, "merged_into": survivor.id},
               {"active": True, "merged_into": None, "merge": merge.id, "ins_restored": ins_back}, reason,
               full=True)
@@ -212,18 +203,3 @@ def merges_of(ctx: ServiceContext, actor: Actor, identity_id: int) -> list[Merge
         if reader.identities.get(identity_id) is None:
             raise NotFound(what="Identity", ident=identity_id)
         return reader.merges.of_identity(identity_id)
-
-
-def _lock(uow: UnitOfWork, *identity_ids: int) -> dict[int, Identity]:
-    """Load and lock identities in id order (two merges never wait for each other in a cycle)."""
-    found = {i.id: i for i in uow.identities.get_many(sorted(set(identity_ids)), for_update=True)}
-    for identity_id in identity_ids:
-        if identity_id not in found:
-            raise NotFound(what="Identity", ident=identity_id)
-    return found
-
-
-def _reason(reason: str | None, why: str) -> str:
-    if not (reason and reason.strip()):
-        raise MissingReason(field="reason", why=why)
-    return reason.strip()
