@@ -222,3 +222,4 @@ def dev_sign_in(page: Any, user: str, role: str) -> None:
     tab_to(page, "form button[type=submit]")
     page.keyboard.press("Enter")
     page.wait_for_url("**/app/")
+    focused(page, "f-name")  # typing before the autofocus lands would type into nothing

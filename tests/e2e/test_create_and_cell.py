@@ -15,7 +15,7 @@ from app.config import AuthSettings
 from app.domain.worklist import Hint, WorklistKind
 from app.services import duplicates, identities, worklists
 from app.services.identities import TraitsInput
-from tests.e2e.conftest import CELL, DESK, SECRET, LiveServer, dev_sign_in, screenshot, tab_to
+from tests.e2e.conftest import CELL, DESK, SECRET, LiveServer, dev_sign_in, focused, screenshot, tab_to
 from tests.e2e.test_accessibility import _violations, axe_source  # noqa: F401 (a fixture)
 
 TRAITS = ("FAUCHER", "BERTHIER", "ODILE", "ROUSSEL", "1948-02-03", "03/02/1948", "12/03/1990")
@@ -258,6 +258,7 @@ def test_the_new_pages_have_no_serious_accessibility_violation(
         page: Any, server: LiveServer, cell_seeded: dict[str, int], axe_source: str) -> None:  # noqa: F811
     dev_sign_in(page, "cell-a11y", "identitovigilance")
     page.goto("/app/identities/new")
+    focused(page, "c-birth_name")
     page.keyboard.type("DUP0NT")
     page.locator("#e-birth_name .error").wait_for()
     report = {"create (field error)": _violations(page, axe_source)}

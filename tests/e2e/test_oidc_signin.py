@@ -93,6 +93,7 @@ def test_a_desk_agent_signs_in_through_the_provider_and_out(oidc_page: Any, oidc
     _through_provider(page, "desk-agent")
     assert page.url.endswith("/app/")
     assert page.locator(".who").inner_text() == "Connecté(e) : Agent desk-agent · admission"
+    focused(page, "f-name")
     page.keyboard.type("zzz")  # the desk role searches: an empty answer, not a refusal
     page.locator("#results", has_text="Aucune identité ne correspond.").wait_for()
     page.locator("form.signout button").focus()
