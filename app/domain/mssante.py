@@ -115,7 +115,7 @@ class PatientIndexing:
 
 
 def patient_indexing(state: IdentityState, active_ins: Ins | None, policy: MssPolicy) -> PatientIndexing:
-    """The INS indexes a document only for a QUAL identity; otherwise the exemption, or a refusal (RNIV EXI SI 08)."""
+    """The INS indexes a document only for QUAL; else the exemption, or a refusal (RNIV EXI SI 08)."""
     if state.ins_transmissible and active_ins is not None:
         return PatientIndexing(active_ins, InsFlag.YES)
     if policy.unqualified_exemption:
@@ -163,7 +163,7 @@ def check_recipients(addresses: Sequence[str], policy: MssPolicy) -> tuple[str, 
 
 
 def patient_mailbox(state: IdentityState, active_ins: Ins | None) -> str:
-    """The patient's own MSSanté mailbox, ``<matricule>@patient.mssante.fr``, only for QUAL (RNIV EXI SI 08)."""
+    """The patient's MSSanté mailbox, ``<matricule>@patient.mssante.fr``, only for QUAL (RNIV EXI SI 08)."""
     if not state.ins_transmissible or active_ins is None:
         raise RuleViolation("mss-patient-mailbox-not-qualified", rule="RNIV EXI SI 08",
                             status=state.status.value)

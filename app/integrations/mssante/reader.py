@@ -56,6 +56,51 @@ class ReadCode:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadTraits:
+    """The traits of ``sourcePatientInfo`` (PID-5 L and D, PID-7, PID-8, PID-11), unescaped."""
+
+    birth_name: str = ""
+    first_name: str = ""
+    first_names: str = ""
+    used_name: str = ""
+    used_first_name: str = ""
+    birth_date: str = ""  # YYYYMMDD
+    sex: str = ""
+    birth_place_code: str = ""
+
+
+_UNESCAPES = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\", "X0D": "\r", "X0A": "\n"}
+
+
+def unescape(value: str) -> str:
+    """The HL7 v2 delimiters escaped in a value, restored (HL7 v2.5 §2.7.4)."""
+    parts = value.split("\\")
+    if len(parts) % 2 == 0:
+        raise XdmInvalid(reason="METADATA.XML unreadable")
+    return parts[0] + "".join(_UNESCAPES.get(parts[i], "") + parts[i + 1] for i in range(1, len(parts), 2))
+
+
+def traits_of(info: tuple[str, ...]) -> ReadTraits:
+    """Read the traits back from ``sourcePatientInfo`` values."""
+    found: dict[str, str] = {}
+    for value in info:
+        field_name, _, data = value.partition("|")
+        parts = data.split("^")
+        if field_name == "PID-5" and parts[-1] == "L":
+            found.update(birth_name=unescape(parts[0]), first_name=unescape(parts[1]),
+                         first_names=unescape(parts[2]))
+        elif field_name == "PID-5" and parts[-1] == "D":
+            found.update(used_name=unescape(parts[0]), used_first_name=unescape(parts[1]))
+        elif field_name == "PID-7":
+            found["birth_date"] = data
+        elif field_name == "PID-8":
+            found["sex"] = data
+        elif field_name == "PID-11" and len(parts) >= 9:
+            found["birth_place_code"] = parts[8]
+    return ReadTraits(**found)
+
+
+@dataclass(frozen=True, slots=True)
 class ReadEntry:
     """One DocumentEntry read back, with its document file."""
 
@@ -76,6 +121,11 @@ class ReadEntry:
     document: bytes
     pdf: bytes  # the PDF itself (unwrapped from the CDA when there is one)
     cda_ids: tuple[tuple[str, str], ...] = ()  # (root, extension) of the CDA patientRole ids
+
+    @property
+    def traits(self) -> ReadTraits:
+        """The patient's traits as the metadata gives them."""
+        return traits_of(self.source_patient_info)
 
 
 @dataclass(frozen=True, slots=True)
