@@ -78,6 +78,7 @@ def package(
     """A package of the sample PDF for a QUAL identity unless told otherwise."""
     policy = MssPolicy.of(["mssante.fr"], unqualified_exemption=exemption)
     max_bytes = int(changes.pop("max_bytes", 20 * 1024 * 1024))  # type: ignore[call-overload]
+    pdf_parsed = bool(changes.pop("pdf_parsed", False))
     return build_xdm(
         pdf,
         the_identity or identity(),
@@ -89,4 +90,5 @@ def package(
         cda=cda,
         seed=seed,
         max_bytes=max_bytes,
+        pdf_parsed=pdf_parsed,
     )

@@ -80,6 +80,17 @@ def test_a_broken_pdf_is_refused() -> None:
     assert "PDF endommagé" in caught.value.message("fr")
 
 
+def test_a_pdf_the_caller_already_parsed_is_not_walked_again_but_still_checked() -> None:
+    broken = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    assert package(pdf=broken, pdf_parsed=True).document == broken
+    with pytest.raises(DocumentRejected):
+        package(pdf=b"", pdf_parsed=True)
+    with pytest.raises(DocumentRejected):
+        package(pdf=b"GIF89a", pdf_parsed=True)
+    with pytest.raises(DocumentTooLarge):
+        package(pdf=PDF, pdf_parsed=True, max_bytes=10)
+
+
 def test_a_file_over_the_documents_size_limit_is_refused() -> None:
     with pytest.raises(DocumentTooLarge) as caught:
         package(pdf=PDF, max_bytes=len(PDF) - 1)

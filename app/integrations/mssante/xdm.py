@@ -59,15 +59,20 @@ def patient_of(identity: Identity, policy: MssPolicy, ipp_oid: str) -> Patient:
     return Patient(identity.ipp, oid, identity.traits, indexing.ins)
 
 
-def check_pdf(pdf: bytes, *, max_bytes: int, max_pages: int) -> None:
-    """The documents capability's checks: size limit, then a readable, unencrypted PDF."""
+def check_pdf(pdf: bytes, *, max_bytes: int, max_pages: int, parsed: bool = False) -> None:
+    """The documents capability's checks: size limit, then a readable, unencrypted PDF.
+
+    ``parsed``: the caller already opened this PDF with ``open_pdf`` (it stamped it): the page tree
+    is not walked again (it is most of the packaging time for long documents).
+    """
     if len(pdf) > max_bytes:
         raise DocumentTooLarge(limit=max_bytes)
     if not pdf:
         raise DocumentRejected(reason="empty file")
     if not looks_like_pdf(pdf):
         raise DocumentRejected(reason="not a PDF file")
-    open_pdf(pdf, max_pages=max_pages)
+    if not parsed:
+        open_pdf(pdf, max_pages=max_pages)
 
 
 def build_xdm(
@@ -83,9 +88,10 @@ def build_xdm(
     seed: str | None = None,
     max_bytes: int = 20 * 1024 * 1024,
     max_pages: int = 2000,
+    pdf_parsed: bool = False,
 ) -> XdmPackage:
     """The IHE_XDM.ZIP for one document; refused (nothing built) on a bad PDF or a broken rule."""
-    check_pdf(pdf, max_bytes=max_bytes, max_pages=max_pages)
+    check_pdf(pdf, max_bytes=max_bytes, max_pages=max_pages, parsed=pdf_parsed)
     metadata = metadata.checked()
     codes = document_codes(metadata.kind, kinds)
     patient = patient_of(identity, policy, establishment.ipp_oid)
