@@ -7,6 +7,7 @@ import io
 import re
 import struct
 import zipfile
+from dataclasses import replace
 
 import pytest
 from lxml import etree
@@ -206,6 +207,13 @@ def test_a_non_qual_identity_without_the_exemption_builds_nothing() -> None:
     with pytest.raises(RuleViolation) as caught:
         package(identity(Status.RECUP))
     assert caught.value.code == "mss-ins-not-qualified"
+
+
+def test_a_merged_identity_is_closed_and_builds_nothing() -> None:
+    merged = replace(identity(), active=False, merged_into=8)
+    with pytest.raises(RuleViolation) as caught:
+        package(merged)
+    assert caught.value.code == "identity-merged" and "identité 8" in caught.value.message("fr")
 
 
 def test_the_readme_and_index_name_the_sender_not_the_patient() -> None:

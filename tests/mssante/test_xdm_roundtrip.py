@@ -53,3 +53,4 @@ def test_a_qual_package_reads_back_to_the_same_patient_and_document(
     assert entry.pdf == PDF
     if cda:
         assert entry.cda_ids == ((ins.oid, ins.matricule), (IPP_OID, IPP))
+        assert entry.cda_traits == replace(read, used_name=used_name or traits.birth_name)

@@ -121,6 +121,7 @@ class ReadEntry:
     document: bytes
     pdf: bytes  # the PDF itself (unwrapped from the CDA when there is one)
     cda_ids: tuple[tuple[str, str], ...] = ()  # (root, extension) of the CDA patientRole ids
+    cda_traits: ReadTraits | None = None  # the traits of the CDA header, when there is one
 
     @property
     def traits(self) -> ReadTraits:
@@ -240,7 +241,7 @@ def _entry(element: etree._Element, files: dict[str, bytes]) -> ReadEntry:
             read = ReadCode(c.get("nodeRepresentation", ""), _one(_slots(c), "codingScheme"), _name(c))
             codes.setdefault(_CODE_SCHEMES[scheme], []).append(read)
     mime = element.get("mimeType", "")
-    pdf, cda_ids = (document, ()) if mime == "application/pdf" else _unwrap(document)
+    pdf, cda_ids, cda_traits = (document, (), None) if mime == "application/pdf" else _unwrap(document)
     return ReadEntry(
         unique_id=_external(element, md.DE_UNIQUE_ID), patient_id=_external(element, md.DE_PATIENT_ID),
         source_patient_id=_one(slots, "sourcePatientId"),
@@ -249,11 +250,12 @@ def _entry(element: etree._Element, files: dict[str, bytes]) -> ReadEntry:
         creation_time=_one(slots, "creationTime"), action=_one(slots, "action") or None,
         codes={k: tuple(v) for k, v in codes.items()}, author_person=person,
         author_institution=institution, document=document, pdf=pdf, cda_ids=cda_ids,
+        cda_traits=cda_traits,
     )
 
 
-def _unwrap(document: bytes) -> tuple[bytes, tuple[tuple[str, str], ...]]:
-    """The PDF of a CDA R2 level 1 document and its patientRole ids."""
+def _unwrap(document: bytes) -> tuple[bytes, tuple[tuple[str, str], ...], ReadTraits]:
+    """The PDF of a CDA R2 level 1 document, its patientRole ids and the patient's traits."""
     root = _xml(document, "CDA unreadable")
     text = root.find("v3:component/v3:nonXMLBody/v3:text", _NS)
     if text is None or text.get("representation") != "B64":
@@ -264,4 +266,29 @@ def _unwrap(document: bytes) -> tuple[bytes, tuple[tuple[str, str], ...]]:
         raise XdmInvalid(reason="CDA unreadable") from None
     ids = tuple((i.get("root", ""), i.get("extension", ""))
                 for i in root.iterfind("v3:recordTarget/v3:patientRole/v3:id", _NS))
-    return pdf, ids
+    return pdf, ids, _cda_traits(root)
+
+
+def _cda_traits(root: etree._Element) -> ReadTraits:
+    patient = root.find("v3:recordTarget/v3:patientRole/v3:patient", _NS)
+    if patient is None:
+        return ReadTraits()
+
+    def text(path: str) -> str:
+        found = patient.find(path, _NS)
+        return (found.text or "") if found is not None else ""
+
+    def attribute(path: str, name: str) -> str:
+        found = patient.find(path, _NS)
+        return found.get(name, "") if found is not None else ""
+
+    return ReadTraits(
+        birth_name=text("v3:name/v3:family[@qualifier='BR']"),
+        first_name=text("v3:name/v3:given[@qualifier='BR']"),
+        first_names=next((g.text or "" for g in patient.iterfind("v3:name/v3:given", _NS)
+                          if g.get("qualifier") is None), ""),
+        used_name=text("v3:name/v3:family[@qualifier='CL']"),
+        birth_date=attribute("v3:birthTime", "value"),
+        sex=attribute("v3:administrativeGenderCode", "code"),
+        birth_place_code=text("v3:birthplace/v3:place/v3:addr/v3:county"),
+    )

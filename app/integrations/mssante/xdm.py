@@ -53,7 +53,8 @@ class XdmPackage:
 
 
 def patient_of(identity: Identity, policy: MssPolicy, ipp_oid: str) -> Patient:
-    """The patient as sent: the INS only when the domain allows it (RNIV EXI SI 08)."""
+    """The patient as sent: an open identity, the INS only when the domain allows it (RNIV EXI SI 08)."""
+    identity.check_open()
     indexing = patient_indexing(identity.state, identity.active_ins, policy)
     oid = identity.ipp_authority.universal_id or ipp_oid
     return Patient(identity.ipp, oid, identity.traits, indexing.ins)
