@@ -256,6 +256,26 @@ class MssanteSettings(BaseModel):
     contact: str = ""
     # Extra or replaced document kinds (key: the kind name used by callers).
     document_kinds: dict[str, DocumentKindSetting] = Field(default_factory=dict)
+    # Sending (docs/mssante.md "Sending"): the application mailbox and its operator's SMTP
+    # submission server, always with STARTTLS; authentication by the organisation certificate
+    # (client TLS certificate) or SASL PLAIN / XOAUTH2 (password = the token).
+    sender: str = "identito@ch-demo.mssante.fr"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_auth: Literal["certificate", "plain", "xoauth2"] = "certificate"
+    smtp_ca_path: Path | None = None  # the operator's CA (None: the system's trust store)
+    smtp_cert_path: Path | None = None  # the IGC Santé organisation certificate (PEM)
+    smtp_key_path: Path | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Temporary failures (4xx, connection, TLS) are retried with backoff; then a dead letter.
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=30.0, ge=0)
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    lease_seconds: float = Field(default=300.0, gt=0)  # a claimed message not finished by then is resent
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    worker_batch_size: int = Field(default=20, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> MssanteSettings:

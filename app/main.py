@@ -23,6 +23,7 @@ from app.api.routers import (
     insi,
     links,
     merges,
+    mss_messages,
     qualification,
     system,
     worklists,
@@ -35,6 +36,7 @@ from app.web.app import create_web_app
 from app.wiring.context import build_context, build_document_tools, build_insi_gateway
 from app.wiring.hl7 import rerun_processor
 from app.wiring.metrics import duplicate_metrics, identity_counts, outbox_metrics
+from app.wiring.mss import build_mss_tools, mss_metrics
 
 __all__ = ["build_context", "create_app"]
 
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.verifier = TokenVerifier(settings.auth)
     app.state.metrics = metrics
     app.state.documents = build_document_tools(settings)
+    app.state.mss = build_mss_tools(settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(system.router)
@@ -84,12 +87,14 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(campaigns.router)
     app.include_router(insi.router)
     app.include_router(documents.router)
+    app.include_router(mss_messages.router)
     app.include_router(hl7.router)
     app.mount("/fhir", create_fhir_app(settings, ctx, app.state.verifier))  # FHIR R4 (docs/fhir.md)
     # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))
     metrics.collectors.append(duplicate_metrics(ctx))
+    metrics.collectors.append(mss_metrics(ctx))
     # Browser pages for desks and the cell (docs/web.md); `/` sends a browser there, /docs stays.
     app.mount("/app", create_web_app(settings, ctx))
     app.add_api_route("/", lambda: RedirectResponse("/app/", status_code=307), include_in_schema=False)

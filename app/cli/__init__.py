@@ -10,8 +10,10 @@ def main() -> None:
     from app.cli.core import cli
     from app.cli.documents import register as register_documents
     from app.cli.errors import run_cli
+    from app.cli.mss import mss_cli
     from app.cli.workers import register as register_workers
 
     register_workers(cli)
     register_documents(cli)
+    cli.add_typer(mss_cli, name="mss")
     run_cli(cli)

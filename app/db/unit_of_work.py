@@ -46,6 +46,7 @@ from app.db.inbound_log import InboundLog
 from app.db.insi_calls import InsiCallRepository
 from app.db.links import LinkRepository
 from app.db.merges import MergeRepository
+from app.db.mss import MssRepository
 from app.db.outbox import OutboxRepository
 from app.db.proposals import ProposalRepository
 from app.db.replays import ReplayRepository
@@ -180,6 +181,11 @@ class Repositories:
         return OutboxRepository(self.session)
 
     @cached_property
+    def mss(self) -> MssRepository:
+        """MSSanté messages and their recipients."""
+        return MssRepository(self.session)
+
+    @cached_property
     def replays(self) -> ReplayRepository:
         """Replay jobs."""
         return ReplayRepository(self.session)
@@ -295,6 +301,11 @@ class UnitOfWork:
     def outbox(self) -> OutboxRepository:
         """Outbound messages."""
         return self._tx.outbox
+
+    @property
+    def mss(self) -> MssRepository:
+        """MSSanté messages and their recipients."""
+        return self._tx.mss
 
     @property
     def replays(self) -> ReplayRepository:
