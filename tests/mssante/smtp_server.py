@@ -18,6 +18,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,7 @@ class Handler:
         self.data_started: list[str] = []  # Message-ID of each DATA received, stored or not
         self.lock = threading.Lock()
         self._held = False
+        self.store_files = True
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -193,7 +195,7 @@ class Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
-        message = email.message_from_bytes(content, policy=email.policy.default)
+        message = BytesHeaderParser(policy=email.policy.default).parsebytes(content)
         with self.lock:
             self.data_started.append(str(message["Message-ID"]))
             hold = self.script.hold_first_data_seconds if not self._held else 0.0
@@ -220,7 +222,8 @@ class Handler:
         )
         with self.lock:
             self.received.append(received)
-            (self.folder / f"{len(self.received):04d}.eml").write_bytes(content)
+            if self.store_files:
+                (self.folder / f"{len(self.received):04d}.eml").write_bytes(content)
         return "250 2.0.0 OK queued"
 
 

@@ -95,11 +95,19 @@ def test_a_qual_identity_is_queued_with_its_recipients_and_the_mail_carries_the_
 def test_by_ipp_with_cda_stamp_and_read_receipt(client, settings) -> None:
     identity_id = create(client, settings, "QUAL")
     ipp = client.get(f"/identities/{identity_id}", headers=auth(settings, "admission")).json()["ipp"]
-    answer = send(client, settings, ipp=ipp, cda="true", stamp="true", read_receipt="true")
+    answer = send(
+        client,
+        settings,
+        ipp=ipp,
+        cda="true",
+        stamp="true",
+        read_receipt="true",
+        title="Compte rendu opératoire",
+    )
 
     assert answer.status_code == 202, answer.text
     mail = stored_mail(client)
-    assert mail["X-MSS-CODECDA"] == "11490-0"
+    assert mail["X-MSS-CODECDA"] == "11490-0" and mail["Subject"] == "Compte rendu opératoire"
     assert mail["Disposition-Notification-To"] == settings.mssante.sender
     archive = next(p for p in mail.iter_attachments() if p.get_filename() == "IHE_XDM.ZIP").get_content()
     entry = read_xdm(archive).entries[0]
