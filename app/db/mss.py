@@ -319,9 +319,7 @@ class MssRepository:
         values: dict[str, Any] = {"state": state, "lease_until": None, "last_error": reason[:1000]}
         if available_at is not None:
             values["available_at"] = available_at
-        done = self._changed(
-            update(MESSAGE).where(self._mine(row_id, worker_id)).values(**values)
-        )
+        done = self._changed(update(MESSAGE).where(self._mine(row_id, worker_id)).values(**values))
         return state if done else None
 
     def give_back(self, row_id: int, worker_id: str) -> None:
@@ -330,6 +328,40 @@ class MssRepository:
             update(MESSAGE)
             .where(self._mine(row_id, worker_id))
             .values(state=PENDING, lease_until=None, attempts=MESSAGE.c.attempts - 1)
+        )
+
+    def receipt_target(
+        self, tracking_id: str | None, message_id: str | None
+    ) -> tuple[str, int, dict[str, tuple[int, str]]] | None:
+        """The message a receipt is about (by tracking id, else Message-ID): tracking id, identity id
+        and its recipients by lower-case address (recipient row id, status), locked on PostgreSQL."""
+        stmt = select(MESSAGE.c.id, MESSAGE.c.tracking_id, MESSAGE.c.identity_id)
+        if tracking_id:
+            stmt = stmt.where(MESSAGE.c.tracking_id == tracking_id[:36])
+        elif message_id:
+            stmt = stmt.where(MESSAGE.c.message_id == message_id[:255])
+        else:
+            return None
+        found = self._session.execute(stmt.with_for_update()).first()
+        if found is None:
+            return None
+        rows = self._session.execute(
+            select(RECIPIENT.c.id, RECIPIENT.c.address, RECIPIENT.c.status).where(
+                RECIPIENT.c.message_id == found.id
+            )
+        )
+        return found.tracking_id, found.identity_id, {r.address.lower(): (r.id, r.status) for r in rows}
+
+    def set_recipient(
+        self, recipient_id: int, status: str, reason: str, now: datetime, expected: str
+    ) -> bool:
+        """Move a recipient to ``status`` if still ``expected`` (a concurrent receipt changes nothing)."""
+        return bool(
+            self._changed(
+                update(RECIPIENT)
+                .where(RECIPIENT.c.id == recipient_id, RECIPIENT.c.status == expected)
+                .values(status=status, reason=reason[:1000], updated_at=now)
+            )
         )
 
     def requeue(self, tracking_id: str, now: datetime) -> bool:

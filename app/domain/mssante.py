@@ -168,3 +168,36 @@ def patient_mailbox(state: IdentityState, active_ins: Ins | None) -> str:
         raise RuleViolation("mss-patient-mailbox-not-qualified", rule="RNIV EXI SI 08",
                             status=state.status.value)
     return f"{active_ins.matricule}@{PATIENT_MAILBOX_DOMAIN}"
+
+
+class RecipientOutcome(StrEnum):
+    """What a receipt says of a recipient (DSN RFC 3464, MDN RFC 8098, integration-error MDN)."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    READ = "read"
+    INTEGRATION_ERROR = "integration_error"
+
+
+#: Integration-error MDN codes of receiving systems (mssante.md "Receipts").
+INTEGRATION_ERRORS = {
+    "900": "wrong version", "901": "author not allowed", "902": "unknown patient identifier",
+    "903": "no INS in the document", "904": "INS or traits differ from those stored", "905": "incomplete INS",
+    "906": "other",
+}
+#: The integration errors about the patient's identity: the identitovigilance cell must look at them.
+IDENTITY_ERRORS = frozenset({"902", "903", "904", "905"})
+
+# A recipient's status only moves forward: pending -> sent -> delivered -> read; failed and
+# integration_error are final. A receipt that would not move it (a duplicate DSN, a late one) is ignored.
+_FROM = {
+    RecipientOutcome.DELIVERED: frozenset({"pending", "sent"}),
+    RecipientOutcome.FAILED: frozenset({"pending", "sent"}),
+    RecipientOutcome.READ: frozenset({"pending", "sent", "delivered"}),
+    RecipientOutcome.INTEGRATION_ERROR: frozenset({"pending", "sent", "delivered", "read"}),
+}
+
+
+def status_after(current: str, outcome: RecipientOutcome) -> str | None:
+    """The recipient's new status after a receipt, None when the receipt changes nothing."""
+    return outcome.value if current in _FROM[outcome] else None

@@ -24,6 +24,7 @@ class WorklistKind(StrEnum):
     IDENTIFIER_CONFLICT = "identifier_conflict"
     POTENTIAL_DUPLICATE = "potential_duplicate"
     POTENTIAL_COLLISION = "potential_collision"  # COLP: one identity may cover two persons
+    MSS_INTEGRATION_ERROR = "mss_integration_error"  # an MSSanté recipient could not file the document
 
 
 #: What each kind is called at the desk and in the cell: (English, French).
@@ -41,6 +42,8 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
                                        "Identifiant attribué à une autre personne"),
     WorklistKind.POTENTIAL_DUPLICATE: ("Potential duplicate", "Doublon potentiel"),
     WorklistKind.POTENTIAL_COLLISION: ("Potential collision", "Collision potentielle"),
+    WorklistKind.MSS_INTEGRATION_ERROR: ("MSSanté: identity refused by the recipient",
+                                         "MSSanté : identité refusée par le destinataire"),
 }
 
 

@@ -21,12 +21,22 @@ from app.domain.cover_page import DocumentInfo, cover_page_data
 from app.domain.errors import InvalidTrait
 from app.domain.identity import Identity
 from app.domain.messages import register
-from app.domain.mssante import MssPolicy, address_domain, check_recipients
+from app.domain.mssante import (
+    IDENTITY_ERRORS,
+    INTEGRATION_ERRORS,
+    MssPolicy,
+    RecipientOutcome,
+    address_domain,
+    check_recipients,
+    status_after,
+)
 from app.domain.roles import Role, require_any
+from app.domain.worklist import WorklistKind
 from app.domain.xds import DocumentMetadata
 from app.services.context import Actor, ServiceContext
 from app.services.documents import DocumentTools, IdentityRef, check_size, find_identity
 from app.services.errors import Conflict, NotFound
+from app.services.worklists import open_item
 
 __all__ = ["ClaimedMail", "ComposedMail", "MessageView", "MssComposer", "MssTools", "SendOptions"]
 log = logging.getLogger(__name__)
@@ -289,3 +299,70 @@ def give_back(ctx: ServiceContext, worker_id: str, mail: ClaimedMail) -> None:
     with ctx.unit_of_work(WORKER) as uow:
         uow.mss.give_back(mail.id, worker_id)
         uow.commit()
+
+
+# -- receipts (DSN, MDN, integration-error MDN) ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    """What a receipt says of one recipient (app.integrations.mssante.receipts.RecipientReport)."""
+
+    address: str
+    outcome: RecipientOutcome
+    reason: str
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptApplied:
+    """What applying a receipt changed."""
+
+    tracking_id: str | None  # None: no message of ours
+    changed: int  # recipients whose status moved (0 for a duplicate)
+    worklist_items: tuple[int, ...] = ()
+
+
+def apply_receipt(
+    ctx: ServiceContext, tracking_id: str | None, original_message_id: str | None, lines: list[ReceiptLine]
+) -> ReceiptApplied:
+    """Record a DSN or MDN: each recipient's status moves forward only (a duplicate or late receipt
+    changes nothing); an identity integration error (902-905) opens an identitovigilance item."""
+    with ctx.unit_of_work(WORKER) as uow:
+        target = uow.mss.receipt_target(tracking_id, original_message_id)
+        if target is None:
+            return ReceiptApplied(None, 0)
+        tracking, identity_id, recipients = target
+        changed, items = 0, []
+        for line in lines:
+            known = recipients.get(line.address.lower())
+            new = status_after(known[1], line.outcome) if known else None
+            if (
+                known is None
+                or new is None
+                or not uow.mss.set_recipient(known[0], new, line.reason, uow.now(), known[1])
+            ):
+                continue
+            changed += 1
+            recipients[line.address.lower()] = (known[0], new)
+            if line.outcome is RecipientOutcome.INTEGRATION_ERROR and line.error_code in IDENTITY_ERRORS:
+                items.append(
+                    open_item(
+                        uow,
+                        WorklistKind.MSS_INTEGRATION_ERROR,
+                        identity_id,
+                        f"mss-{line.error_code}",
+                        details={
+                            "tracking_id": tracking,
+                            "code": line.error_code,
+                            "label": INTEGRATION_ERRORS.get(line.error_code or "", ""),
+                        },
+                        source="mssante",
+                    )
+                )
+        if changed:
+            uow.audit(
+                "mss.receipt", identity_id, after={"tracking_id": tracking, "changed": changed}, full=True
+            )
+            uow.commit()
+    if changed:
+        log.info("MSSanté receipt for %s: %d recipient status(es) changed", tracking, changed)
+    return ReceiptApplied(tracking, changed, tuple(items))
