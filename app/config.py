@@ -276,6 +276,14 @@ class MssanteSettings(BaseModel):
     lease_seconds: float = Field(default=300.0, gt=0)  # a claimed message not finished by then is resent
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     worker_batch_size: int = Field(default=20, ge=1)
+    # Receipts (DSN, MDN): the application mailbox over IMAP with STARTTLS, the login of the
+    # mailbox, and the SMTP CA and organisation certificate for TLS.
+    imap_host: str = "127.0.0.1"
+    imap_port: int = 143
+    imap_username: str | None = None
+    imap_password: str | None = None
+    imap_mailbox: str = "INBOX"
+    receipts_poll_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> MssanteSettings:

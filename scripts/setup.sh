@@ -11,6 +11,8 @@ EXTRAS=""
 [ "${1:-}" = "--test" ] && EXTRAS="[test]"
 # The browser tests (tests/e2e) drive the system Chromium through Playwright.
 [ "${1:-}" = "--test" ] && APT_PACKAGES+=(chromium)
+# The MSSanté receipt tests read DSNs and MDNs from a real IMAP server (Debian's dovecot).
+[ "${1:-}" = "--test" ] && APT_PACKAGES+=(dovecot-imapd)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

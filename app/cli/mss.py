@@ -178,3 +178,27 @@ def worker(
     while any(t.is_alive() for t in running):
         for thread in running:
             thread.join(0.5)
+
+
+@mss_cli.command("receipts")
+def receipts(
+    once: Annotated[bool, typer.Option(help="Read what is in the mailbox now, then exit")] = False,
+) -> None:
+    """Read DSNs and MDNs from the application mailbox (IMAP, STARTTLS) and update the statuses."""
+    from app.integrations.mssante.imap import ImapReader
+    from app.wiring.mss import imap_config
+    from app.workers.mss_receipts import ReceiptWorker
+
+    settings, ctx, _ = _runtime()
+    stop, config = threading.Event(), imap_config(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = ReceiptWorker(
+        ctx, lambda: ImapReader(config), poll_seconds=settings.mssante.receipts_poll_seconds, stop=stop
+    )
+    if once:
+        worker.run_once()
+        worker.reader.close()
+        typer.echo(", ".join(f"{k} {v}" for k, v in sorted(worker.counters.items())) or "0")
+        return
+    worker.run()

@@ -9,6 +9,7 @@ from datetime import datetime
 from app.config import Settings
 from app.domain.identity import Identity
 from app.domain.xds import DocumentMetadata
+from app.integrations.mssante.imap import ImapConfig
 from app.integrations.mssante.mail import MailParts, build_mail
 from app.integrations.mssante.smtp import SmtpConfig
 from app.integrations.mssante.xdm import build_xdm
@@ -86,6 +87,22 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         m.smtp_key_path,
         m.smtp_username,
         m.smtp_password,
+        m.smtp_timeout_seconds,
+    )
+
+
+def imap_config(settings: Settings) -> ImapConfig:
+    """The application mailbox the settings describe."""
+    m = settings.mssante
+    return ImapConfig(
+        m.imap_host,
+        m.imap_port,
+        m.imap_username or m.sender,
+        m.imap_password or "",
+        m.smtp_ca_path,
+        m.smtp_cert_path,
+        m.smtp_key_path,
+        m.imap_mailbox,
         m.smtp_timeout_seconds,
     )
 
