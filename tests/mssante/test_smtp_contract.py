@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import zipfile
 from typing import Any
 
@@ -229,3 +230,22 @@ def test_a_non_qual_identity_under_the_exemption_has_no_ins_in_any_header(
     ipp = client.get(f"/identities/{identity_id}", headers=auth(settings, "admission")).json()["ipp"]
     assert entry.patient_id.split("^")[0] == ipp and entry.patient_id.endswith("^PI")
     assert [extension for _, extension in entry.cda_ids] == [ipp]
+
+
+def test_two_workers_send_each_message_once(client, settings, pki, tmp_path) -> None:
+    identity_id = create(client, settings, "QUAL")
+    queued = [send(client, settings, identity_id=identity_id).json()["message_id"] for _ in range(6)]
+    with SmtpServer(tmp_path / "smtp", pki) as server:
+        workers = [sending(client, settings, server, pki) for _ in range(2)]
+        for index, worker in enumerate(workers):
+            worker.batch_size, worker.worker_id = 2, f"worker-{index}"
+        threads = [threading.Thread(target=lambda w=w: [w.run_once() for _ in range(4)]) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for worker in workers:
+            worker.submitter.close()
+        received = server.wait_for(6)
+    assert sorted(r.message["Message-ID"] for r in received) == sorted(queued)
+    assert sum(w.counters["sent"] for w in workers) == 6
