@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -235,7 +235,16 @@ class _Controller(Controller):
 class SmtpServer:
     """The server, started in a thread on a free loopback port."""
 
-    def __init__(self, folder: Path, pki: Pki, *, tls: bool = True, script: Script | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        pki: Pki,
+        *,
+        tls: bool = True,
+        script: Script | None = None,
+        sasl: tuple[str, str] | None = None,
+    ) -> None:
+        """``sasl``: (login, password) required by AUTH instead of a client certificate."""
         folder.mkdir(parents=True, exist_ok=True)
         self.script = script or Script()
         self.handler = Handler(folder, self.script)
@@ -244,8 +253,19 @@ class SmtpServer:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
             context.load_verify_locations(str(pki.ca))
-            context.verify_mode = ssl.CERT_REQUIRED
+            context.verify_mode = ssl.CERT_NONE if sasl else ssl.CERT_REQUIRED
             kwargs.update(tls_context=context, require_starttls=True)
+        if sasl:
+            self.logins: list[str] = []
+
+            def authenticator(
+                server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+            ) -> AuthResult:
+                login, password = data.login.decode(), data.password.decode()
+                self.logins.append(f"{mechanism}:{login}")
+                return AuthResult(success=(login, password) == sasl, handled=False)
+
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
         self.port = free_port()
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 

@@ -249,3 +249,41 @@ def test_two_workers_send_each_message_once(client, settings, pki, tmp_path) -> 
         received = server.wait_for(6)
     assert sorted(r.message["Message-ID"] for r in received) == sorted(queued)
     assert sum(w.counters["sent"] for w in workers) == 6
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sasl_plain_after_starttls_and_a_wrong_password(client, settings, pki, tmp_path) -> None:
+    identity_id = create(client, settings, "QUAL")
+    tracking = send(client, settings, identity_id=identity_id).json()["tracking_id"]
+    with SmtpServer(tmp_path / "smtp", pki, sasl=("identito", "s3cret")) as server:
+        wrong = sending(
+            client,
+            settings,
+            server,
+            pki,
+            smtp_auth="plain",
+            smtp_cert_path=None,
+            smtp_key_path=None,
+            smtp_username="identito",
+            smtp_password="wrong",
+        )
+        wrong.run_once()
+        waiting = status(client, settings, tracking)  # a configuration matter: the message waits
+        assert waiting["state"] == "pending" and "authentication refused: 535" in waiting["last_error"]
+        right = sending(
+            client,
+            settings,
+            server,
+            pki,
+            smtp_auth="plain",
+            smtp_cert_path=None,
+            smtp_key_path=None,
+            smtp_username="identito",
+            smtp_password="s3cret",
+        )
+        assert right.run_once() == 1
+        right.submitter.close()
+        received = server.wait_for(1)
+    assert status(client, settings, tracking)["state"] == "sent" and len(received) == 1
+    assert server.logins == ["PLAIN:identito", "PLAIN:identito"]
+    assert received[0].client_certificate is None

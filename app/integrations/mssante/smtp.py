@@ -112,10 +112,8 @@ class SmtpSubmitter:
         else:
             initial = base64.b64encode(f"user={user}\x01auth=Bearer {secret}\x01\x01".encode()).decode()
         code, text = smtp.docmd("AUTH", f"{c.auth.upper()} {initial}")
-        if code != 235:
-            raise (TemporaryFailure if 400 <= code < 500 else PermanentFailure)(
-                f"authentication refused: {_reply(code, text)}"
-            )
+        if code != 235:  # a configuration matter: the message waits (then a dead letter), never fails
+            raise TemporaryFailure(f"authentication refused: {_reply(code, text)}")
 
     def submit(self, sender: str, recipients: tuple[str, ...], mail: bytes, envid: str) -> dict[str, str]:
         """Submit one mail; returns the recipients refused for good and why (others were accepted)."""
