@@ -71,7 +71,7 @@ def _month(column: Any, dialect: str) -> ColumnElement[str]:
     return func.strftime("%Y-%m", column)
 
 
-def _seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
+def _seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
     """Seconds from one timestamp to another."""
     if dialect == "postgresql":
         return func.extract("epoch", end - start)
@@ -91,7 +91,8 @@ class IndicatorReadModel:
     def _dialect(self) -> str:
         return str(self._session.connection().dialect.name)
 
-    def _per_month(self, at: Any, key: Any, since: datetime, until: datetime, *where: Any) -> list[MonthCount]:
+    def _per_month(self, at: Any, key: Any, since: datetime, until: datetime,
+                   *where: Any) -> list[MonthCount]:
         """Rows per month of ``at`` in [since, until) and per ``key`` (a column, or a fixed text)."""
         month = _month(at, self._dialect).label("month")
         if isinstance(key, str):

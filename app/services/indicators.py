@@ -28,7 +28,8 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 register("indicators-month", "Invalid month {value}: expected YYYY-MM.",
          "Mois invalide {value} : attendu AAAA-MM.")
-register("indicators-period", "The period must go from an earlier month to a later one, {max} months at most.",
+register("indicators-period",
+         "The period must go from an earlier month to a later one, {max} months at most.",
          "La période doit aller d'un mois à un mois postérieur, {max} mois au plus.")
 
 Value = int | float
@@ -90,7 +91,8 @@ def _period(today: date, first_month: str | None, last_month: str | None) -> lis
     return [_add_months(first, i) for i in range(count)]
 
 
-def _pivot(name: str, months: list[str], counts: list[MonthCount], keys: tuple[str, ...] = ()) -> IndicatorTable:
+def _pivot(name: str, months: list[str], counts: list[MonthCount],
+           keys: tuple[str, ...] = ()) -> IndicatorTable:
     """Month x key counts as a table: the given keys first, then any other key seen, sorted."""
     columns = tuple(keys) + tuple(sorted({c.key for c in counts} - set(keys)))
     cells = {(c.month, c.key): c.count for c in counts}

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import insert
 
 from app.db.tables import DuplicatePairRow, InsiCallRow, WorklistItemRow
-from app.domain.errors import InvalidTrait
-from app.domain.errors import NotAllowed
+from app.domain.errors import InvalidTrait, NotAllowed
 from app.services import identities, merges
 from app.services.context import ServiceContext
 from app.services.identities import DocumentInput, TraitsInput
@@ -48,7 +47,8 @@ def _seed(ctx: ServiceContext) -> dict[str, int]:
                                                           birth_date="1980-05-06", sex="F"))
     c = identities.create_identity(ctx, DESK, TraitsInput(birth_name="COMPTAGE", first_names="LEA",
                                                           birth_date="1990-07-08", sex="F"))
-    identities.record_document(ctx, DESK, b.id, DocumentInput("CN", date(2031, 1, 1)), expected_version=b.version)
+    identities.record_document(ctx, DESK, b.id, DocumentInput("CN", date(2031, 1, 1)),
+                               expected_version=b.version)
     identities.set_attribute(ctx, CELL, c.id, "HOMA", reason="Homonyme confirmé")
     identities.set_attribute(ctx, CELL, a.id, "DOUT", reason="Justificatif douteux")
     identities.remove_attribute(ctx, CELL, a.id, "DOUT", reason="Doute levé")
@@ -71,7 +71,8 @@ def _seed(ctx: ServiceContext) -> dict[str, int]:
             _item(c.id, now - timedelta(days=10), None),  # open, 7 to 30 days
         ])
         connection.execute(insert(DuplicatePairRow), [{
-            "low_id": b.id, "high_id": c.id, "score": 0.4, "grade": "possible", "explanation": [], "rules": [],
+            "low_id": b.id, "high_id": c.id, "score": 0.4, "grade": "possible", "explanation": [],
+            "rules": [],
             "status": "dismissed", "found_by": "scan", "reason": "Deux personnes", "decided_by": "cell-1",
             "decided_at": at("2026-04-03"), "created_at": at("2026-03-20"), "updated_at": at("2026-04-03")}])
     return {"a": a.id, "b": b.id, "c": c.id}
@@ -138,7 +139,8 @@ def test_indicators_endpoint(ctx: ServiceContext, client: object, settings: obje
     tables = {t["name"]: t for t in got.json()["tables"]}
     insi = tables["insi_outcomes"]
     assert insi["columns"] == ["00", "01", "02", "unavailable"]
-    assert insi["rows"] == [{"label": "2026-03", "values": [2, 1, 0, 0]}, {"label": "2026-04", "values": [0, 0, 1, 1]}]
+    assert insi["rows"] == [{"label": "2026-03", "values": [2, 1, 0, 0]},
+                            {"label": "2026-04", "values": [0, 0, 1, 1]}]
     assert client.get("/indicators", headers=auth(settings, "admission")).status_code == 403  # type: ignore[attr-defined]
     bad = client.get("/indicators?from=2026-05&to=2026-04", headers=auth(settings, "admin"))  # type: ignore[attr-defined]
     assert bad.status_code == 422 and "The period must go" in bad.text

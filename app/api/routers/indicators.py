@@ -45,8 +45,8 @@ class IndicatorsOut(BaseModel):
 @router.get("", response_model=IndicatorsOut)
 def get_indicators(
     ctx: CtxDep, actor: ActorDep,
-    from_month: Annotated[str | None, Query(alias="from", pattern=MONTH, description="First month, YYYY-MM")] = None,
-    to_month: Annotated[str | None, Query(alias="to", pattern=MONTH, description="Last month, YYYY-MM")] = None,
+    from_month: Annotated[str | None, Query(alias="from", pattern=MONTH, description="First month")] = None,
+    to_month: Annotated[str | None, Query(alias="to", pattern=MONTH, description="Last month")] = None,
 ) -> IndicatorsOut:
     """Identities per status and attribute; per month INSi outcomes, worklist items opened/closed and
     their age, duplicate pairs found/set aside, merges/unmerges, corrections (default: 12 months)."""
@@ -54,5 +54,5 @@ def get_indicators(
     return IndicatorsOut(
         first_month=report.first_month, last_month=report.last_month, generated_at=report.generated_at,
         tables=[IndicatorTableOut(name=t.name, first=t.first, columns=list(t.columns), monthly=t.monthly,
-                                  rows=[IndicatorRow(label=label, values=list(values)) for label, values in t.rows])
+                                  rows=[IndicatorRow(label=label, values=list(v)) for label, v in t.rows])
                 for t in report.tables])
