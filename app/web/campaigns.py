@@ -9,9 +9,9 @@ caller) are not traits and may be GET parameters; the access log drops query str
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
@@ -122,7 +122,8 @@ def campaign_create(
         selection = Selection(tuple(picked), tuple(int(i) for i in id_list),
                               None if older is None else int(older), bool(eligible))
         created = campaigns.create_campaign(
-            ctx, actor, name=name.strip(), operation=operation, selection=selection, auto_apply=bool(auto_apply),
+            ctx, actor, name=name.strip(), operation=operation, selection=selection,
+            auto_apply=bool(auto_apply),
             rate_limit=rate if rate is not None else q.campaign_rate_limit,
             concurrency=int(parallel) if parallel is not None else q.campaign_concurrency)
     except ValueError as exc:

@@ -29,8 +29,8 @@ IND_TEXT: dict[str, tuple[str, str]] = {
                            "sélectionnée avec le certificat INSI-AUTO. Les identités DOUT ou FICT et celles "
                            "de sexe inconnu ne sont jamais sélectionnées.",
                            "The worker (identito worker) asks INSi for each selected identity with the "
-                           "INSI-AUTO certificate. DOUT or FICT identities and those of unknown sex are never "
-                           "selected."),
+                           "INSI-AUTO certificate. DOUT or FICT identities and those of unknown sex are "
+                           "never selected."),
     "campaign_selection": ("Sélection (les critères se cumulent)", "Selection (criteria combine)"),
     "campaign_statuses": ("Statuts", "Statuses"),
     "campaign_eligible": ("Identités éligibles (provisoires et validées)",
@@ -103,7 +103,8 @@ IND_TEXT: dict[str, tuple[str, str]] = {
     "journal_outcome_any": ("— tous —", "— all —"),
     "journal_identity": ("N° d'identité", "Identity no."),
     "journal_caller": ("Demandeur", "Caller"),
-    "journal_caller_hint": ("identifiant exact de l'utilisateur, ou campaign:N", "exact user id, or campaign:N"),
+    "journal_caller_hint": ("identifiant exact de l'utilisateur, ou campaign:N",
+                            "exact user id, or campaign:N"),
     "journal_filter": ("Filtrer", "Filter"),
     "journal_reset": ("Effacer les filtres", "Clear the filters"),
     "journal_none": ("Aucun appel ne correspond.", "No call matches."),
@@ -117,13 +118,15 @@ IND_TEXT: dict[str, tuple[str, str]] = {
     "journal_prev": ("← Plus récents", "← Newer"),
     "journal_next": ("Plus anciens →", "Older →"),
     "journal_pages": ("Pages du journal", "Journal pages"),
-    "journal_bad_date": ("Date invalide : {value} (attendu JJ/MM/AAAA).", "Invalid date: {value} (expected YYYY-MM-DD)."),
+    "journal_bad_date": ("Date invalide : {value} (attendu JJ/MM/AAAA).",
+                         "Invalid date: {value} (expected YYYY-MM-DD)."),
     "journal_bad_number": ("N° d'identité invalide : {value}.", "Invalid identity number: {value}."),
-    "journal_shown": ("{n} appel(s) affiché(s), du plus récent au plus ancien.", "{n} call(s) shown, newest first."),
+    "journal_shown": ("{n} appel(s) affiché(s), du plus récent au plus ancien.",
+                      "{n} call(s) shown, newest first."),
     # indicators
     "ind_title": ("Indicateurs d'identitovigilance", "Identitovigilance indicators"),
-    "ind_intro": ("Pour le dossier de certification HAS : comptages par mois civil (UTC), du {first} au {last}. "
-                  "Chaque tableau s'exporte en CSV.",
+    "ind_intro": ("Pour le dossier de certification HAS : comptages par mois civil (UTC), du {first} au "
+                  "{last}. Chaque tableau s'exporte en CSV.",
                   "For the HAS certification file: counts per calendar month (UTC), from {first} to {last}. "
                   "Each table exports as CSV."),
     "ind_period": ("Période", "Period"),
@@ -141,7 +144,8 @@ IND_TEXT: dict[str, tuple[str, str]] = {
                                "Identities created per month (by their current status)"),
     "ind_insi_outcomes": ("Appels INSi par mois et résultat", "INSi calls per month and outcome"),
     "ind_worklist": ("Anomalies ouvertes et closes par mois", "Worklist items opened and closed per month"),
-    "ind_worklist_age": ("Anomalies ouvertes par ancienneté (aujourd'hui)", "Open worklist items by age (today)"),
+    "ind_worklist_age": ("Anomalies ouvertes par ancienneté (aujourd'hui)",
+                         "Open worklist items by age (today)"),
     "ind_duplicates": ("Doublons trouvés, écartés, rapprochés, fusionnés et défusionnés par mois",
                        "Duplicates found, dismissed, linked, merged and unmerged per month"),
     "ind_corrections": ("Corrections d'identité par mois", "Identity corrections per month"),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from app.domain.errors import InvalidTrait
 from app.services import indicators as indicator_service
-from app.services.indicators import IndicatorTable, Indicators
+from app.services.indicators import Indicators, IndicatorTable
 from app.web.campaigns import word_or
 from app.web.charts import bar_chart
 from app.web.deps import ActorDep, CtxDep, render
@@ -64,10 +64,11 @@ def _shown(words: Words, table: IndicatorTable, query: str) -> ShownTable:
     series = [(_heading(words, c), [float(values[table.columns.index(c)]) for _, values in table.rows])
               for c in charted]
     chart = bar_chart(f"chart-{table.name}", words("ind_chart", table=title), labels, series)
-    return ShownTable(table.name, title, (words(f"col_{table.first}"), *(_heading(words, c) for c in table.columns)),
-                      tuple((label, tuple(_cell(v) for v in values)) for label, (_, values) in zip(labels, table.rows,
-                                                                                                   strict=True)),
-                      chart, f"/app/cell/indicators/{table.name}.csv{query}", len(charted))
+    headings = (words(f"col_{table.first}"), *(_heading(words, c) for c in table.columns))
+    rows = tuple((label, tuple(_cell(v) for v in values))
+                 for label, (_, values) in zip(labels, table.rows, strict=True))
+    csv_url = f"/app/cell/indicators/{table.name}.csv{query}"
+    return ShownTable(table.name, title, headings, rows, chart, csv_url, len(charted))
 
 
 def _query(report: Indicators) -> str:
