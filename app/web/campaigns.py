@@ -145,10 +145,15 @@ def campaign_page(request: Request, campaign_id: int, actor: ActorDep, ctx: CtxD
 
 
 @router.get("/cell/campaigns/{campaign_id}/progress", name="campaign_progress")
-def campaign_progress(request: Request, campaign_id: int, actor: ActorDep, ctx: CtxDep) -> Response:
-    """The progress fragment (htmx polling; it stops polling once the campaign is over)."""
-    return render(request, "_campaign_progress.html", p=campaigns.progress(ctx, actor, campaign_id),
-                  **_view(request))
+def campaign_progress(request: Request, campaign_id: int, actor: ActorDep, ctx: CtxDep,
+                      shown: Annotated[str, Query(max_length=10)] = "") -> Response:
+    """The progress fragment (htmx polling; it stops polling once the campaign is over). When the
+    campaign's state is no longer the one the page shows (done, or paused or cancelled by someone
+    else), the whole page is reloaded so that its actions match the new state."""
+    p = campaigns.progress(ctx, actor, campaign_id)
+    if shown and shown != p.status:
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
+    return render(request, "_campaign_progress.html", p=p, **_view(request))
 
 
 @router.post("/cell/campaigns/{campaign_id}/{action}", name="campaign_action")

@@ -106,15 +106,20 @@ def test_a_campaign_reaches_100_percent_live_and_its_report_downloads(
     assert page.locator("#campaigns").count() == 0
 
     ids = people[:4]
-    campaign = _create_campaign(page, "Rattrapage INS", ids, "2")
+    campaign = _create_campaign(page, "Rattrapage INS", ids, "0.5")
     flash = f"Campagne n° {campaign} créée : 4 identité(s) sélectionnée(s)."
     assert page.locator("p.flash").inner_text() == flash
+    assert page.locator("#action-pause").is_visible()
     page.evaluate("window.notReloaded = true")
     first = page.locator("#campaign-done").inner_text()
-    assert "(100 %)" not in first  # 4 calls at 2 per second: not over when the page opens
+    assert "(100 %)" not in first  # one call every 2 s: not over when the page opens
+    # each of 1, 2 and 3 done lasts 2 s: a poll (every 2 s) shows one of them, swapped in place
+    page.locator("#campaign-done", has_text=re.compile(r"^[123] / 4 identités")).wait_for(timeout=60_000)
+    assert page.evaluate("window.notReloaded") is True
     done = page.locator("#campaign-done", has_text="4 / 4 identités traitées (100 %)")
     done.wait_for(timeout=60_000)
-    assert page.evaluate("window.notReloaded") is True  # htmx polling updated the fragment in place
+    # once done, the page reloads itself: the actions a running campaign offered are gone
+    page.locator("#campaign-actions").wait_for(state="detached")
     bar = page.locator("#campaign-bar")
     assert bar.get_attribute("value") == "4" and bar.get_attribute("max") == "4"
     page.locator("#campaign-status", has_text="terminée").wait_for()
