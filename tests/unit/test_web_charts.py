@@ -11,7 +11,8 @@ def test_the_scale_rounds_up_to_1_2_or_5_times_a_power_of_ten() -> None:
 
 
 def test_a_chart_is_svg_with_classes_only_and_escaped_text() -> None:
-    svg = str(bar_chart("c1", "Appels <INSi>", ["2026-01", "2026-02"], [("00", [55, 0]), ("01 & co", [0, 4])]))
+    series = [("00", [55, 0]), ("01 & co", [0, 4])]
+    svg = str(bar_chart("c1", "Appels <INSi>", ["2026-01", "2026-02"], series))
     assert svg.startswith('<svg class="chart" id="c1"') and svg.endswith("</svg>")
     assert "style" not in svg and "<script" not in svg
     assert "<title id=\"c1-t\">Appels &lt;INSi&gt;</title>" in svg and "01 &amp; co : 4" in svg
