@@ -20,6 +20,7 @@ from app.api.routers import (
     duplicates,
     hl7,
     identities,
+    indicators,
     insi,
     links,
     merges,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(merges.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
+    app.include_router(indicators.router)
     app.include_router(documents.router)
     app.include_router(hl7.router)
     app.mount("/fhir", create_fhir_app(settings, ctx, app.state.verifier))  # FHIR R4 (docs/fhir.md)

@@ -23,7 +23,7 @@ from app.api.errors import status_for
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
-from app.web import cell, create, pages, pairs, signin, signin_oidc
+from app.web import campaigns, cell, create, indicators, pages, pairs, signin, signin_oidc
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
@@ -100,6 +100,8 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     web.include_router(pages.router)
     web.include_router(cell.router)
     web.include_router(pairs.router)
+    web.include_router(campaigns.router)  # the cell's INSi campaigns and call journal
+    web.include_router(indicators.router)
     _install_error_pages(web, templates, words)
     return web
 
