@@ -208,6 +208,7 @@ class DocumentsSettings(BaseModel):
     font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core
     scan_dpi: int = 200  # rasterisation of a PDF's first page for decoding
     scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
+    label_layout: str = "3x8-70x37"  # default INS label sheet (app.domain.labels.LABEL_SHEETS)
 
 
 class DocumentKindSetting(BaseModel):
