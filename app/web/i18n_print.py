@@ -40,7 +40,7 @@ PRINT_TEXT: dict[str, tuple[str, str]] = {
                      "douchette (clavier français, séparateur GS) puis scannez à nouveau.",
                      "This content is not a readable DataMatrix INS. {reason} Check the scanner's settings "
                      "(keyboard layout, GS separator) then scan again."),
-    "scan_unknown": ("Aucune identité ne porte cet INS (matricule {matricule}) : ni comme INS active, ni "
+    "scan_unknown_ins": ("Aucune identité ne porte cet INS (matricule {matricule}) : ni comme INS active, ni "
                      "comme ancienne INS. Recherchez le patient par ses traits.",
                      "No identity holds this INS (matricule {matricule}), active or previous. Search the "
                      "patient by their traits."),
@@ -54,8 +54,8 @@ PRINT_TEXT: dict[str, tuple[str, str]] = {
                      "This is not the recorded identity: the INS is that of identity no. {n}, but the "
                      "DataMatrix's traits differ ({traits}). Check the document and the identity before "
                      "using it."),
-    "scan_historic": ("Cet INS est une ancienne INS de l'identité n° {n}, remplacée depuis : n'utilisez pas "
-                      "ce document tel quel, vérifiez l'identité.",
+    "scan_historic_ins": ("Cet INS est une ancienne INS de l'identité n° {n}, remplacée depuis : "
+                      "n'utilisez pas ce document tel quel, vérifiez l'identité.",
                       "This INS is a previous INS of identity no. {n}, since replaced: do not use the "
                       "document as is, check the identity."),
     "scan_not_qualified": ("L'INS est celui de l'identité n° {n}, qui n'est pas qualifiée "
