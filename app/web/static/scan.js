@@ -27,6 +27,7 @@
       field.value = name.value;
       name.value = "";
       field.focus();
+      field.setSelectionRange(field.value.length, field.value.length);
     }
   });
 
