@@ -28,7 +28,8 @@ from tests.e2e.test_accessibility import _violations, axe_source  # noqa: F401 (
 
 MATRICULE = "277010115400329"  # the specification's example patient
 TRAITS = ("GARCIA", "HAMMADI", "SARAH", "277010115400329", "21-01-1977", "21/01/1977", "1977-01-21")
-PRINTED = InsPayload(MATRICULE, OID_NIR, "SARAH-LOU ANNA", "GARCIA-HAMMADI", Sex.F, date(1977, 1, 21), "01154")
+PRINTED = InsPayload(MATRICULE, OID_NIR, "SARAH-LOU ANNA", "GARCIA-HAMMADI", Sex.F, date(1977, 1, 21),
+                     "01154")
 
 
 @pytest.fixture(scope="module")

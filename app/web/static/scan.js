@@ -1,6 +1,6 @@
 /* The DataMatrix INS scanner field (a 2D scanner in keyboard mode types the symbol, then Enter).
    - The group separator (GS, 0x1D) has no key: scanners send Ctrl+], turned back into GS here.
-   - A scan typed into the name field (the search page's first field) moves to the scanner field
+   - A scan typed into a search field (the cursor starts in the name field) moves to the scanner field
      as soon as it looks like a DataMatrix INS header (IS01 + zeros), so Enter reads it.
    - After a reading that did not open an identity, the cursor waits in the scanner field. */
 (function () {
@@ -21,8 +21,8 @@
 
   document.addEventListener("input", function (event) {
     var field = scanField();
-    var name = event.target;
-    if (!field || !name || name.id !== "f-name") { return; }
+    var name = event.target;  // any field of the search form (the cursor starts in the name field)
+    if (!field || !(name instanceof HTMLInputElement) || !name.form || name.form.id !== "search") { return; }
     if (name.value.length >= HEADER.length && name.value.indexOf(HEADER) === 0) {
       field.value = name.value;
       name.value = "";
