@@ -39,6 +39,8 @@ from app.services.queries import SEARCHERS
 
 log = logging.getLogger(__name__)
 PRINTERS = (Role.DOCUMENTS, Role.IDENTITOVIGILANCE)
+# The desk prints the patient's labels at the counter once the identity is qualified.
+LABEL_PRINTERS = (*PRINTERS, Role.ADMISSION)
 
 register(
     "identity-ref-required",
@@ -133,8 +135,9 @@ def _printable(
     actor: Actor,
     ref: IdentityRef,
     document: DocumentInfo | None = None,
+    roles: tuple[Role, ...] = PRINTERS,
 ) -> tuple[Identity, CoverPageData]:
-    require_any(actor.roles, *PRINTERS)
+    require_any(actor.roles, *roles)
     with ctx.reading() as reader:
         identity = find_identity(reader.identities, ref)
     if not identity.active:
@@ -202,7 +205,7 @@ def label_sheet(
     rest of the sheet) from position ``start``, in the ``layout`` format (default: the setting)."""
     sheet = label_sheet_format(tools, layout)
     where = placements(sheet, start, sheet.per_sheet - start + 1 if count is None else count)
-    identity, data = _printable(ctx, tools, actor, ref)
+    identity, data = _printable(ctx, tools, actor, ref, roles=LABEL_PRINTERS)
     pdf = tools.renderer.label_sheet(data, identity.ipp, sheet, where)
     _printed(identity.id, actor, f"label sheet {sheet.code} x{len(where)}")
     return pdf
@@ -218,7 +221,7 @@ def print_refusal(
 ) -> DomainError | None:
     """Why this identity's INS may not be printed now (the 409 the print would answer), or None."""
     try:
-        _printable(ctx, tools, actor, IdentityRef(identity_id=identity_id))
+        _printable(ctx, tools, actor, IdentityRef(identity_id=identity_id), roles=LABEL_PRINTERS)
     except (RuleViolation, Conflict) as refusal:
         return refusal
     return None

@@ -34,6 +34,11 @@ def _tools(request: Request) -> DocumentTools:
 
 def may_print(actor: Actor) -> bool:
     """Whether the printing actions are offered (the services' own role list; they refuse anyway)."""
+    return bool(actor.roles & {role.value for role in documents.LABEL_PRINTERS})
+
+
+def may_print_cover(actor: Actor) -> bool:
+    """Whether the cover page is offered: document pipelines and the cell, not the desk."""
     return bool(actor.roles & {role.value for role in documents.PRINTERS})
 
 
@@ -55,7 +60,7 @@ def print_panel(request: Request, identity_id: int, actor: ActorDep, ctx: CtxDep
               for s in LABEL_SHEETS.values()]
     return render(request, "_print.html", identity_id=identity_id, sheets=sheets,
                   refusal=refusal.message(words.language) if refusal else None,
-                  default_layout=documents.label_sheet_format(tools).code)
+                  default_layout=documents.label_sheet_format(tools).code, may_cover=may_print_cover(actor))
 
 
 def _mm(value: float, words: Words) -> str:

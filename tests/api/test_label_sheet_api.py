@@ -101,6 +101,10 @@ def test_bad_bodies_and_roles(client, settings) -> None:
                        headers=docs(settings)).status_code == 422
     assert client.post(url, json={}, headers=docs(settings)).status_code == 422  # which identity?
     assert client.post(url, json={"identity_id": 99999}, headers=docs(settings)).status_code == 404
-    desk = auth(settings, "admission")
-    assert client.post(url, json={"identity_id": identity_id}, headers=desk).status_code == 403
+    desk = auth(settings, "admission")  # the desk prints the patient's labels at the counter
+    assert client.post(url, json={"identity_id": identity_id}, headers=desk).status_code == 200
+    cover = client.get(f"/identities/{identity_id}/cover-page.pdf", headers=desk)
+    assert cover.status_code == 403
+    other = auth(settings, "integration")
+    assert client.post(url, json={"identity_id": identity_id}, headers=other).status_code == 403
     assert client.post(url, json={"identity_id": identity_id}).status_code == 401

@@ -57,7 +57,7 @@ def test_bad_label_fields_say_the_range_and_a_forged_form_is_refused(client, set
     assert forged.status_code == 403 and "application/pdf" not in forged.headers["content-type"]
 
 
-def test_a_non_qual_identity_says_why_and_a_desk_agent_sees_no_printing(client, settings) -> None:
+def test_a_non_qual_identity_says_why_and_a_desk_agent_prints_labels_only(client, settings) -> None:
     identity_id = create(client, settings, "VALI")
     _sign_in(client, "documents", "admission")
     panel = _panel(client, identity_id)
@@ -67,8 +67,25 @@ def test_a_non_qual_identity_says_why_and_a_desk_agent_sees_no_printing(client, 
     refused = client.post(f"/app/identities/{identity_id}/cover-page", data={"csrf_token": token})
     assert refused.status_code == 409 and "printed only for a qualified identity" in refused.text
     client.post("/app/signout", data={"csrf_token": _token(client, "/app/")})
-    _sign_in(client, "admission")
+    _sign_in(client, "admission")  # the desk: the label sheet only, refused here for the same reason
+    panel = _panel(client, identity_id)
+    assert "The INS is printed only for a qualified identity (status VALI; missing:" in panel
+    assert panel.count("disabled") == 1 and 'id="print-labels"' in panel and "print-cover" not in panel
+    client.post("/app/signout", data={"csrf_token": _token(client, "/app/")})
+    _sign_in(client, "integration")  # a role that prints nothing sees no panel
     assert client.get(f"/app/identities/{identity_id}/print").text == ""
+
+
+def test_the_desk_prints_the_label_sheet_but_not_the_cover_page(client, settings) -> None:
+    identity_id = create(client, settings)
+    _sign_in(client, "admission")
+    panel = _panel(client, identity_id)
+    assert f'action="/app/identities/{identity_id}/labels"' in panel and "cover-page" not in panel
+    token = _token(client, "/app/")
+    sheet = client.post(f"/app/identities/{identity_id}/labels", data={"csrf_token": token, "count": "2"})
+    assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+    cover = client.post(f"/app/identities/{identity_id}/cover-page", data={"csrf_token": token})
+    assert cover.status_code == 403 and "application/pdf" not in cover.headers["content-type"]
 
 
 def _scan(client: TestClient, content: str, **kwargs: object):

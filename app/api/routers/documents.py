@@ -22,6 +22,7 @@ from app.services.documents import DocumentTools, IdentityRef, ScanFinding
 
 router = APIRouter(tags=["documents"])
 PrinterDep = Annotated[Actor, Depends(require_roles(Role.DOCUMENTS, Role.IDENTITOVIGILANCE))]
+LabelPrinterDep = Annotated[Actor, Depends(require_roles(*documents.LABEL_PRINTERS))]
 NO_STORE = {"Cache-Control": "no-store"}
 Text = Annotated[str | None, Query(max_length=200)]
 
@@ -157,7 +158,7 @@ class LabelSheetFormat(BaseModel):
 
 
 @router.get("/documents/label-sheets", response_model=list[LabelSheetFormat])
-def label_sheet_formats(tools: ToolsDep, actor: PrinterDep) -> list[LabelSheetFormat]:
+def label_sheet_formats(tools: ToolsDep, actor: LabelPrinterDep) -> list[LabelSheetFormat]:
     """The A4 label sheet formats Identito prints on."""
     default = documents.label_sheet_format(tools).code
     return [LabelSheetFormat(code=s.code, columns=s.columns, rows=s.rows, labels=s.per_sheet,
@@ -166,7 +167,7 @@ def label_sheet_formats(tools: ToolsDep, actor: PrinterDep) -> list[LabelSheetFo
 
 
 @router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf"))
-def label_sheet(body: LabelSheetRequest, ctx: CtxDep, tools: ToolsDep, actor: PrinterDep) -> Response:
+def label_sheet(body: LabelSheetRequest, ctx: CtxDep, tools: ToolsDep, actor: LabelPrinterDep) -> Response:
     """An A4 sheet of INS labels (traits, IPP, DataMatrix INS) of a QUAL identity: 409 otherwise."""
     ref = IdentityRef(identity_id=body.identity_id, ipp=body.ipp, ins=body.ins)
     pdf = documents.label_sheet(ctx, tools, actor, ref, body.layout, body.start, body.count)
