@@ -23,7 +23,7 @@ from app.api.errors import status_for
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
-from app.web import cell, create, pages, pairs, signin, signin_oidc
+from app.web import cell, create, insi, pages, pairs, signin, signin_oidc
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
@@ -88,6 +88,7 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     words = Words(settings.language)
     templates.env.globals.update(t=words, language=settings.language)
+    templates.env.globals.update(insi.template_globals(words))
     web.state.settings, web.state.ctx, web.state.sessions = settings, ctx, store
     web.state.templates, web.state.words = templates, words
     redirect_uri = f"{settings.public_url.rstrip('/')}{PREFIX}/oidc/callback"
@@ -100,6 +101,7 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     web.include_router(pages.router)
     web.include_router(cell.router)
     web.include_router(pairs.router)
+    web.include_router(insi.router)
     _install_error_pages(web, templates, words)
     return web
 
