@@ -30,7 +30,7 @@ from tests.e2e.conftest import (
 from tests.e2e.test_accessibility import _violations, axe_source  # noqa: F401 (a fixture)
 
 # Traits and matricules of this module's patients: never in a log line.
-TRAITS = ("ADRUN", "LEFORT", "HOUILLES", "31/12/1975", "1975-12-31", "1985-04-12", "1993-01-27",
+TRAITS = ("ADRUN", "LEFORT", "HOUILLES", "PANNE", "31/12/1975", "1975-12-31", "1985-04-12", "1993-01-27",
           "2751263220749", "2850469123044")
 CSRF = "Formulaire expiré ou falsifié"
 IDENTITY_PAGE = re.compile(r".*/app/identities/\d+$")
@@ -55,14 +55,17 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def insi_seeded(server: LiveServer) -> dict[str, int]:
-    """LEFORT ANNE (two namesakes at INSi, told apart by the birth place) and HOUILLES PIERRE
-    (unknown to INSi), both provisional."""
+    """LEFORT ANNE (two namesakes at INSi, told apart by the birth place), HOUILLES PIERRE (unknown
+    to INSi) and PANNE SERVICE (INSi answers "unavailable"), all provisional."""
     ctx = server.ctx
     lefort = identities.create_identity(ctx, DESK, TraitsInput(
         birth_name="LEFORT", first_names="ANNE", birth_date="1985-04-12", sex="F", birth_place_code="69123"))
     houilles = identities.create_identity(ctx, DESK, TraitsInput(
         birth_name="HOUILLES", first_names="PIERRE", birth_date="1993-01-27", sex="M"))
-    return {"lefort": lefort.id, "houilles": houilles.id}
+    panne = identities.create_identity(ctx, DESK, TraitsInput(  # a simulator person answering a fault
+        birth_name="PANNE", first_names="SERVICE", birth_date="1970-01-01", sex="M",
+        birth_place_code="75056"))
+    return {"lefort": lefort.id, "houilles": houilles.id, "panne": panne.id}
 
 
 def _open(page: Any, name: str) -> None:
@@ -129,6 +132,7 @@ def test_desk_creates_retrieves_accepts_records_the_document_then_verifies(
 
     tab_to(page, "#doc-submit", limit=25)  # sent without a type: the service's message, nothing written
     page.keyboard.press("Enter")
+    page.locator("#doc-error").wait_for()
     focused(page, "d-type")
     assert page.locator("#doc-error").inner_text() == \
         "Choisissez le type de justificatif d'identité (pas de valeur par défaut)."
@@ -174,6 +178,7 @@ def test_a_proposal_found_after_cr02_is_rejected_with_a_reason(
     assert page.locator("#insi-ins").inner_text().startswith("285046912304496")
     tab_to(page, "#insi-reject")  # no reason: refused with the service's message
     page.keyboard.press("Enter")
+    page.locator("#reject-error").wait_for()  # the new page first: never poll the focus across a navigation
     focused(page, "insi-reason")
     assert page.locator("#reject-error").inner_text() == \
         "Un motif est obligatoire pour cette modification (refus de la proposition)."
@@ -211,6 +216,21 @@ def test_insi_finds_nobody_the_desk_is_told_and_the_cell_gets_an_item(
     page.wait_for_url("**/app/cell/worklists/insi_not_found/*")
     assert "INSi : identité non trouvée" in page.locator("h1").inner_text()
     assert f"Identité n° {insi_seeded['houilles']}" in page.locator("dl.traits").first.inner_text()
+
+
+def test_insi_unavailable_is_said_next_to_the_actions_never_as_not_found(
+        page: Any, server: LiveServer, insi_seeded: dict[str, int]) -> None:
+    dev_sign_in(page, "agent-panne", "admission")
+    _open(page, "panne")
+    tab_to(page, "#insi-retrieve", limit=25)
+    page.keyboard.press("Enter")
+    error = page.locator("#insi-error")
+    error.wait_for()
+    assert error.get_attribute("role") == "alert"
+    assert error.inner_text().startswith("Le téléservice INSi est momentanément indisponible")
+    assert error.inner_text().endswith("réessayez dans quelques minutes.")
+    assert page.locator("#h-outcome").count() == 0  # not a "not found"
+    assert page.locator(".state").inner_text().strip() == "PROV Identité provisoire"
 
 
 def test_the_insi_forms_refuse_a_forged_post(
