@@ -52,6 +52,10 @@ INSI_TEXT: dict[str, tuple[str, str]] = {
                        "collision for the cell to examine."),
     "insi_item_opened": ("Anomalie n° {n} ouverte pour la cellule d'identitovigilance.",
                          "Worklist item no. {n} opened for the identitovigilance cell."),
+    "insi_item_traits": ("Des traits diffèrent de ceux de l'INSi : anomalie n° {n} ouverte pour la cellule "
+                         "d'identitovigilance (close si vous acceptez).",
+                         "Some traits differ from INSi's: worklist item no. {n} opened for the "
+                         "identitovigilance cell (closed if you accept)."),
     "insi_item_open": ("Ouvrir l'anomalie n° {n}", "Open worklist item no. {n}"),
     "insi_hint": ("Conseil", "Advice"),
     "insi_verified": ("L'INSi confirme l'INS de cette identité (date du dernier appel INSi mise à jour).",
@@ -62,8 +66,8 @@ INSI_TEXT: dict[str, tuple[str, str]] = {
     "doc_title": ("Enregistrer le justificatif d'identité", "Record the identity document"),
     "doc_type_field": ("Type de justificatif", "Document type"),
     "doc_expires_field": ("Date d'expiration", "Expiry date"),
-    "doc_expires_hint": ("JJ/MM/AAAA, telle qu'imprimée sur le justificatif",
-                         "DD/MM/YYYY, as printed on the document"),
+    "doc_expires_hint": ("JJ/MM/AAAA, comme imprimée",
+                         "DD/MM/YYYY, as printed"),
     "doc_no_expiry": ("Aucune date d'expiration imprimée", "No expiry date printed"),
     "doc_submit": ("Enregistrer le justificatif", "Record the document"),
     "doc_expires_invalid": ("Date d'expiration invalide : saisissez-la en JJ/MM/AAAA.",

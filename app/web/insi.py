@@ -73,7 +73,7 @@ def retrieve(request: Request, identity_id: int, actor: ActorDep, ctx: CtxDep, _
     words = request.app.state.words
     if result.outcome == "found":
         if result.worklist_item_id is not None:
-            request.state.session.flash = words("insi_item_opened", n=result.worklist_item_id)
+            request.state.session.flash = words("insi_item_traits", n=result.worklist_item_id)
         return RedirectResponse(f"{PREFIX}/identities/{identity_id}/insi/proposals/{result.proposal_id}",
                                 status_code=303)
     return _page(request, actor, result, words)

@@ -111,6 +111,8 @@ def test_desk_creates_retrieves_accepts_records_the_document_then_verifies(
     assert page.title().startswith("Réponse de l'INSi")
     assert page.locator("#insi-cr").inner_text() == "00 – OK : une identité trouvée"
     assert page.locator("#insi-attempts").count() == 0  # one search was enough
+    assert page.locator(".flash").inner_text().startswith(  # the birth place INSi adds: an item for the cell
+        "Des traits diffèrent de ceux de l'INSi : anomalie n° ")
     assert _cells(page) == [
         ["Nom de naissance", "ADRUN", "ADRUN", "identique"],
         ["Prénom(s) de naissance", "ZOE", "ZOE", "identique"],
