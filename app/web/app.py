@@ -24,7 +24,7 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
 from app.services.documents import DocumentTools
-from app.web import campaigns, cell, create, indicators, pages, pairs, printing, signin, signin_oidc
+from app.web import campaigns, cell, create, indicators, insi, pages, pairs, printing, signin, signin_oidc
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
@@ -90,6 +90,7 @@ def create_web_app(settings: Settings, ctx: ServiceContext,
     templates = Jinja2Templates(directory=HERE / "templates")
     words = Words(settings.language)
     templates.env.globals.update(t=words, language=settings.language)
+    templates.env.globals.update(insi.template_globals(words))
     web.state.settings, web.state.ctx, web.state.sessions = settings, ctx, store
     web.state.templates, web.state.words = templates, words
     web.state.documents = documents
@@ -103,6 +104,7 @@ def create_web_app(settings: Settings, ctx: ServiceContext,
     web.include_router(pages.router)
     web.include_router(cell.router)
     web.include_router(pairs.router)
+    web.include_router(insi.router)
     web.include_router(campaigns.router)  # the cell's INSi campaigns and call journal
     web.include_router(indicators.router)
     web.include_router(printing.router)

@@ -7,6 +7,7 @@ behind them stay in app/domain.
 from __future__ import annotations
 
 from app.web.i18n_ind import IND_TEXT
+from app.web.i18n_insi import INSI_TEXT
 from app.web.i18n_more import MORE_TEXT
 from app.web.i18n_print import PRINT_TEXT
 
@@ -113,6 +114,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "f_no_expiry": ("Sans date d'expiration imprimée", "No expiry date printed"),
 }
 TEXT.update(MORE_TEXT)
+TEXT.update(INSI_TEXT)
 TEXT.update(IND_TEXT)
 TEXT.update(PRINT_TEXT)
 

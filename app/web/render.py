@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from app.services import campaigns, duplicates, identities, worklists
+from app.services import campaigns, duplicates, identities, qualification, worklists
 from app.web.sessions import WebSession
 
 
@@ -18,6 +18,7 @@ def allowed(session: WebSession) -> dict[str, bool]:
         "create": bool(roles & {r.value for r in identities.EDITORS}),
         "cell": bool(roles & {r.value for r in worklists.CELL}),
         "pairs": bool(roles & {r.value for r in duplicates.CELL}),
+        "insi": bool(roles & {r.value for r in qualification.DESK}),  # INSi and identity documents
         "insi_cell": bool(roles & {r.value for r in campaigns.CELL}),  # campaigns, journal, indicators
     }
 
