@@ -205,9 +205,24 @@ def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
-def focused(page: Any, element_id: str) -> None:
-    """The page puts the focus on this element (waited for: a loaded machine sets it late)."""
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === '{element_id}'")
+def focused(page: Any, element_id: str, timeout: float = 30.0) -> None:
+    """The page puts the focus on this element (waited for: a loaded machine sets it late).
+
+    Polled from Python: ``wait_for_function`` evaluates its predicate with the page's script rules,
+    which the strict CSP can refuse in the middle of a page change; ``evaluate`` is not subject to
+    them, and a context destroyed by a navigation is simply asked again."""
+    deadline = time.monotonic() + timeout
+    seen: object = None
+    while True:
+        try:
+            seen = page.evaluate("document.activeElement ? document.activeElement.id : null")
+        except Exception:  # noqa: BLE001 - the page is navigating: ask again
+            seen = None
+        if seen == element_id:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"focus expected on #{element_id}, found on #{seen}")
+        time.sleep(0.05)
 
 
 def dev_sign_in(page: Any, user: str, role: str) -> None:
