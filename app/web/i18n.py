@@ -6,6 +6,7 @@ behind them stay in app/domain.
 
 from __future__ import annotations
 
+from app.web.i18n_admin import ADMIN_TEXT
 from app.web.i18n_more import MORE_TEXT
 
 # key -> (French, English)
@@ -111,6 +112,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "f_no_expiry": ("Sans date d'expiration imprimée", "No expiry date printed"),
 }
 TEXT.update(MORE_TEXT)
+TEXT.update(ADMIN_TEXT)
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "PROV": ("Identité provisoire", "Provisional identity"),
