@@ -144,3 +144,24 @@ def test_integration_pages_follow_the_api_roles(client: TestClient, ctx: Service
     _sign_in(client, "identitovigilance")
     assert client.get("/app/admin").status_code == 403
     assert client.get("/app/admin/quarantine").status_code == 200
+
+
+def test_a_quarantined_message_is_run_again_as_fixed_and_its_ack_is_shown(
+        client: TestClient, ctx: ServiceContext) -> None:
+    raw = ("MSH|^~\\&|GAM|CHU|IDENTITO|CHU|20261130101500||ADT^A28^ADT_A05|Q-WEB-1|P|2.5\r"
+           "PID|1||Q900002^^^CHU^PI||VERNIERE^ALIX^^^^^L||19841340|F\r")
+    with ctx.unit_of_work(actor("admin")) as uow:
+        item = uow.inbound.quarantine(sender="GAM", control_id="Q-WEB-1", event="A28", at=ctx.now(),
+                                      raw=raw.encode(), error_code="102", error_field="PID-7",
+                                      error_text="bad date", ack=None, digest=None)
+        uow.commit()
+    _sign_in(client, "identitovigilance")
+    page = client.get(f"/app/admin/quarantine/{item}")
+    assert page.status_code == 200 and "19841340" in page.text
+    token = _token(client, f"/app/admin/quarantine/{item}")
+    fixed = raw.replace("19841340", "19840229").replace("\r", "\n")
+    done = client.post(f"/app/admin/quarantine/{item}/rerun", data={"csrf_token": token, "message": fixed})
+    assert done.status_code == 200 and 'id="ack"' in done.text and "MSA|A" in done.text  # the new ACK
+    assert "re-run with a fixed message" in done.text  # closed, the fixed version recorded
+    again = client.post(f"/app/admin/quarantine/{item}/rerun", data={"csrf_token": token, "message": fixed})
+    assert again.status_code == 409 and 'id="q-error"' in again.text
