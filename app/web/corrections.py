@@ -170,20 +170,21 @@ async def correct_attribute(request: Request, identity_id: int, actor: ActorDep,
     words = request.app.state.words
     posted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     verb, _sep, code = action.partition(":")
-    kept = {"attribute_reason": attribute_reason, "attribute_action": action}
     if verb not in ("set", "remove") or code not in ATTRIBUTES:
         return _page(request, ctx, actor, identity_id, status=422, attribute_error=words("pick_action"),
-                     **kept)
+                     attribute_reason=attribute_reason, attribute_action=action)
     change = identities.set_attribute if verb == "set" else identities.remove_attribute
     try:
         change(ctx, actor, identity_id, code, reason=attribute_reason, expected_version=version)
     except StaleVersion:
-        return _stale(request, ctx, actor, identity_id, _read_values(posted), **kept)
+        return _stale(request, ctx, actor, identity_id, _read_values(posted),
+                      attribute_reason=attribute_reason, attribute_action=action)
     except NotAllowed:
         raise
     except DomainError as exc:
         return _page(request, ctx, actor, identity_id, status=status_for(exc) or 400,
-                     attribute_error=exc.message(words.language), **kept)
+                     attribute_error=exc.message(words.language), attribute_reason=attribute_reason,
+                     attribute_action=action)
     request.state.session.flash = words("attr_done_set" if verb == "set" else "attr_done_removed", code=code)
     return RedirectResponse(f"{PREFIX}/identities/{identity_id}", status_code=303)
 

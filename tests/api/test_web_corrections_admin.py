@@ -89,6 +89,15 @@ def test_an_attribute_is_set_and_cleared_with_a_reason(client: TestClient, ctx: 
     assert "Clear DOUT" in client.get(path).text
     client.post(f"{path}/attributes", data={**form, "action": "remove:DOUT", "attribute_reason": "Levé"})
     assert not identities.read_identity(ctx, qual_id).state.attributes
+    # A form read before someone else set HOMA: nothing done, the change shown, the choice kept.
+    stale_form = _form(client, path, "attributes")
+    identities.set_attribute(ctx, CELL, qual_id, "HOMA", reason="Homonyme")
+    stale = client.post(f"{path}/attributes", data={**stale_form, "action": "set:FICT",
+                                                    "attribute_reason": "Identité de test"})
+    assert stale.status_code == 412 and 'value="set:FICT" selected' in stale.text
+    changed = stale.text[stale.text.index('id="conflict-changes"'):stale.text.index("</table>")]
+    assert "Attributes" in changed and "HOMA" in changed
+    assert [a.value for a in identities.read_identity(ctx, qual_id).state.attributes] == ["HOMA"]
 
 
 def test_worklist_filters_and_paging(client: TestClient, ctx: ServiceContext, qual_id: int,
