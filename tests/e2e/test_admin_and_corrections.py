@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from app.services import identities, subscribers
+from app.services import identities, replay, subscribers
 from app.services.context import Actor
 from app.services.identities import DocumentInput, TraitsInput
 from tests.cli_support import CLI, clean_env, free_port
@@ -91,6 +91,10 @@ def replay_worker(server: LiveServer, tmp: Path) -> Iterator[subprocess.Popen[by
             process.kill()
     written = log_path.read_text(errors="replace")
     assert "Traceback" not in written, written[-2000:]
+
+
+def _job_of(server: LiveServer, subscriber_id: int) -> int:
+    return replay.replay_progress(server.ctx, ADMIN, subscriber_id)[0].id
 
 
 def _script_errors(page: Any) -> list[str]:
@@ -208,17 +212,18 @@ def test_admin_switches_a_subscriber_to_ins_ready_and_handles_dead_letters_and_q
     page.wait_for_url(f"**/app/admin/subscribers/{sub}")
     expect(page.locator("p.flash")).to_contain_text("INS-ready")
     expect(page.locator("#sub-format")).to_have_text("INS-ready")
-    replay = page.locator("#replay")
-    expect(replay).to_have_attribute("hx-trigger", "every 1s")
-    expect(replay).to_contain_text("0 % (0 / 2)")
+    progress = page.locator("#replay")
+    expect(progress).to_have_attribute("hx-trigger", "every 1s")
+    expect(progress).to_contain_text("0 % (0 / 2)")
     report["subscriber (replay running)"] = _violations(page, axe_source)
     polled: list[str] = []
     progress_url = f"/subscribers/{sub}/replay"
     page.on("request", lambda r: polled.append(r.url) if r.url.endswith(progress_url) else None)
     with replay_worker(server, tmp_path):
         expect(page.locator("#replay .pct")).to_have_text("100 % (2 / 2)", timeout=60_000)
+        expect(progress).not_to_have_attribute("hx-trigger", "every 1s")  # done: no more polling
+        expect(page.locator(f"#replay #job-{_job_of(server, sub)}")).to_contain_text("terminé")
     assert page.url.endswith(f"/app/admin/subscribers/{sub}") and polled  # updated in place, by polling
-    expect(page.locator("#replay")).not_to_have_attribute("hx-trigger", "every 1s")  # done: no more polling
     count = len(polled)
     page.wait_for_timeout(2500)
     assert len(polled) == count
