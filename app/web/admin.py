@@ -49,9 +49,10 @@ class Progress:
 
 
 def progress_of(job: ReplayJob, words: Words) -> Progress:
-    """Done / total and the percentage (a finished job is 100 %, even with nothing to send)."""
+    """Done / total and the percentage: 100 % once the job is done (even with nothing to send), at
+    most 99 % while it runs (its last step, which finds nothing more, has not happened yet)."""
     running = job.state == "running"
-    percent = min(100, job.enqueued * 100 // job.total) if job.total else 0
+    percent = min(99, job.enqueued * 100 // job.total) if job.total else 0
     if job.state == "done":
         percent = 100
     return Progress(job.id, words.of(SCOPE_LABELS, job.scope), words.of(JOB_STATE_LABELS, job.state),
