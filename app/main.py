@@ -20,6 +20,7 @@ from app.api.routers import (
     duplicates,
     hl7,
     identities,
+    indicators,
     insi,
     links,
     merges,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(merges.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
+    app.include_router(indicators.router)
     app.include_router(documents.router)
     app.include_router(hl7.router)
     app.mount("/fhir", create_fhir_app(settings, ctx, app.state.verifier))  # FHIR R4 (docs/fhir.md)
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     metrics.collectors.append(outbox_metrics(ctx))
     metrics.collectors.append(duplicate_metrics(ctx))
     # Browser pages for desks and the cell (docs/web.md); `/` sends a browser there, /docs stays.
-    app.mount("/app", create_web_app(settings, ctx, hl7_processor=app.state.hl7_processor))
+    app.mount("/app", create_web_app(settings, ctx, documents=app.state.documents,
+                                      hl7_processor=app.state.hl7_processor))
     app.add_api_route("/", lambda: RedirectResponse("/app/", status_code=307), include_in_schema=False)
     return app

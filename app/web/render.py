@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from app.domain.roles import Role
-from app.services import duplicates, identities, quarantine, worklists
+from app.services import campaigns, duplicates, identities, quarantine, worklists
 from app.web.sessions import WebSession
 
 
@@ -22,6 +22,7 @@ def allowed(session: WebSession) -> dict[str, bool]:
         "correct": Role.IDENTITOVIGILANCE.value in roles,  # corrections of traits and attributes
         "admin": Role.ADMIN.value in roles,  # subscribers, queues, dead letters
         "quarantine": bool(roles & {r.value for r in quarantine.OPERATORS}),
+        "insi_cell": bool(roles & {r.value for r in campaigns.CELL}),  # campaigns, journal, indicators
     }
 
 
