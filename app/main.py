@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     metrics.collectors.append(outbox_metrics(ctx))
     metrics.collectors.append(duplicate_metrics(ctx))
     # Browser pages for desks and the cell (docs/web.md); `/` sends a browser there, /docs stays.
-    app.mount("/app", create_web_app(settings, ctx, documents=app.state.documents))
+    app.mount("/app", create_web_app(settings, ctx, documents=app.state.documents,
+                                      hl7_processor=app.state.hl7_processor))
     app.add_api_route("/", lambda: RedirectResponse("/app/", status_code=307), include_in_schema=False)
     return app

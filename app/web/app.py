@@ -24,7 +24,20 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
 from app.services.documents import DocumentTools
-from app.web import campaigns, cell, create, indicators, insi, pages, pairs, printing, signin, signin_oidc
+from app.web import (
+    admin,
+    campaigns,
+    cell,
+    corrections,
+    create,
+    indicators,
+    insi,
+    pages,
+    pairs,
+    printing,
+    signin,
+    signin_oidc,
+)
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
@@ -81,8 +94,9 @@ class SessionMiddleware(BaseHTTPMiddleware):
 
 
 def create_web_app(settings: Settings, ctx: ServiceContext,
-                   documents: DocumentTools | None = None) -> FastAPI:
-    """The browser application (mount it at /app); ``documents``: the API's document tools (printing)."""
+                   documents: DocumentTools | None = None, *, hl7_processor: Any = None) -> FastAPI:
+    """The browser application (mount it at /app); ``documents``: the API's document tools (printing);
+    ``hl7_processor``: the API's inbound pipeline (re-runs of quarantined messages)."""
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     store = SessionStore(settings.web.session_secret or secrets.token_urlsafe(48),
                          idle_seconds=settings.web.session_idle_minutes * 60,
@@ -93,6 +107,7 @@ def create_web_app(settings: Settings, ctx: ServiceContext,
     templates.env.globals.update(insi.template_globals(words))
     web.state.settings, web.state.ctx, web.state.sessions = settings, ctx, store
     web.state.templates, web.state.words = templates, words
+    web.state.hl7_processor = hl7_processor
     web.state.documents = documents
     redirect_uri = f"{settings.public_url.rstrip('/')}{PREFIX}/oidc/callback"
     web.state.oidc = OidcClient(settings.web, redirect_uri) if settings.web.oidc_issuer else None
@@ -105,6 +120,8 @@ def create_web_app(settings: Settings, ctx: ServiceContext,
     web.include_router(cell.router)
     web.include_router(pairs.router)
     web.include_router(insi.router)
+    web.include_router(corrections.router)
+    web.include_router(admin.router)
     web.include_router(campaigns.router)  # the cell's INSi campaigns and call journal
     web.include_router(indicators.router)
     web.include_router(printing.router)

@@ -6,6 +6,7 @@ behind them stay in app/domain.
 
 from __future__ import annotations
 
+from app.web.i18n_admin import ADMIN_TEXT
 from app.web.i18n_ind import IND_TEXT
 from app.web.i18n_insi import INSI_TEXT
 from app.web.i18n_more import MORE_TEXT
@@ -115,6 +116,7 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 TEXT.update(MORE_TEXT)
 TEXT.update(INSI_TEXT)
+TEXT.update(ADMIN_TEXT)
 TEXT.update(IND_TEXT)
 TEXT.update(PRINT_TEXT)
 

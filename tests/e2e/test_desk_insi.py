@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from app.services import identities
 from app.services.identities import TraitsInput
+from app.domain.datamatrix import parse_payload
 from app.simulator.server import SimulatorServer
 from tests.cli_support import free_port
 from tests.e2e.conftest import (
@@ -28,6 +29,7 @@ from tests.e2e.conftest import (
     tab_to,
 )
 from tests.e2e.test_accessibility import _violations, axe_source  # noqa: F401 (a fixture)
+from tests.e2e.test_print_and_scan import _download, _symbols_and_text
 
 # Traits and matricules of this module's patients: never in a log line.
 TRAITS = ("ADRUN", "LEFORT", "HOUILLES", "PANNE", "31/12/1975", "1975-12-31", "1985-04-12", "1993-01-27",
@@ -162,6 +164,23 @@ def test_desk_creates_retrieves_accepts_records_the_document_then_verifies(
         "L'INSi confirme l'INS de cette identité (date du dernier appel INSi mise à jour).")
     assert page.locator(".state").inner_text().strip() == "QUAL Identité qualifiée"
     assert page.locator("ol.timeline > li").first.inner_text().startswith("INSi : INS vérifiée")
+
+    # The desk prints the patient's labels: one label, keyboard only, decoded by an independent reader.
+    expect(page.locator("#print-labels")).to_be_enabled()  # the print panel came (htmx, on load)
+    assert page.locator("#print-cover").count() == 0  # the cover page is the document pipelines'
+    tab_to(page, "#l-count", limit=60)
+    page.keyboard.type("1")
+    pdf = _download(page, "#print-labels")
+    symbols, text = _symbols_and_text(pdf, 0)
+    identity_id = int(identity_url.rsplit("/", 1)[1])
+    identity = identities.read_identity(server.ctx, identity_id)
+    assert identity.active_ins is not None
+    assert len(symbols) == 1
+    printed = parse_payload(symbols[0].decode("latin-1"))
+    assert printed.matricule == identity.active_ins.matricule
+    assert (printed.birth_name, printed.first_names, printed.birth_date) == (
+        "ADRUN", identity.traits.first_names, identity.traits.birth_date)
+    assert "ADRUN" in text and f"IPP {identity.ipp}" in text
     assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
 
 
