@@ -14,6 +14,7 @@ from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.fhir.app import create_fhir_app
 from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.api.routers import (
     campaigns,
     documents,
@@ -70,10 +71,13 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(settings.auth)
+    metrics.collectors.append(app.state.verifier.failures.render)  # refused tokens (docs/security.md)
     app.state.metrics = metrics
     app.state.documents = build_document_tools(settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost: every response, errors and mounted apps included (docs/security.md).
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(links.router)
