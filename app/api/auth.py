@@ -179,6 +179,8 @@ def _reason(exc: JOSEError) -> str:
         return "expired"
     if "not yet valid" in text:
         return "not yet valid"
+    if "padding" in text or "segments" in text or "header string" in text or "payload string" in text:
+        return "malformed token"
     if "audience" in text:
         return "wrong audience"
     if "issuer" in text:
