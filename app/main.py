@@ -14,7 +14,6 @@ from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.fhir.app import create_fhir_app
 from app.api.metrics import Metrics, MetricsMiddleware
-from app.api.security_headers import SecurityHeadersMiddleware
 from app.api.routers import (
     campaigns,
     documents,
@@ -28,6 +27,7 @@ from app.api.routers import (
     system,
     worklists,
 )
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.config import Settings
 from app.db.migrations import check_schema
 from app.domain.insi import InsiGateway

@@ -18,11 +18,11 @@ import httpx
 from jose import JWTError, jwt
 from jose.exceptions import JOSEError
 
+from app.api.auth_failures import FailureLimiter
 from app.config import AuthSettings
 from app.domain.errors import DomainError
 from app.domain.messages import register, register_terms
 from app.domain.roles import Role
-from app.api.auth_failures import FailureLimiter
 
 
 class AuthError(DomainError):

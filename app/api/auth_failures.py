@@ -9,6 +9,7 @@ limit holds per API process (docs/security.md).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -17,6 +18,7 @@ from collections import defaultdict, deque
 from app.domain.errors import DomainError
 from app.domain.messages import register
 
+log = logging.getLogger("identito.auth")
 MAX_ADDRESSES = 10_000  # addresses tracked at once; the least recently failed are forgotten first
 
 
@@ -76,6 +78,9 @@ class FailureLimiter:
             while len(recent) > self.limit:
                 recent.popleft()
             self._recent[address] = recent  # re-inserted last: dict order = least recent first
+            if len(recent) == self.limit and recent[0] > time.monotonic() - self.window:
+                log.warning("authentication refused %d times within %.0f s from %s (last: %s): "
+                            "429 until the window frees", self.limit, self.window, address, reason)
             if len(self._recent) > MAX_ADDRESSES:
                 del self._recent[next(iter(self._recent))]
 

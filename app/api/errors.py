@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.auth import AuthError
 from app.api import security_headers
+from app.api.auth import AuthError
 from app.api.auth_failures import TooManyFailures
 from app.api.duplicate_schemas import CandidateRead
 from app.api.validation import validation_errors

@@ -94,7 +94,8 @@ class SecurityHeadersMiddleware:
 
         await self.app(scope, receive, buffer)
 
-    def _complete(self, headers: list[tuple[bytes, bytes]], csp: str, static: bool) -> list[tuple[bytes, bytes]]:
+    def _complete(
+        self, headers: list[tuple[bytes, bytes]], csp: str, static: bool) -> list[tuple[bytes, bytes]]:
         present = {name.lower() for name, _ in headers}
         added = [(n, v) for n, v in self.common if n not in present]
         if b"content-security-policy" not in present:

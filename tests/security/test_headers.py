@@ -35,7 +35,7 @@ def assert_secure(response: httpx.Response, *, csp: str | None = API_CSP, https:
 
 
 def test_every_openapi_route_and_the_errors(client: TestClient, settings: Settings) -> None:
-    """All roles, every operation of /openapi.json with placeholder values: whatever the status, the headers."""
+    """All roles, every operation of /openapi.json with placeholder values: whatever the status, headers."""
     headers = auth(settings, *EVERY_ROLE)
     created = client.post("/identities", json=BODY, headers=headers)
     assert created.status_code == 201
@@ -68,7 +68,8 @@ def test_every_openapi_route_and_the_errors(client: TestClient, settings: Settin
 
 def test_fhir_and_web_responses(client: TestClient, settings: Settings) -> None:
     headers = auth(settings, "admission")
-    for url, status in (("/fhir/metadata", 200), ("/fhir/Patient?family=dupont", 200), ("/fhir/Patient/99", 404),
+    for url, status in (
+        ("/fhir/metadata", 200), ("/fhir/Patient?family=dupont", 200), ("/fhir/Patient/99", 404),
                         ("/fhir/Nothing", 404)):
         response = client.get(url, headers=headers)
         assert response.status_code == status, url

@@ -88,12 +88,14 @@ def test_hs_rs_confusion_is_refused(sqlite_template: Path, tmp_path: Path) -> No
     """An HS256 token whose HMAC key is the service's RSA public key: refused, for the PEM and the JWKS."""
     key = RsaKey("k1")
     forged = hs_token(claims(roles=["admin", "identitovigilance"]), key.public_pem, kid="k1")
-    settings = security_settings(sqlite_template, tmp_path, algorithms=["RS256"], public_key_pem=key.public_pem)
+    settings = security_settings(
+        sqlite_template, tmp_path, algorithms=["RS256"], public_key_pem=key.public_pem)
     with client_of(settings) as client:
         assert client.get(SEARCH, headers=bearer(key.sign(claims()))).status_code == 200
         assert_refused(client.get(SEARCH, headers=bearer(forged)), "algorithme non autorisé")
     with jwks_server(key) as idp:
-        settings = security_settings(sqlite_template, tmp_path / "jwks", algorithms=["RS256"], jwks_url=idp.url)
+        settings = security_settings(
+            sqlite_template, tmp_path / "jwks", algorithms=["RS256"], jwks_url=idp.url)
         with client_of(settings) as client:
             assert client.get(SEARCH, headers=bearer(key.sign(claims()))).status_code == 200
             assert_refused(client.get(SEARCH, headers=bearer(forged)), "algorithme non autorisé")
@@ -131,7 +133,8 @@ def test_jwks_rotation(sqlite_template: Path, tmp_path: Path) -> None:
                                      jwks_cache_seconds=2, jwks_min_refresh_seconds=0)
         with client_of(settings) as client:
             assert client.get(SEARCH, headers=bearer(old.sign(claims()))).status_code == 200
-            assert_refused(client.get(SEARCH, headers=bearer(new.sign(claims()))), "clé de signature inconnue")
+            assert_refused(
+                client.get(SEARCH, headers=bearer(new.sign(claims()))), "clé de signature inconnue")
             idp.keys.append(new)  # rotation starts: both published
             assert client.get(SEARCH, headers=bearer(new.sign(claims()))).status_code == 200
             assert idp.fetches == 3
@@ -139,7 +142,8 @@ def test_jwks_rotation(sqlite_template: Path, tmp_path: Path) -> None:
             cached_at = time.monotonic()
             assert client.get(SEARCH, headers=bearer(old.sign(claims()))).status_code == 200  # still cached
             time.sleep(max(0.0, cached_at + 2.2 - time.monotonic()))
-            assert_refused(client.get(SEARCH, headers=bearer(old.sign(claims()))), "clé de signature inconnue")
+            assert_refused(
+                client.get(SEARCH, headers=bearer(old.sign(claims()))), "clé de signature inconnue")
             assert client.get(SEARCH, headers=bearer(new.sign(claims()))).status_code == 200
 
 
