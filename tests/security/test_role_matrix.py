@@ -1,5 +1,5 @@
 """docs/security.md's role matrix, cell by cell, against the running application; and the documents
-role never sees the INS of a non-QUAL identity (REST and FHIR)."""
+role never sees the INS of a non-QUAL identity (REST, FHIR and pages)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,13 @@ def test_documents_role_never_sees_a_non_qual_ins(settings: Settings, ctx: Servi
             assert NIR_RECUP not in echoed, f"{method} {req.url} showed a non-QUAL INS"
             assert NIR_RECUP[:13] not in echoed, f"{method} {req.url} showed a non-QUAL NIR"
             seen_qual = seen_qual or NIR_QUAL in text
+        # The pages too: a documents session reads every identity page without the RECUP INS.
+        cookie, _ = matrix.web_session(client.app, frozenset({"documents"}))  # type: ignore[arg-type]
+        client.cookies.set("identito_session", cookie)
+        for ident in people.ids.values():
+            page = client.get(f"/app/identities/{ident}")
+            assert page.status_code == 200 and NIR_RECUP[:13] not in page.text, f"page {ident}"
+        client.cookies.clear()
         # The same identity, read by the cell, does carry its INS: the test looks at the right place.
         cell = client.get(f"/identities/{recup}", headers=auth(settings, "identitovigilance")).json()
         assert cell["ins"]["matricule"] == NIR_RECUP and cell["ins"]["transmissible"] is False
