@@ -28,6 +28,7 @@ from app.api.routers import (
     system,
     worklists,
 )
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.config import Settings
 from app.db.migrations import check_schema
 from app.domain.insi import InsiGateway
@@ -71,10 +72,13 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(settings.auth)
+    metrics.collectors.append(app.state.verifier.failures.render)  # refused tokens (docs/security.md)
     app.state.metrics = metrics
     app.state.documents = build_document_tools(settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost: every response, errors and mounted apps included (docs/security.md).
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(links.router)

@@ -120,7 +120,8 @@ def node_tools() -> tuple[str, Path]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         _missing("Node.js is not installed: the tests' OpenID Connect provider and axe-core run on it")
-    if not all((NODE_DIR / "node_modules" / tool).is_dir() for tool in ("oidc-provider", "axe-core")):
+    tools = ("oidc-provider", "axe-core", "swagger-ui-dist")
+    if not all((NODE_DIR / "node_modules" / tool).is_dir() for tool in tools):
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
                               timeout=180)
         if done.returncode != 0:
