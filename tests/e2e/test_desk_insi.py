@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from app.domain.datamatrix import parse_payload
 from app.services import identities
 from app.services.identities import TraitsInput
-from app.domain.datamatrix import parse_payload
 from app.simulator.server import SimulatorServer
 from tests.cli_support import free_port
 from tests.e2e.conftest import (

@@ -134,6 +134,16 @@ def recipes(a: int, b: int) -> dict[tuple[str, str], Req]:
         ("POST", "/app/identities"): Req("/app/identities", data={"name": "GRILLE", "first_name": "Rose"}),
         ("POST", "/app/cell/pairs/{pair_id}/merge"): Req("/app/cell/pairs/999/merge", data={
             "survivor": str(a), "low_version": "1", "high_version": "1", **reason}),
+        ("POST", "/app/identities/{identity_id}/corrections/traits"): Req(
+            f"/app/identities/{a}/corrections/traits",
+            data={"version": "1", "used_name": "GRILLE", **reason}),
+        ("POST", "/app/identities/{identity_id}/corrections/attributes"): Req(
+            f"/app/identities/{a}/corrections/attributes",
+            data={"version": "1", "action": "set:HOMA", "attribute_reason": reason["reason"]}),
+        ("POST", "/app/admin/dead-letters/{message_id}/{action}"): Req(
+            "/app/admin/dead-letters/999/skip", data=reason),
+        ("POST", "/app/admin/subscribers/{subscriber_id}/{action}"): Req("/app/admin/subscribers/999/pause"),
+        ("POST", "/app/cell/campaigns/{campaign_id}/{action}"): Req("/app/cell/campaigns/999/pause"),
         ("POST", "/app/signin/dev"): Req(
             "/app/signin/dev", data={"user": "agent-roles", "roles": "admission"}),
     }
