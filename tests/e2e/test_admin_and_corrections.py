@@ -240,6 +240,7 @@ def test_admin_switches_a_subscriber_to_ins_ready_and_handles_dead_letters_and_q
     dead_a, dead_b = admin_seeded["dead_a"], admin_seeded["dead_b"]
     expect(page.locator(f"#dl-{dead_a}")).to_contain_text("AE: segment PID refused")
     report["dead letters"] = _violations(page, axe_source)
+    screenshot(page, "web-dead-letters", full_page=True)
     page.locator(f"#skip-{dead_a}").click()
     expect(page.locator("#dl-error")).to_contain_text(f"Message n° {dead_a}")
     report["dead letters (refused)"] = _violations(page, axe_source)
@@ -260,6 +261,7 @@ def test_admin_switches_a_subscriber_to_ins_ready_and_handles_dead_letters_and_q
     page.wait_for_url(f"**/app/admin/quarantine/{item}")
     expect(page.locator("#q-message")).to_have_value(RAW.replace("\r", "\n").rstrip("\n") + "\n")
     report["quarantined message"] = _violations(page, axe_source)
+    screenshot(page, "web-quarantined", full_page=True)
     page.locator("#q-discard").click()
     expect(page.locator("#q-error")).to_be_visible()
     page.locator("#q-reason").fill("Message de test envoyé par erreur")

@@ -226,7 +226,7 @@ def test_the_indicators_and_their_csv_match_the_journal(
     assert now_row[headers.index("01 : aucune identité")] == str(count[(this_month, "01")])
     assert page.locator("#chart-insi_outcomes rect").count() > 0  # the chart is drawn on the server
     assert page.locator("[style]").count() == 0  # nothing the CSP would block
-    screenshot(page, "web-indicators", full_page=True)
+    screenshot(page, "web-indicators")  # the top: docs/ui.md shows it
 
     with page.expect_download() as download:
         page.locator("#csv-insi_outcomes").click()
