@@ -157,6 +157,12 @@ register_terms({
     "rejection": "refus de la proposition",
     "merge": "fusion",
     "unmerge": "défusion",
+    "strict-change": "modification d'un trait strict",
+    "dismissal": "mise à l'écart de la paire",
+    "link": "rapprochement",
+    "unlink": "fin du rapprochement",
+    "collision": "signalement d'une collision",
+    "collision resolution": "traitement de la collision",
 }, parameter="why")
 register_terms({
     "pending": "en attente",
