@@ -107,17 +107,23 @@ def _key_head_page(filters: SearchFilters, *, limit: int, offset: int) -> Select
     name-order index until enough identities match; an identity matching by both keys is counted
     once (UNION). Same rows, same order, same pages as _name_order_page.
     """
+    order = _name_order(IDENTITY.c)
+    # Each member as a subquery: SQLite takes no LIMIT in a bare UNION member.
+    branches = [select(branch.order_by(*order).limit(offset + limit).subquery())
+                for branch in _key_head_branches(filters)]
+    merged = union(*branches).subquery()
+    return select(merged.c.id).order_by(*_name_order(merged.c)).limit(limit).offset(offset)
+
+
+def _key_head_branches(filters: SearchFilters) -> list[Select[Any]]:
+    """Per name key, the active identities whose key starts with the prefix, as one range of that
+    key's head index (the page and the count take them from there)."""
     key = filters.birth_name or ""
     others = _conditions(replace(filters, birth_name=None))
-    order = _name_order(IDENTITY.c)
     branches = []
     for column in (IDENTITY.c.birth_name_key, IDENTITY.c.used_name_key):
-        branch = (
-            select(IDENTITY.c.id, IDENTITY.c.birth_name, IDENTITY.c.first_name, IDENTITY.c.birth_date)
-            .where(IDENTITY.c.active, _key_head(column) == key[:KEY_HEAD], *others)
-            .order_by(*order)
-            .limit(offset + limit)
-        )
+        columns = (IDENTITY.c.id, IDENTITY.c.birth_name, IDENTITY.c.first_name, IDENTITY.c.birth_date)
+        branch = select(*columns).where(IDENTITY.c.active, _key_head(column) == key[:KEY_HEAD], *others)
         if len(key) > KEY_HEAD:
             # Only then: for a prefix of KEY_HEAD letters the head's equality says it all, and the
             # planner, multiplying the two selectivities, would see 1 row where there are thousands
@@ -125,9 +131,22 @@ def _key_head_page(filters: SearchFilters, *, limit: int, offset: int) -> Select
             branch = branch.where(column.like(_like_prefix(key), escape="\\"))
         if column is IDENTITY.c.used_name_key:
             branch = branch.where(column.is_not(None))  # the used-name index is partial
-        branches.append(select(branch.subquery()))  # SQLite takes no LIMIT in a bare UNION member
-    merged = union(*branches).subquery()
-    return select(merged.c.id).order_by(*_name_order(merged.c)).limit(limit).offset(offset)
+        branches.append(branch)
+    return branches
+
+
+def count_statement(filters: SearchFilters) -> Select[Any]:
+    """How many identities the search finds (same rules as its pages). A name prefix is counted from
+    the two key-head ranges (index only, an identity found by both names once) instead of fetching
+    every row the OR of the two LIKEs finds (FHIR's Bundle.total: 304 ms p95 at 1M before)."""
+    if _searches_by_key_head(filters):
+        ids = union(*(select(branch.with_only_columns(IDENTITY.c.id).subquery())
+                      for branch in _key_head_branches(filters))).subquery()
+        return select(func.count()).select_from(ids)
+    statement = select(func.count()).select_from(IDENTITY)
+    if not (filters.ipp or filters.ins):
+        statement = statement.where(IDENTITY.c.active)
+    return statement.where(*_conditions(filters))
 
 
 def _conditions(f: SearchFilters) -> list[Any]:

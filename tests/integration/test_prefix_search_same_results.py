@@ -13,11 +13,12 @@ import random
 from datetime import date
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from app.db.engine import make_engine
-from app.db.identity_queries import SearchFilters, search_statement
+from app.db.identity_queries import SearchFilters, _conditions, count_statement, search_statement
+from app.db.identity_rows import IDENTITY
 from app.domain.dates import DateRange
 from app.domain.traits import name_search_key
 from bench.identity_data import seed
@@ -88,6 +89,11 @@ def test_prefix_search_by_key_head_finds_the_same_pages(seeded) -> None:
                         SearchFilters(birth_name=prefix, first_name="A"),
                         SearchFilters(birth_name=prefix, birth_dates=(DateRange(one_date, one_date, False),))]
             for filters in variants:
+                # The count (FHIR's Bundle.total) from the two key-head ranges equals the OR's count.
+                or_count = select(func.count()).select_from(IDENTITY).where(IDENTITY.c.active,
+                                                                           *_conditions(filters))
+                counted = connection.execute(count_statement(filters)).scalar_one()
+                assert counted == connection.execute(or_count).scalar_one(), (prefix, filters)
                 offset = 0
                 while True:
                     old = _ids(connection, filters, offset, by_key_head=False)
