@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from app.integrations.hl7.errors import MllpError
 from app.integrations.hl7.mllp import MllpClient
@@ -46,6 +47,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def through(database_url: str, port: int) -> str:
+    """The same database URL, reached through a proxy on 127.0.0.1:port."""
+    parts = urlsplit(database_url)
+    user = parts.netloc.rsplit("@", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{port}"))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import random
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import pytest
 from sqlalchemy import text
 
 from tests.faults.checker import Figures, check, outbox_open
-from tests.faults.harness import Gam, Service, free_port, gam_messages, wait_for
+from tests.faults.harness import Gam, Service, free_port, gam_messages, through, wait_for
 from tests.faults.proxy import FaultProxy
 from tests.integration.hl7_support import subscriber
 from tests.integration.test_hl7_crash import ThreadedReceiver
@@ -151,12 +150,6 @@ def test_listener_killed_mid_burst_then_the_gam_resends(ctx, pg_url, tmp_path, l
     assert stored == len(messages)  # a resend is never a second row
 
 
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{port}"))
-
-
 def test_postgresql_connections_reset_mid_burst(ctx, pg_url, tmp_path, long_run):
     """The listener and the relay reach PostgreSQL through the proxy, whose connections are reset
     (RST) several times during the burst; also a short blackhole. (The shared server itself is
@@ -165,7 +158,7 @@ def test_postgresql_connections_reset_mid_burst(ctx, pg_url, tmp_path, long_run)
     rounds = 8 if long_run else 3
     target = urlsplit(pg_url)
     proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
-    via_proxy = _through(pg_url, proxy.port)
+    via_proxy = through(pg_url, proxy.port)
     receiver = ThreadedReceiver()
     subscriber(ctx, "DPI", receiver.receiver.port)
     port = free_port()
@@ -199,8 +192,7 @@ def test_postgresql_connections_reset_mid_burst(ctx, pg_url, tmp_path, long_run)
     assert figures.acknowledged == len(messages) and proxy.stats["reset"] >= rounds
 
 
-@pytest.mark.parametrize("mode", ["cut", "reset"])
-def test_the_gam_link_itself_cut_or_reset(ctx, pg_url, tmp_path, mode):
+def test_the_gam_link_itself_cut_and_reset(ctx, pg_url, tmp_path, long_run):
     """The GAM -> listener link goes through the proxy, cut mid-message or reset: the GAM's
     resends are stored once."""
     rng = random.Random(1605)
@@ -210,16 +202,22 @@ def test_the_gam_link_itself_cut_or_reset(ctx, pg_url, tmp_path, mode):
     listener = Service(pg_url, tmp_path, "mllp-listen", listen_port=port).start()
     relay = Service(pg_url, tmp_path, "relay").start()
     proxy = FaultProxy("127.0.0.1", port).start()
-    messages = gam_messages(f"GL{mode}", 30, 2)
+    messages = gam_messages("GL", 30 * (3 if long_run else 1), 2)
     gam = Gam(proxy.port, messages).start()
+    faults = []
     try:
-        for _ in range(4):
+        for n in range(12 if long_run else 4):
             time.sleep(rng.uniform(0.2, 0.6))
-            proxy.set(mode, cut_after=rng.randint(10, 400)) if mode == "cut" else proxy.set(mode)
+            if n % 2:
+                proxy.set("reset")
+                faults.append("reset")
+            else:
+                proxy.set("cut", cut_after=rng.randint(10, 400))
+                faults.append("cut")
             time.sleep(0.2)
             proxy.heal()
         gam.join(120)
-        figures = Figures(f"GAM link {mode}", sent=gam.attempts, faults=f"4x {mode}")
+        figures = Figures("GAM link cut/reset", sent=gam.attempts, faults=",".join(faults))
         _drain(ctx, figures, len(messages))
     finally:
         _stop(listener, relay)
@@ -227,3 +225,4 @@ def test_the_gam_link_itself_cut_or_reset(ctx, pg_url, tmp_path, mode):
         receiver.close()
     check(ctx, figures, gam.acknowledged, {"DPI": receiver.receiver})
     assert figures.acknowledged == len(messages) and gam.errors >= 1
+    assert proxy.stats["cut"] >= 1 and proxy.stats["reset"] >= 1, proxy.stats

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from app.config import development_settings
 from app.main import build_context
 from app.workers.relay import Relay
+from app.workers.replay import run_replays
 from tests.faults.checker import Figures, check_delivery, outbox_open
+from tests.faults.harness import through
 from tests.faults.proxy import FaultProxy
-from tests.faults.test_hl7_faults import _through
 from tests.integration.hl7_support import fast, new_identity, rename, subscriber
 from tests.integration.test_hl7_crash import ThreadedReceiver
 
@@ -20,7 +21,7 @@ from tests.integration.test_hl7_crash import ThreadedReceiver
 def test_the_relay_survives_a_lost_database_and_drains_after(ctx, pg_url, tmp_path):
     target = urlsplit(pg_url)
     proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
-    settings = fast(development_settings(database_url=_through(pg_url, proxy.port),
+    settings = fast(development_settings(database_url=through(pg_url, proxy.port),
                                          var_dir=tmp_path / "relay", language="en"))
     relay_ctx = build_context(settings)
     downstream = ThreadedReceiver()
@@ -56,3 +57,31 @@ def test_the_relay_survives_a_lost_database_and_drains_after(ctx, pg_url, tmp_pa
     check_delivery(ctx, figures, {"DPI": downstream.receiver})  # changes made through the services
     print(figures.line())
     assert figures.delivered == 6 and figures.lost == 0
+
+
+def test_the_replay_loop_of_the_relay_process_survives_a_lost_database(pg_url, tmp_path):
+    """`identito relay` also runs the replay jobs in the same process: their loop ended the
+    process the same way."""
+    target = urlsplit(pg_url)
+    proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
+    settings = development_settings(database_url=through(pg_url, proxy.port), var_dir=tmp_path / "r",
+                                    language="en")
+    replay_ctx = build_context(settings)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        proxy.set("reset")
+        task = asyncio.create_task(run_replays(replay_ctx, stop, 100.0, idle_seconds=0.05))
+        await asyncio.sleep(1.0)
+        assert not task.done(), f"the replay loop stopped: {task.exception()!r}"
+        proxy.heal()
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        replay_ctx.engine.dispose()
+        proxy.stop()
+    assert proxy.stats["reset"] >= 2
