@@ -14,6 +14,7 @@ import asyncio
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from app.integrations.hl7.errors import MllpError
 from app.integrations.hl7.mllp import MllpClient
 from app.integrations.hl7.parse import parse_ack
-from tests.campaign_processes import runner_env, start_runner
+from tests.campaign_processes import ROOT, runner_env
 from tests.integration.test_hl7_inbound import pam
 
 # Fast retries so that a scenario drains in seconds once its fault is removed.
@@ -77,12 +78,18 @@ class Service:
             values["IDENTITO_HL7__LISTEN_PORT"] = str(listen_port)
         self.env = runner_env(database_url, sim_url, var_dir, values, **qualification)
         self.args = args
+        self.log = var_dir / "logs" / f"{args[0]}-{id(self)}.log"
         self.listen_port = listen_port
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
 
     def start(self) -> Service:
-        self.process = start_runner(self.env, *self.args)
+        # Output to a file, not a pipe: a chatty process must never block on a full pipe.
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()",
+                                             *self.args], env=self.env, cwd=ROOT, stdout=out,
+                                            stderr=subprocess.STDOUT)
         if self.listen_port is not None:
             wait_for(self._listening, 30, f"{self.args[0]} listening")
         return self
@@ -116,9 +123,8 @@ class Service:
             return None
 
     def output(self) -> str:
-        if self.process is None or self.process.stdout is None or self.process.poll() is None:
-            return ""
-        return self.process.stdout.read().decode(errors="replace")
+        """What the process (all its runs) printed."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 def gam_messages(tag: str, identities: int, updates: int) -> list[bytes]:
