@@ -14,6 +14,7 @@ from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.fhir.app import create_fhir_app
 from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.problems import declare_problems
 from app.api.routers import (
     campaigns,
     documents,
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.documents = build_document_tools(settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    routers = (system, identities, links, qualification, worklists, duplicates, merges, campaigns, insi,
+               documents, hl7)
+    declare_problems(*(module.router for module in routers))  # their problem documents (OpenAPI)
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(links.router)

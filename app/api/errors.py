@@ -29,6 +29,7 @@ from app.domain.insi import (
 from app.domain.messages import MESSAGES, register, render
 from app.services.errors import (
     Conflict,
+    InvalidRequest,
     MissingReason,
     NotFound,
     ProbableDuplicate,
@@ -40,6 +41,8 @@ log = logging.getLogger("identito.api")
 register("internal-error", "Unexpected error; the incident was logged.",
          "Erreur inattendue ; l'incident a été journalisé.")
 register("invalid-request", "The request is invalid.", "La requête est invalide.")
+register("http-400", "There was an error parsing the body",
+         "Le contenu de la requête est illisible (JSON mal formé ou encodage invalide).")
 register("http-404", "Not Found", "Aucune ressource à cette adresse.")
 register("http-405", "Method Not Allowed", "Méthode non autorisée à cette adresse.")
 PROBLEM_BASE = "urn:identito:problem:"
@@ -53,6 +56,7 @@ ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (StaleVersion, 412),
     (VersionRequired, 428),
     (MissingReason, 422),
+    (InvalidRequest, 422),
     (InvalidTrait, 422),
     (DocumentTooLarge, 413),
     (DocumentRejected, 422),

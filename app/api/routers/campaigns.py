@@ -23,8 +23,9 @@ class SelectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     statuses: list[Literal["PROV", "RECUP", "VALI", "QUAL"]] = Field(default_factory=list)
-    ids: list[int] = Field(default_factory=list, max_length=100_000)
-    insi_older_than_days: int | None = Field(default=None, ge=0)
+    # Identity ids are 64-bit: a larger number was an overflow in the database driver (500).
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=list, max_length=100_000)
+    insi_older_than_days: int | None = Field(default=None, ge=0, le=36_500)  # 100 years at most
     eligible: bool = Field(default=False,
                            description="All PROV and VALI identities whose traits are eligible")
 
