@@ -187,9 +187,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidValue)
     @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
     def _data(request: Request, exc: Exception) -> JSONResponse:
         # The database refused a value the schemas let through (a NUL character in a text, an id
-        # beyond the integer range): the transaction was rolled back, nothing was written.
+        # beyond the integer range): the transaction was rolled back, nothing was written. SQLite's
+        # driver refuses an integer beyond 64 bits with a bare OverflowError, before any SQL runs.
         language = request.app.state.settings.language
         detail = ("Une valeur est invalide pour la base de données (caractère NUL, nombre hors limites)."
                   if language == "fr" else "A value cannot be stored (NUL character, number out of range).")

@@ -85,3 +85,28 @@ def test_the_document_declares_problem_documents(client):
     assert MEDIA_TYPE in printable["409"]["content"]  # INS not printable (EXI SI 08)
     assert {"502", "504"} <= set(document["paths"]["/insi/search"]["post"]["responses"])
     assert "401" not in document["paths"]["/health"]["get"]["responses"]
+
+
+def test_a_subscriber_field_sent_as_null_is_left_as_it_is(client, settings):
+    sid = _subscriber(client, settings)
+    changed = client.patch(f"/subscribers/{sid}", headers=auth(settings, "admin"),
+                           json={"tls": None, "name": None, "host": None, "port": 2576})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["name"], changed.json()["host"], changed.json()["port"]) == (
+        SUB["name"], SUB["host"], 2576)
+
+
+def test_an_id_beyond_64_bits_is_an_invalid_value_not_a_server_error(client, settings):
+    huge = 2**70
+    printed = client.get(f"/identities/{huge}/cover-page.pdf", headers=auth(settings, "documents"))
+    cell = auth(settings, "identitovigilance")
+    resolved = client.post(f"/identities/{huge}/collision/resolve", headers=cell,
+                           json={"action": "set_aside_ins", "reason": "Collision vérifiée"})
+    for answer in (printed, resolved):
+        assert answer.status_code in (404, 422), answer.text
+        assert answer.headers["content-type"] == MEDIA_TYPE
+
+
+def test_the_campaign_report_declares_its_csv_form(client):
+    report = client.get("/openapi.json").json()["paths"]["/campaigns/{campaign_id}/report"]["get"]
+    assert set(report["responses"]["200"]["content"]) == {"application/json", "text/csv"}

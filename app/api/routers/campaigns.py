@@ -124,7 +124,12 @@ def change(campaign_id: int, action: Literal["pause", "resume", "cancel"], ctx: 
     return _read(campaigns.change_status(ctx, actor, campaign_id, action))
 
 
-@router.get("/{campaign_id}/report", response_model=None)
+_REPORT_FORMATS: dict[int | str, dict[str, Any]] = {200: {"description": "One row per identity", "content": {
+    "application/json": {"schema": {"type": "array", "items": ReportRow.model_json_schema()}},
+    "text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/{campaign_id}/report", response_model=None, responses=_REPORT_FORMATS)
 def report(campaign_id: int, ctx: CtxDep, actor: ActorDep,
            format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     """One row per identity with its outcome (JSON or CSV)."""
