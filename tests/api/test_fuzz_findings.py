@@ -110,3 +110,15 @@ def test_an_id_beyond_64_bits_is_an_invalid_value_not_a_server_error(client, set
 def test_the_campaign_report_declares_its_csv_form(client):
     report = client.get("/openapi.json").json()["paths"]["/campaigns/{campaign_id}/report"]["get"]
     assert set(report["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+
+
+def test_renaming_a_subscriber_to_a_taken_name_is_a_conflict(client, settings):
+    admin = auth(settings, "admin")
+    first = _subscriber(client, settings)
+    second = client.post("/subscribers", json={**SUB, "name": "LABO"}, headers=admin).json()["id"]
+    taken = client.patch(f"/subscribers/{second}", json={"name": SUB["name"]}, headers=admin)
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["type"].endswith("subscriber-exists") and taken.json()["field"] == "name"
+    assert client.get(f"/subscribers/{second}", headers=admin).json()["name"] == "LABO"
+    same = client.patch(f"/subscribers/{first}", json={"name": SUB["name"], "port": 2580}, headers=admin)
+    assert same.status_code == 200 and same.json()["port"] == 2580  # its own name is not "taken"
