@@ -22,6 +22,8 @@ from pydantic_settings import (
 )
 
 from app.domain.documents import DEFAULT_HIGH_TRUST, DocumentType, accepted_high_trust
+from app.domain.mssante import DEFAULT_TRUST_DOMAINS, MssPolicy
+from app.domain.xds import DEFAULT_DOCUMENT_KINDS, Code, DocumentCodes, Establishment
 
 DEV_SECRET_MARKER = "dev-only-"  # noqa: S105 (a prefix that marks development secrets)
 
@@ -41,8 +43,18 @@ class AuthSettings(BaseModel):
     public_key_pem: str | None = None
     # Production: the establishment's OIDC provider.
     jwks_url: str | None = None
-    jwks_cache_seconds: int = 600
+    jwks_cache_seconds: int = Field(default=600, ge=0)
+    # A token naming a key (kid) missing from the cached JWKS fetches it again (key rotation at the
+    # provider), at most once per this many seconds.
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
     http_timeout_seconds: float = 5.0
+    # Clock skew tolerated on nbf and iat (a token issued "in the future" beyond it is refused);
+    # exp is strict.
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Failed authentications (a token presented and refused) per client address: past
+    # failure_limit within failure_window_seconds, 429 until the window frees. 0: no limit.
+    failure_limit: int = Field(default=20, ge=0)
+    failure_window_seconds: float = Field(default=60.0, gt=0)
     # Allows `identito token` (development tokens); refused otherwise.
     dev_tokens: bool = False
 
@@ -50,6 +62,13 @@ class AuthSettings(BaseModel):
     def _check(self) -> AuthSettings:
         if not self.algorithms or any(a.lower() == "none" for a in self.algorithms):
             raise ValueError("auth.algorithms must list real algorithms; 'none' is refused")
+        if "algorithms" not in self.model_fields_set and (self.public_key_pem or self.jwks_url):
+            self.algorithms = ["RS256"]  # a provider's keys are public keys: never HS256 by default
+        symmetric = {a for a in self.algorithms if a.upper().startswith("HS")}
+        if symmetric and (len(symmetric) < len(self.algorithms) or self.public_key_pem or self.jwks_url):
+            # A public key used as an HMAC secret would let anyone sign (algorithm confusion).
+            raise ValueError("auth.algorithms: HS* (shared secret) cannot be mixed with public-key "
+                             "algorithms, a public key or a JWKS URL")
         if not (self.secret or self.public_key_pem or self.jwks_url):
             raise ValueError(
                 "no token verification key: set IDENTITO_AUTH__JWKS_URL (production) "
@@ -206,6 +225,71 @@ class DocumentsSettings(BaseModel):
     font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core
     scan_dpi: int = 200  # rasterisation of a PDF's first page for decoding
     scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
+    label_layout: str = "3x8-70x37"  # default INS label sheet (app.domain.labels.LABEL_SHEETS)
+
+
+class DocumentKindSetting(BaseModel):
+    """The codes of one document kind, as configured (each code is ``code|scheme OID|display``)."""
+
+    type: str
+    class_code: str
+    practice_setting: str | None = None
+    facility_type: str | None = None
+    confidentiality: str | None = None
+    content_type: str | None = None
+    events: list[str] = Field(default_factory=list)
+
+    def codes(self) -> DocumentCodes:
+        """The domain's codes, defaults where a code is not configured."""
+        base = DocumentCodes(_code(self.type), _code(self.class_code))
+        return DocumentCodes(
+            base.type, base.class_,
+            practice_setting=_code(self.practice_setting) if self.practice_setting else base.practice_setting,
+            facility_type=_code(self.facility_type) if self.facility_type else base.facility_type,
+            confidentiality=_code(self.confidentiality) if self.confidentiality else base.confidentiality,
+            events=tuple(_code(e) for e in self.events),
+            content_type=_code(self.content_type) if self.content_type else None,
+        )
+
+
+def _code(text: str) -> Code:
+    parts = [p.strip() for p in text.split("|")]
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"a code is written 'code|scheme OID|display name', not {text[:60]!r}")
+    return Code(*parts)
+
+
+class MssanteSettings(BaseModel):
+    """MSSanté sending (see docs/mssante.md)."""
+
+    # The MSSanté trust space: recipients must be at one of these domains or a subdomain.
+    trust_domains: list[str] = Field(default_factory=lambda: list(DEFAULT_TRUST_DOMAINS))
+    trust_space_only: bool = True
+    # The renewable MSSanté exemption: send for a non-qualified identity, on the IPP only.
+    unqualified_exemption: bool = False
+    finess: str = "000000000"
+    source_oid: str = "1.2.250.1.71.4.2.2.999.1"  # the sending system's OID (SubmissionSet sourceId)
+    software_name: str = "Identito"
+    software_version: str = ""
+    contact: str = ""
+    # Extra or replaced document kinds (key: the kind name used by callers).
+    document_kinds: dict[str, DocumentKindSetting] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> MssanteSettings:
+        if not self.trust_domains and self.trust_space_only:
+            raise ValueError("mssante.trust_domains is empty while mssante.trust_space_only is on")
+        self.kinds()
+        return self
+
+    def policy(self) -> MssPolicy:
+        """The domain policy these settings describe."""
+        return MssPolicy.of(self.trust_domains, trust_space_only=self.trust_space_only,
+                            unqualified_exemption=self.unqualified_exemption)
+
+    def kinds(self) -> dict[str, DocumentCodes]:
+        """The code table: the defaults, overridden or extended by the configured kinds."""
+        return {**DEFAULT_DOCUMENT_KINDS, **{k: v.codes() for k, v in self.document_kinds.items()}}
 
 
 class WebSettings(BaseModel):
@@ -270,6 +354,7 @@ class Settings(BaseSettings):
     documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
     duplicates: DuplicatesSettings = Field(default_factory=DuplicatesSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    mssante: MssanteSettings = Field(default_factory=MssanteSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -317,6 +402,13 @@ class Settings(BaseSettings):
     def high_trust_documents(self) -> frozenset[DocumentType]:
         """The establishment's accepted high-trust identity documents (RNIV EXI SI 10)."""
         return accepted_high_trust(self.accepted_documents)
+
+    @cached_property
+    def mss_establishment(self) -> Establishment:
+        """The sending establishment and system as MSSanté packages name them."""
+        m = self.mssante
+        return Establishment(self.establishment_name, m.finess, m.source_oid, self.ipp_oid,
+                             m.software_name, m.software_version, m.contact)
 
     @cached_property
     def birth_place_codes(self) -> frozenset[str] | None:

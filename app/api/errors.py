@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api import security_headers
 from app.api.auth import AuthError
+from app.api.auth_failures import TooManyFailures
 from app.api.duplicate_schemas import CandidateRead
 from app.api.validation import validation_errors
 from app.db.errors import DatabaseUnavailable, InvalidValue
@@ -51,6 +53,7 @@ MEDIA_TYPE = "application/problem+json"
 # Most specific first. Other layers' errors are added here (and only here).
 ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (AuthError, 401),
+    (TooManyFailures, 429),
     (NotAllowed, 403),
     (NotFound, 404),
     (StaleVersion, 412),
@@ -84,6 +87,7 @@ TITLES: dict[int, tuple[str, str]] = {
     415: ("Unsupported media type", "Type de contenu non pris en charge"),
     422: ("Invalid data", "Données invalides"),
     428: ("Version required", "Version requise"),
+    429: ("Too many requests", "Trop de requêtes"),
     500: ("Internal error", "Erreur interne"),
     502: ("Upstream service error", "Erreur du service distant"),
     503: ("Service unavailable", "Service indisponible"),
@@ -152,6 +156,8 @@ def problem(
         **{k: v for k, v in extensions.items() if v is not None},
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after" in extensions:
+        headers = {"Retry-After": str(extensions["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -172,6 +178,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ProbableDuplicate):  # what the desk must look at before confirming
             extra["candidates"] = [CandidateRead.of(c, exc.roles).model_dump(mode="json")
                                    for c in exc.candidates]
+        if isinstance(exc, TooManyFailures):
+            extra["retry_after"] = exc.retry_after
         if isinstance(exc, InsiError):
             extra.update(category=exc.category.value, retryable=exc.retryable,
                          insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)
@@ -229,4 +237,6 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem(request, status, getattr(exc, "code", "error"), message,
                            title=title_for(exc, status, language))
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem(request, 500, "internal-error", render("internal-error", language))
+        response = problem(request, 500, "internal-error", render("internal-error", language))
+        https = request.app.state.settings.public_url.startswith("https://")
+        return security_headers.add_to_response(response, https=https)

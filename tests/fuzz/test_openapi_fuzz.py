@@ -7,8 +7,7 @@ generated from its schemas (fixed seed); each case is sent once with a token of 
 - no server error (5xx), whatever the input;
 - the status code, the content type, the headers and the body are those the document declares
   (errors included: problem documents, app/api/problems.py);
-- no 2xx for a role the service refuses (``ALLOWED`` below, from the ``require_any`` of each
-  service function of app/services).
+- no 2xx for a role the service refuses (``ALLOWED`` below: the role matrix of docs/security.md).
 
 Bounded for CI (6 examples per operation, about 2 minutes on 2 cores); ``IDENTITO_FUZZ_LONG=1``
 runs 300 per operation, ``IDENTITO_FUZZ_EXAMPLES=n`` any number. Fixed seed (derandomized): a
@@ -47,93 +46,27 @@ from app.simulator.app import Behaviour
 from app.simulator.server import SimulatorServer
 from tests.cli_support import free_port
 from tests.e2e.conftest import SECRET, LiveServer, running_server
+from tests.security.matrix import parse_table
 
 pytestmark = pytest.mark.fuzz
 
 LONG = os.environ.get("IDENTITO_FUZZ_LONG") == "1"
 EXAMPLES = int(os.environ.get("IDENTITO_FUZZ_EXAMPLES", 300 if LONG else 6))  # per operation
-A, V, D, N, M = "admission", "identitovigilance", "documents", "integration", "admin"  # V: vigilance cell
-ROLES = (A, V, D, N, M)
+ROLES = ("admission", "identitovigilance", "documents", "integration", "admin")
 
-# Who may do what, operation by operation: the roles each service function requires (require_any
-# in app/services/*). A 2xx for any other role fails the run.
-READERS = {A, V, N, D, M}  # queries.READERS
-SEARCHERS = {A, V, N, D}  # queries.SEARCHERS
-EDITORS = {A, V, N}  # identities.EDITORS
-DESK = {A, V}  # qualification.DESK, identities.record_document, duplicates.CHECKERS...
-CELL = {V}  # duplicates, merges, duplicate_scan
-CELL_ADMIN = {V, M}  # campaigns, worklists, quarantine, insi journal
-PRINTERS = {D, V}  # documents.PRINTERS
-ADMIN = {M}  # subscribers, replay, outbox_ops
+# Who may do what, operation by operation: the role matrix of docs/security.md (the one table,
+# checked cell by cell by tests/security/test_role_matrix.py; it follows the require_any of each
+# service function). A 2xx for a role whose cell says "no" fails the run.
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+MATRIX = parse_table(SECURITY_DOC.read_text(encoding="utf-8"))
 ALLOWED: dict[tuple[str, str], set[str]] = {
-    ("GET", "/health"): set(ROLES),
-    ("GET", "/metrics"): set(ROLES),
-    ("POST", "/identities"): EDITORS,
-    ("GET", "/identities"): SEARCHERS,
-    ("POST", "/identities/candidates"): DESK,
-    ("GET", "/identities/{identity_id}"): READERS,
-    ("PATCH", "/identities/{identity_id}"): EDITORS,
-    ("POST", "/identities/{identity_id}/documents"): DESK,
-    ("GET", "/identities/{identity_id}/documents"): {A, V, M},
-    ("POST", "/identities/{identity_id}/documents/{document_id}/withdraw"): DESK,
-    ("POST", "/identities/{identity_id}/attributes"): CELL,
-    ("DELETE", "/identities/{identity_id}/attributes/{code}"): CELL,
-    ("GET", "/identities/{identity_id}/history"): {A, V, M},
-    ("POST", "/identities/{identity_id}/links"): {V, N},
-    ("GET", "/identities/{identity_id}/links"): DESK,
-    ("DELETE", "/identities/{identity_id}/links/{other_id}"): {V, N},
-    ("POST", "/identities/{identity_id}/collision"): DESK,
-    ("POST", "/identities/{identity_id}/collision/resolve"): CELL,
-    ("POST", "/identities/{identity_id}/insi/retrieve"): DESK,
-    ("POST", "/identities/{identity_id}/insi/accept"): DESK,
-    ("POST", "/identities/{identity_id}/insi/reject"): DESK,
-    ("POST", "/identities/{identity_id}/insi/verify"): {A, V, N},
-    ("GET", "/worklists"): CELL_ADMIN,
-    ("GET", "/worklists/{kind}"): CELL_ADMIN,
-    ("POST", "/worklists/items/{item_id}/resolve"): CELL_ADMIN,
-    ("GET", "/duplicates"): CELL,
-    ("POST", "/duplicates/scans"): CELL,
-    ("GET", "/duplicates/scans/{scan_id}"): CELL_ADMIN,
-    ("GET", "/duplicates/{pair_id}"): CELL,
-    ("POST", "/duplicates/{pair_id}/dismiss"): CELL,
-    ("POST", "/identities/{survivor_id}/merge"): CELL,
-    ("POST", "/identities/{identity_id}/unmerge"): CELL,
-    ("GET", "/identities/{identity_id}/merges"): DESK,
-    ("POST", "/campaigns"): CELL_ADMIN,
-    ("GET", "/campaigns"): CELL_ADMIN,
-    ("GET", "/campaigns/{campaign_id}"): CELL_ADMIN,
-    ("POST", "/campaigns/{campaign_id}/{action}"): CELL_ADMIN,
-    ("GET", "/campaigns/{campaign_id}/report"): CELL_ADMIN,
-    ("POST", "/insi/search"): DESK,
-    ("GET", "/insi/calls"): CELL_ADMIN,
-    ("GET", "/identities/{identity_id}/datamatrix.png"): PRINTERS,
-    ("GET", "/identities/{identity_id}/datamatrix.svg"): PRINTERS,
-    ("GET", "/identities/{identity_id}/datamatrix.txt"): PRINTERS,
-    ("GET", "/identities/{identity_id}/cover-page.pdf"): PRINTERS,
-    ("POST", "/documents/cover-page"): PRINTERS,
-    ("POST", "/documents/scan"): PRINTERS,
-    ("POST", "/subscribers"): ADMIN,
-    ("GET", "/subscribers"): ADMIN,
-    ("GET", "/subscribers/{subscriber_id}"): ADMIN,
-    ("PATCH", "/subscribers/{subscriber_id}"): ADMIN,
-    ("POST", "/subscribers/{subscriber_id}/ins-ready"): ADMIN,
-    ("GET", "/subscribers/{subscriber_id}/replay"): ADMIN,
-    ("POST", "/subscribers/{subscriber_id}/replay"): ADMIN,
-    ("POST", "/subscribers/{subscriber_id}/pause"): ADMIN,
-    ("POST", "/subscribers/{subscriber_id}/resume"): ADMIN,
-    ("GET", "/operations/queues"): ADMIN,
-    ("GET", "/operations/dead-letters"): ADMIN,
-    ("POST", "/operations/dead-letters/{message_id}/retry"): ADMIN,
-    ("POST", "/operations/dead-letters/{message_id}/skip"): ADMIN,
-    ("GET", "/quarantine"): CELL_ADMIN,
-    ("GET", "/quarantine/{item_id}"): CELL_ADMIN,
-    ("POST", "/quarantine/{item_id}/rerun"): CELL_ADMIN,
-    ("POST", "/quarantine/{item_id}/discard"): CELL_ADMIN,
+    key: {role for role in ROLES if row[role] == "yes"}
+    for key, row in MATRIX.items() if not key[1].startswith(("/app", "/fhir"))
 }
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
-DESK_ACTOR = Actor("fuzz-desk", frozenset({A}))
-CELL_ACTOR = Actor("fuzz-cell", frozenset({V}))
+DESK_ACTOR = Actor("fuzz-desk", frozenset({"admission"}))
+CELL_ACTOR = Actor("fuzz-cell", frozenset({"identitovigilance"}))
 
 
 def _seed(server: LiveServer) -> list[int]:
@@ -210,7 +143,7 @@ def session() -> Iterator[requests.Session]:
 def test_every_operation_with_every_role(case: Any, fuzz_server: LiveServer, tokens: dict[str, str],
                                          session: requests.Session) -> None:
     key = (case.operation.method.upper(), case.operation.path)
-    assert key in ALLOWED, f"{key} is not in the fuzz role table: add it (who may call it?)"
+    assert key in ALLOWED, f"{key} is not in the role matrix of docs/security.md: add it (who may call it?)"
     for role in ROLES:
         response = case.call_and_validate(base_url=fuzz_server.url, session=session, checks=CHECKS,
                                           headers={"Authorization": f"Bearer {tokens[role]}"}, timeout=30)
@@ -220,7 +153,7 @@ def test_every_operation_with_every_role(case: Any, fuzz_server: LiveServer, tok
 
 
 def test_served_document_is_the_fuzzed_one(fuzz_server: LiveServer) -> None:
-    """The server publishes the document fuzzed here, and the role table names each of its operations."""
+    """The server publishes the document fuzzed here, and the role matrix names each of its operations."""
     served = requests.get(f"{fuzz_server.url}/openapi.json", timeout=10).json()
     assert served == DOCUMENT
     operations = {(m.upper(), p) for p, ops in served["paths"].items() for m in ops}

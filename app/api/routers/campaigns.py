@@ -90,6 +90,15 @@ def _report_row(line: ReportLine) -> dict[str, Any]:
                      worklist_item_id=line.worklist_item_id or "").model_dump()
 
 
+def report_csv(lines: list[ReportLine]) -> str:
+    """A campaign's report as CSV text (header, then one line per identity); the pages send the same."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(ReportRow.model_fields))
+    writer.writeheader()
+    writer.writerows(_report_row(line) for line in lines)
+    return buffer.getvalue()
+
+
 @router.post("", status_code=201, response_model=CampaignRead)
 def create(body: CampaignCreate, ctx: CtxDep, actor: ActorDep, settings: SettingsDep) -> CampaignRead:
     """Create a campaign; the worker (`identito worker`) runs it."""
@@ -133,12 +142,8 @@ _REPORT_FORMATS: dict[int | str, dict[str, Any]] = {200: {"description": "One ro
 def report(campaign_id: int, ctx: CtxDep, actor: ActorDep,
            format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     """One row per identity with its outcome (JSON or CSV)."""
-    rows = [_report_row(line) for line in campaigns.report(ctx, actor, campaign_id)]
+    lines = campaigns.report(ctx, actor, campaign_id)
     if format == "json":
-        return rows
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(ReportRow.model_fields))
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(buffer.getvalue(), media_type="text/csv",
+        return [_report_row(line) for line in lines]
+    return Response(report_csv(lines), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'})
