@@ -167,7 +167,7 @@ def label_sheet_formats(tools: ToolsDep, actor: LabelPrinterDep) -> list[LabelSh
                              default=s.code == default) for s in LABEL_SHEETS.values()]
 
 
-@router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf"))
+@router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf", 404))
 def label_sheet(body: LabelSheetRequest, ctx: CtxDep, tools: ToolsDep, actor: LabelPrinterDep) -> Response:
     """An A4 sheet of INS labels (traits, IPP, DataMatrix INS) of a QUAL identity: 409 otherwise."""
     ref = IdentityRef(identity_id=body.identity_id, ipp=body.ipp, ins=body.ins)
