@@ -14,6 +14,7 @@ from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.fhir.app import create_fhir_app
 from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.problems import declare_problems
 from app.api.routers import (
     campaigns,
     documents,
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Outermost: every response, errors and mounted apps included (docs/security.md).
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
+    routers = (system, identities, links, qualification, worklists, duplicates, merges, campaigns, insi,
+               indicators, documents, hl7)
+    declare_problems(*(module.router for module in routers))  # their problem documents (OpenAPI)
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(links.router)

@@ -31,6 +31,7 @@ from app.domain.insi import (
 from app.domain.messages import MESSAGES, register, render
 from app.services.errors import (
     Conflict,
+    InvalidRequest,
     MissingReason,
     NotFound,
     ProbableDuplicate,
@@ -42,6 +43,8 @@ log = logging.getLogger("identito.api")
 register("internal-error", "Unexpected error; the incident was logged.",
          "Erreur inattendue ; l'incident a été journalisé.")
 register("invalid-request", "The request is invalid.", "La requête est invalide.")
+register("http-400", "There was an error parsing the body",
+         "Le contenu de la requête est illisible (JSON mal formé ou encodage invalide).")
 register("http-404", "Not Found", "Aucune ressource à cette adresse.")
 register("http-405", "Method Not Allowed", "Méthode non autorisée à cette adresse.")
 PROBLEM_BASE = "urn:identito:problem:"
@@ -56,6 +59,7 @@ ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (StaleVersion, 412),
     (VersionRequired, 428),
     (MissingReason, 422),
+    (InvalidRequest, 422),
     (InvalidTrait, 422),
     (DocumentTooLarge, 413),
     (DocumentRejected, 422),
@@ -191,9 +195,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidValue)
     @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
     def _data(request: Request, exc: Exception) -> JSONResponse:
         # The database refused a value the schemas let through (a NUL character in a text, an id
-        # beyond the integer range): the transaction was rolled back, nothing was written.
+        # beyond the integer range): the transaction was rolled back, nothing was written. SQLite's
+        # driver refuses an integer beyond 64 bits with a bare OverflowError, before any SQL runs.
         language = request.app.state.settings.language
         detail = ("Une valeur est invalide pour la base de données (caractère NUL, nombre hors limites)."
                   if language == "fr" else "A value cannot be stored (NUL character, number out of range).")

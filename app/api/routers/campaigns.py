@@ -23,8 +23,9 @@ class SelectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     statuses: list[Literal["PROV", "RECUP", "VALI", "QUAL"]] = Field(default_factory=list)
-    ids: list[int] = Field(default_factory=list, max_length=100_000)
-    insi_older_than_days: int | None = Field(default=None, ge=0)
+    # Identity ids are 64-bit: a larger number was an overflow in the database driver (500).
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=list, max_length=100_000)
+    insi_older_than_days: int | None = Field(default=None, ge=0, le=36_500)  # 100 years at most
     eligible: bool = Field(default=False,
                            description="All PROV and VALI identities whose traits are eligible")
 
@@ -132,7 +133,12 @@ def change(campaign_id: int, action: Literal["pause", "resume", "cancel"], ctx: 
     return _read(campaigns.change_status(ctx, actor, campaign_id, action))
 
 
-@router.get("/{campaign_id}/report", response_model=None)
+_REPORT_FORMATS: dict[int | str, dict[str, Any]] = {200: {"description": "One row per identity", "content": {
+    "application/json": {"schema": {"type": "array", "items": ReportRow.model_json_schema()}},
+    "text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/{campaign_id}/report", response_model=None, responses=_REPORT_FORMATS)
 def report(campaign_id: int, ctx: CtxDep, actor: ActorDep,
            format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     """One row per identity with its outcome (JSON or CSV)."""

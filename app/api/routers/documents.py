@@ -7,12 +7,13 @@ its status and what it lacks. Responses carry patient data: never cached.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from app.api.deps import CtxDep, SettingsDep, require_roles
+from app.api.problems import problem_responses
 from app.domain.cover_page import DocumentInfo
 from app.domain.labels import LABEL_SHEETS
 from app.domain.roles import Role
@@ -27,9 +28,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-def _binary(media_type: str) -> dict[int | str, dict[str, object]]:
-    """OpenAPI description of a binary answer."""
-    return {200: {"content": {media_type: {}}, "description": "OK"}}
+def _binary(media_type: str, *problems: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI description of a binary answer; 409 when the INS may not be printed (EXI SI 08)."""
+    return {200: {"content": {media_type: {}}, "description": "OK"}, **problem_responses(409, *problems)}
 
 
 def get_tools(request: Request) -> DocumentTools:
@@ -103,7 +104,7 @@ def identity_cover_page(
 FormText = Annotated[str | None, Form(max_length=200)]
 
 
-@router.post("/documents/cover-page", response_class=Response, responses=_binary("application/pdf"))
+@router.post("/documents/cover-page", response_class=Response, responses=_binary("application/pdf", 404, 413))
 def stamp_document(
     ctx: CtxDep,
     tools: ToolsDep,
@@ -166,7 +167,7 @@ def label_sheet_formats(tools: ToolsDep, actor: LabelPrinterDep) -> list[LabelSh
                              default=s.code == default) for s in LABEL_SHEETS.values()]
 
 
-@router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf"))
+@router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf", 404))
 def label_sheet(body: LabelSheetRequest, ctx: CtxDep, tools: ToolsDep, actor: LabelPrinterDep) -> Response:
     """An A4 sheet of INS labels (traits, IPP, DataMatrix INS) of a QUAL identity: 409 otherwise."""
     ref = IdentityRef(identity_id=body.identity_id, ipp=body.ipp, ins=body.ins)
@@ -246,7 +247,7 @@ class ScanRead(BaseModel):
     symbols: list[SymbolRead]
 
 
-@router.post("/documents/scan", response_model=ScanRead)
+@router.post("/documents/scan", response_model=ScanRead, responses=problem_responses(413))
 def scan_document(
     ctx: CtxDep,
     tools: ToolsDep,
