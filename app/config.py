@@ -43,8 +43,18 @@ class AuthSettings(BaseModel):
     public_key_pem: str | None = None
     # Production: the establishment's OIDC provider.
     jwks_url: str | None = None
-    jwks_cache_seconds: int = 600
+    jwks_cache_seconds: int = Field(default=600, ge=0)
+    # A token naming a key (kid) missing from the cached JWKS fetches it again (key rotation at the
+    # provider), at most once per this many seconds.
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
     http_timeout_seconds: float = 5.0
+    # Clock skew tolerated on nbf and iat (a token issued "in the future" beyond it is refused);
+    # exp is strict.
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Failed authentications (a token presented and refused) per client address: past
+    # failure_limit within failure_window_seconds, 429 until the window frees. 0: no limit.
+    failure_limit: int = Field(default=20, ge=0)
+    failure_window_seconds: float = Field(default=60.0, gt=0)
     # Allows `identito token` (development tokens); refused otherwise.
     dev_tokens: bool = False
 
@@ -52,6 +62,13 @@ class AuthSettings(BaseModel):
     def _check(self) -> AuthSettings:
         if not self.algorithms or any(a.lower() == "none" for a in self.algorithms):
             raise ValueError("auth.algorithms must list real algorithms; 'none' is refused")
+        if "algorithms" not in self.model_fields_set and (self.public_key_pem or self.jwks_url):
+            self.algorithms = ["RS256"]  # a provider's keys are public keys: never HS256 by default
+        symmetric = {a for a in self.algorithms if a.upper().startswith("HS")}
+        if symmetric and (len(symmetric) < len(self.algorithms) or self.public_key_pem or self.jwks_url):
+            # A public key used as an HMAC secret would let anyone sign (algorithm confusion).
+            raise ValueError("auth.algorithms: HS* (shared secret) cannot be mixed with public-key "
+                             "algorithms, a public key or a JWKS URL")
         if not (self.secret or self.public_key_pem or self.jwks_url):
             raise ValueError(
                 "no token verification key: set IDENTITO_AUTH__JWKS_URL (production) "
@@ -208,6 +225,7 @@ class DocumentsSettings(BaseModel):
     font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core
     scan_dpi: int = 200  # rasterisation of a PDF's first page for decoding
     scan_max_pixels: int = 40_000_000  # larger images / renders are refused or scaled down
+    label_layout: str = "3x8-70x37"  # default INS label sheet (app.domain.labels.LABEL_SHEETS)
 
 
 class DocumentKindSetting(BaseModel):

@@ -14,12 +14,14 @@ from app.api.auth import TokenVerifier
 from app.api.errors import install_error_handlers
 from app.api.fhir.app import create_fhir_app
 from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.problems import declare_problems
 from app.api.routers import (
     campaigns,
     documents,
     duplicates,
     hl7,
     identities,
+    indicators,
     insi,
     links,
     merges,
@@ -28,6 +30,7 @@ from app.api.routers import (
     system,
     worklists,
 )
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.config import Settings
 from app.db.migrations import check_schema
 from app.domain.insi import InsiGateway
@@ -72,11 +75,17 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(settings.auth)
+    metrics.collectors.append(app.state.verifier.failures.render)  # refused tokens (docs/security.md)
     app.state.metrics = metrics
     app.state.documents = build_document_tools(settings)
     app.state.mss = build_mss_tools(settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost: every response, errors and mounted apps included (docs/security.md).
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
+    routers = (system, identities, links, qualification, worklists, duplicates, merges, campaigns, insi,
+               indicators, documents, hl7)
+    declare_problems(*(module.router for module in routers))  # their problem documents (OpenAPI)
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(links.router)
@@ -86,6 +95,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(merges.router)
     app.include_router(campaigns.router)
     app.include_router(insi.router)
+    app.include_router(indicators.router)
     app.include_router(documents.router)
     app.include_router(mss_messages.router)
     app.include_router(hl7.router)
@@ -96,6 +106,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     metrics.collectors.append(duplicate_metrics(ctx))
     metrics.collectors.append(mss_metrics(ctx))
     # Browser pages for desks and the cell (docs/web.md); `/` sends a browser there, /docs stays.
-    app.mount("/app", create_web_app(settings, ctx))
+    app.mount("/app", create_web_app(settings, ctx, documents=app.state.documents,
+                                      hl7_processor=app.state.hl7_processor))
     app.add_api_route("/", lambda: RedirectResponse("/app/", status_code=307), include_in_schema=False)
     return app

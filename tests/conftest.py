@@ -51,6 +51,12 @@ def _pg_reachable() -> str | None:
         return f"PostgreSQL unreachable at {PG_ADMIN_URL.split('@')[-1]}: {str(exc).strip()[:120]}"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--long``: the fault scenarios of tests/faults run longer (more messages, faults, kills)."""
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the fault scenarios (tests/faults) longer than in CI")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The privacy guard collects every log line of the run (tests/privacy_guard.py)."""
     privacy_guard.start()

@@ -1,8 +1,10 @@
 """Bearer token verification (python-jose) and development tokens.
 
 Algorithms come from the settings, never from the token header; ``none`` is refused by the
-settings. Keys: a shared secret or PEM public key in development, the establishment's OIDC JWKS in
-production (fetched with a timeout and cached).
+settings, and HS* never mixes with public keys (algorithm confusion). Keys: a shared secret or PEM
+public key in development, the establishment's OIDC JWKS in production (fetched with a timeout,
+cached ``jwks_cache_seconds``, fetched again early when a token names an unknown ``kid``, at most
+once per ``jwks_min_refresh_seconds``). Refusals and their limits per client: docs/security.md.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 
 import httpx
 from jose import JWTError, jwt
+from jose.exceptions import JOSEError
 
+from app.api.auth_failures import FailureLimiter
 from app.config import AuthSettings
 from app.domain.errors import DomainError
 from app.domain.messages import register, register_terms
@@ -25,6 +29,27 @@ class AuthError(DomainError):
     """Missing, malformed, expired or untrusted bearer token (HTTP 401)."""
 
     code = "unauthenticated"
+
+    @property
+    def reason(self) -> str:
+        """A short label of why (the /metrics ``reason`` label)."""
+        return REASON_LABELS.get(str(self.params.get("why")), "invalid")
+
+
+REASON_LABELS = {
+    "no Authorization header": "missing",
+    "expected 'Bearer <token>'": "malformed",
+    "malformed token": "malformed",
+    "unknown signing key": "unknown_key",
+    "identity provider keys unavailable": "keys_unavailable",
+    "expired": "expired",
+    "not yet valid": "not_yet_valid",
+    "wrong audience": "wrong_audience",
+    "wrong issuer": "wrong_issuer",
+    "algorithm not allowed": "algorithm",
+    "bad signature": "bad_signature",
+    "invalid token": "invalid",
+}
 
 
 register(
@@ -39,6 +64,7 @@ register_terms({
     "unknown signing key": "clé de signature inconnue",
     "identity provider keys unavailable": "clés du fournisseur d'identité indisponibles",
     "expired": "jeton expiré",
+    "not yet valid": "jeton pas encore valide (date d'émission ou de début dans le futur)",
     "wrong audience": "audience incorrecte",
     "wrong issuer": "émetteur incorrect",
     "algorithm not allowed": "algorithme non autorisé",
@@ -59,6 +85,7 @@ class TokenVerifier:
         self._jwks: dict[str, Any] | None = None
         self._jwks_at = 0.0
         self._lock = threading.Lock()
+        self.failures = FailureLimiter(settings.failure_limit, settings.failure_window_seconds)
 
     def _key(self, token: str, fetch: bool) -> Any:
         if self.settings.jwks_url:
@@ -66,23 +93,25 @@ class TokenVerifier:
         return self.settings.public_key_pem or self.settings.secret
 
     def _jwks_keys(self, token: str, fetch: bool) -> Any:
-        if not self._lock.acquire(blocking=fetch):
-            raise KeysNeeded()  # another thread is fetching: never wait for it on an event loop
-        try:
-            stale = time.monotonic() - self._jwks_at > self.settings.jwks_cache_seconds
-            if self._jwks is None or stale:
-                if not fetch:
-                    raise KeysNeeded()
-                self._jwks = self._fetch_jwks()
-                self._jwks_at = time.monotonic()
-            jwks = self._jwks
-        finally:
-            self._lock.release()
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except JWTError as exc:
             raise AuthError(why="malformed token") from exc
-        keys = [k for k in jwks.get("keys", []) if kid is None or k.get("kid") == kid]
+        if not self._lock.acquire(blocking=fetch):
+            raise KeysNeeded()  # another thread is fetching: never wait for it on an event loop
+        try:
+            age = time.monotonic() - self._jwks_at
+            keys = _matching(self._jwks, kid)
+            # Rotation: a new kid at the provider is fetched before the cache expires (bounded rate).
+            unknown = not keys and self._jwks is not None and age > self.settings.jwks_min_refresh_seconds
+            if self._jwks is None or age > self.settings.jwks_cache_seconds or unknown:
+                if not fetch:
+                    raise KeysNeeded()
+                self._jwks = self._fetch_jwks()
+                self._jwks_at = time.monotonic()
+                keys = _matching(self._jwks, kid)
+        finally:
+            self._lock.release()
         if not keys:
             raise AuthError(why="unknown signing key")
         return {"keys": keys}
@@ -103,8 +132,9 @@ class TokenVerifier:
         With ``fetch=False`` nothing waits on the network or a lock: KeysNeeded is raised instead,
         so that an event loop can verify in place and hand only key fetches to a thread.
         """
+        leeway = self.settings.leeway_seconds
         try:
-            return dict(
+            claims = dict(
                 jwt.decode(
                     token,
                     self._key(token, fetch),
@@ -112,11 +142,20 @@ class TokenVerifier:
                     audience=self.settings.audience,
                     issuer=self.settings.issuer,
                     options={"require_exp": True, "require_iss": True, "require_aud": True,
-                             "require_sub": True},
+                             "require_sub": True, "verify_nbf": False},
                 )
             )
-        except JWTError as exc:
+        except JOSEError as exc:  # JWKError too: a key of the wrong type is a refusal, not a 500
             raise AuthError(why=_reason(exc)) from exc
+        # Clock skew is tolerated on the start of validity only: exp is strict (no replay after it).
+        # python-jose would apply one leeway to exp and nbf alike, and checks iat only as a number.
+        for name in ("nbf", "iat"):
+            value = claims.get(name)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise AuthError(why="invalid token")
+            if value is not None and value > time.time() + leeway:
+                raise AuthError(why="not yet valid")
+        return claims
 
     def roles(self, claims: dict[str, Any]) -> frozenset[str]:
         """Roles from the configured claim (dotted path allowed, list or space-separated)."""
@@ -129,15 +168,24 @@ class TokenVerifier:
         return frozenset(str(v) for v in (value or []) if str(v) in known)
 
 
-def _reason(exc: JWTError) -> str:
+def _matching(jwks: dict[str, Any] | None, kid: Any) -> list[dict[str, Any]]:
+    """The keys of a JWKS that a token's kid designates (all of them when it names none)."""
+    return [k for k in (jwks or {}).get("keys", []) if kid is None or k.get("kid") == kid]
+
+
+def _reason(exc: JOSEError) -> str:
     text = str(exc).lower()
     if "expired" in text:
         return "expired"
+    if "not yet valid" in text:
+        return "not yet valid"
+    if "padding" in text or "segments" in text or "header string" in text or "payload string" in text:
+        return "malformed token"
     if "audience" in text:
         return "wrong audience"
     if "issuer" in text:
         return "wrong issuer"
-    if "alg" in text:
+    if "alg" in text or "key type" in text or "hmac" in text:
         return "algorithm not allowed"
     if "signature" in text:
         return "bad signature"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
@@ -30,22 +30,32 @@ async def get_ctx(request: Request) -> ServiceContext:
 async def current_actor(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Actor:
-    """The token's subject and roles; 401 without a valid bearer token.
+    """The token's subject and roles; 401 without a valid bearer token, 429 after too many refusals.
 
     Verified on the event loop (pure CPU, no thread hop); only a fetch of the identity provider's
-    keys is handed to a thread.
+    keys is handed to a thread. Each refusal is counted by reason and per client address.
     """
+    verifier: TokenVerifier = request.app.state.verifier
+    address = request.client.host if request.client else "unknown"
+    verifier.failures.check(address)
+    try:
+        claims = await _verified_claims(verifier, authorization)
+    except AuthError as exc:
+        verifier.failures.record(address, exc.reason)
+        raise
+    return Actor(subject=str(claims["sub"]), roles=verifier.roles(claims))
+
+
+async def _verified_claims(verifier: TokenVerifier, authorization: str | None) -> dict[str, Any]:
     if not authorization:
         raise AuthError(why="no Authorization header")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(why="expected 'Bearer <token>'")
-    verifier: TokenVerifier = request.app.state.verifier
     try:
-        claims = verifier.verify(token.strip(), fetch=False)
+        return verifier.verify(token.strip(), fetch=False)
     except KeysNeeded:
-        claims = await run_in_threadpool(verifier.verify, token.strip())
-    return Actor(subject=str(claims["sub"]), roles=verifier.roles(claims))
+        return await run_in_threadpool(verifier.verify, token.strip())
 
 
 def require_roles(*roles: Role) -> Callable[..., Awaitable[Actor]]:

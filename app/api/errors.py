@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api import security_headers
 from app.api.auth import AuthError
+from app.api.auth_failures import TooManyFailures
 from app.api.duplicate_schemas import CandidateRead
 from app.api.validation import validation_errors
 from app.db.errors import DatabaseUnavailable, InvalidValue
@@ -29,6 +31,7 @@ from app.domain.insi import (
 from app.domain.messages import MESSAGES, register, render
 from app.services.errors import (
     Conflict,
+    InvalidRequest,
     MissingReason,
     NotFound,
     ProbableDuplicate,
@@ -40,6 +43,8 @@ log = logging.getLogger("identito.api")
 register("internal-error", "Unexpected error; the incident was logged.",
          "Erreur inattendue ; l'incident a été journalisé.")
 register("invalid-request", "The request is invalid.", "La requête est invalide.")
+register("http-400", "There was an error parsing the body",
+         "Le contenu de la requête est illisible (JSON mal formé ou encodage invalide).")
 register("http-404", "Not Found", "Aucune ressource à cette adresse.")
 register("http-405", "Method Not Allowed", "Méthode non autorisée à cette adresse.")
 PROBLEM_BASE = "urn:identito:problem:"
@@ -48,11 +53,13 @@ MEDIA_TYPE = "application/problem+json"
 # Most specific first. Other layers' errors are added here (and only here).
 ERROR_TABLE: list[tuple[type[Exception], int]] = [
     (AuthError, 401),
+    (TooManyFailures, 429),
     (NotAllowed, 403),
     (NotFound, 404),
     (StaleVersion, 412),
     (VersionRequired, 428),
     (MissingReason, 422),
+    (InvalidRequest, 422),
     (InvalidTrait, 422),
     (DocumentTooLarge, 413),
     (DocumentRejected, 422),
@@ -80,6 +87,7 @@ TITLES: dict[int, tuple[str, str]] = {
     415: ("Unsupported media type", "Type de contenu non pris en charge"),
     422: ("Invalid data", "Données invalides"),
     428: ("Version required", "Version requise"),
+    429: ("Too many requests", "Trop de requêtes"),
     500: ("Internal error", "Erreur interne"),
     502: ("Upstream service error", "Erreur du service distant"),
     503: ("Service unavailable", "Service indisponible"),
@@ -148,6 +156,8 @@ def problem(
         **{k: v for k, v in extensions.items() if v is not None},
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after" in extensions:
+        headers = {"Retry-After": str(extensions["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -168,6 +178,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ProbableDuplicate):  # what the desk must look at before confirming
             extra["candidates"] = [CandidateRead.of(c, exc.roles).model_dump(mode="json")
                                    for c in exc.candidates]
+        if isinstance(exc, TooManyFailures):
+            extra["retry_after"] = exc.retry_after
         if isinstance(exc, InsiError):
             extra.update(category=exc.category.value, retryable=exc.retryable,
                          insi_code=exc.detail_code or exc.fault_code, message_id=exc.message_id)
@@ -183,9 +195,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidValue)
     @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
     def _data(request: Request, exc: Exception) -> JSONResponse:
         # The database refused a value the schemas let through (a NUL character in a text, an id
-        # beyond the integer range): the transaction was rolled back, nothing was written.
+        # beyond the integer range): the transaction was rolled back, nothing was written. SQLite's
+        # driver refuses an integer beyond 64 bits with a bare OverflowError, before any SQL runs.
         language = request.app.state.settings.language
         detail = ("Une valeur est invalide pour la base de données (caractère NUL, nombre hors limites)."
                   if language == "fr" else "A value cannot be stored (NUL character, number out of range).")
@@ -223,4 +237,6 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem(request, status, getattr(exc, "code", "error"), message,
                            title=title_for(exc, status, language))
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem(request, 500, "internal-error", render("internal-error", language))
+        response = problem(request, 500, "internal-error", render("internal-error", language))
+        https = request.app.state.settings.public_url.startswith("https://")
+        return security_headers.add_to_response(response, https=https)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, cast, func, literal, null, select, union_all
+from sqlalchemy import DateTime, String, cast, literal, null, select, union_all
 from sqlmodel import Session
 
 from app.db.documents import DOCUMENT
-from app.db.identity_queries import SearchFilters, _conditions
+from app.db.identity_queries import SearchFilters, count_statement
 from app.db.identity_rows import IDENTITY
 from app.db.links import LINK
 from app.db.merges import MERGE
@@ -54,12 +54,7 @@ class FhirReads:
 
     def count(self, filters: SearchFilters) -> int:
         """How many identities the identity search finds for these filters (same rules as its pages)."""
-        statement = select(func.count()).select_from(IDENTITY)
-        if not (filters.ipp or filters.ins):
-            statement = statement.where(IDENTITY.c.active)
-        for condition in _conditions(filters):
-            statement = statement.where(condition)
-        return int(self._session.connection().execute(statement).scalar_one())
+        return int(self._session.connection().execute(count_statement(filters)).scalar_one())
 
     def extras(self, identity_ids: Sequence[int], documented: Sequence[int]) -> Extras:
         """What the Patients of these identities need besides them, in one statement (UNION ALL): the

@@ -50,6 +50,20 @@ class IdentityRow(SQLModel, table=True):
             "used_name_key",
             postgresql_ops={"used_name_key": "text_pattern_ops"},
         ),
+        # Name-prefix search (app.db.identity_queries, migration 2026_12_02_1300): the rows of one
+        # key head are one range, in the search's name order, read index-only up to the page.
+        Index(
+            "ix_identity_birth_name_key_head",
+            text("substr(birth_name_key, 1, 3)"),
+            "active", "birth_name", "first_name", "birth_date", "id", "birth_name_key",
+        ),
+        Index(
+            "ix_identity_used_name_key_head",
+            text("substr(used_name_key, 1, 3)"),
+            "active", "birth_name", "first_name", "birth_date", "id", "used_name_key",
+            postgresql_where=text("used_name_key IS NOT NULL"),
+            sqlite_where=text("used_name_key IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -43,6 +43,7 @@ from app.db.errors import translated
 from app.db.identities import IdentityRepository
 from app.db.identity_queries import IdentitySearch
 from app.db.inbound_log import InboundLog
+from app.db.indicators import IndicatorReadModel
 from app.db.insi_calls import InsiCallRepository
 from app.db.links import LinkRepository
 from app.db.merges import MergeRepository
@@ -194,6 +195,11 @@ class Repositories:
     def audit_log(self) -> AuditLog:
         """The audit trail (reads; rows are written at commit by ``UnitOfWork.audit``)."""
         return AuditLog(self.session)
+
+    @cached_property
+    def indicators(self) -> IndicatorReadModel:
+        """The identitovigilance indicators (reads only)."""
+        return IndicatorReadModel(self.session)
 
 
 Reader = Repositories  # what ``Database.reading`` yields

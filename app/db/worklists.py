@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, String, any_, bindparam, cast, func, literal, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, cast, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -203,13 +203,22 @@ class WorklistRepository:
         return {kind: int(count) for kind, count in rows}
 
     def of_kind(
-        self, kind: WorklistKind, *, include_resolved: bool, limit: int, offset: int
+        self, kind: WorklistKind, *, include_resolved: bool, limit: int, offset: int,
+        identity_id: int | None = None, opened_from: datetime | None = None,
+        opened_before: datetime | None = None,
     ) -> list[WorklistItem]:
-        """Items of one kind (open ones only unless ``include_resolved``), oldest first."""
+        """Items of one kind (open ones only unless ``include_resolved``), oldest first; optionally
+        only those of one identity (either side) or opened in ``[opened_from, opened_before)``."""
         item = WORKLIST_ITEM.c
         stmt = select(WORKLIST_ITEM).where(item.kind == kind.value)
         if not include_resolved:
             stmt = stmt.where(item.resolved_at.is_(None))
+        if identity_id is not None:
+            stmt = stmt.where(or_(item.identity_id == identity_id, item.other_identity_id == identity_id))
+        if opened_from is not None:
+            stmt = stmt.where(item.created_at >= opened_from)
+        if opened_before is not None:
+            stmt = stmt.where(item.created_at < opened_before)
         stmt = stmt.order_by(item.id).limit(limit).offset(offset)
         return [_item(r) for r in self._session.connection().execute(stmt)]
 

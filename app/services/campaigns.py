@@ -160,6 +160,11 @@ _TRANSITIONS = {
 }
 
 
+def actions_for(status: str) -> tuple[str, ...]:
+    """The actions (pause, resume, cancel) a campaign of this status allows."""
+    return tuple(action for action, (allowed, _) in _TRANSITIONS.items() if CampaignStatus(status) in allowed)
+
+
 def change_status(ctx: ServiceContext, actor: Actor, campaign_id: int, action: str,
                   reason: str | None = None) -> Progress:
     """Pause, resume or cancel a campaign (the worker notices before its next call)."""

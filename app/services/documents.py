@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from app.db.identities import IdentityRepository
+from app.domain import labels
 from app.domain.cover_page import (
     Comparison,
     CoverPageData,
@@ -25,16 +26,21 @@ from app.domain.cover_page import (
     cover_page_data,
 )
 from app.domain.datamatrix import InsPayload, InvalidPayload, parse_payload, show_separators
-from app.domain.errors import InvalidTrait, RuleViolation
+from app.domain.errors import DomainError, InvalidTrait, RuleViolation
 from app.domain.identity import Identity
 from app.domain.ins import check_matricule
+from app.domain.labels import DEFAULT_LABEL_SHEET, LabelSheet, Placement, placements
 from app.domain.messages import register
 from app.domain.roles import Role, require_any
+from app.domain.scanned import DeskScanOutcome, desk_scan_outcome, typed_payload
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, NotFound
+from app.services.queries import SEARCHERS
 
 log = logging.getLogger(__name__)
 PRINTERS = (Role.DOCUMENTS, Role.IDENTITOVIGILANCE)
+# The desk prints the patient's labels at the counter once the identity is qualified.
+LABEL_PRINTERS = (*PRINTERS, Role.ADMISSION)
 
 register(
     "identity-ref-required",
@@ -60,6 +66,9 @@ class DocumentRenderer(Protocol):
     def cover_page(self, data: CoverPageData) -> bytes:
         """The A4 cover page PDF."""
 
+    def label_sheet(self, data: CoverPageData, ipp: str, sheet: LabelSheet, where: list[Placement]) -> bytes:
+        """The A4 INS label sheet PDF."""
+
     def stamp(self, pdf: bytes, data: CoverPageData, *, first_page: bool | None = None) -> StampedDocument:
         """The PDF with the cover page prepended (raises DocumentRejected for unusable files)."""
 
@@ -75,6 +84,7 @@ class DocumentTools:
     establishment_name: str
     max_upload_bytes: int
     birth_place_names: Mapping[str, str] = field(default_factory=dict)
+    label_layout: str = DEFAULT_LABEL_SHEET  # the label sheet format printed when none is asked
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,19 @@ def printable_data(
     document: DocumentInfo | None = None,
 ) -> tuple[int, CoverPageData]:
     """The identity id and what its cover page or DataMatrix shows; 409 unless QUAL (RNIV EXI SI 08)."""
-    require_any(actor.roles, *PRINTERS)
+    identity, data = _printable(ctx, tools, actor, ref, document)
+    return identity.id, data
+
+
+def _printable(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    ref: IdentityRef,
+    document: DocumentInfo | None = None,
+    roles: tuple[Role, ...] = PRINTERS,
+) -> tuple[Identity, CoverPageData]:
+    require_any(actor.roles, *roles)
     with ctx.reading() as reader:
         identity = find_identity(reader.identities, ref)
     if not identity.active:
@@ -128,7 +150,7 @@ def printable_data(
         birth_place_name=tools.birth_place_names.get(identity.traits.birth_place_code or ""),
         document=document,
     )
-    return identity.id, data
+    return identity, data
 
 
 def _printed(identity_id: int, actor: Actor, what: str) -> None:
@@ -168,6 +190,41 @@ def cover_page(
     pdf = tools.renderer.cover_page(data)
     _printed(printed_id, actor, "cover page")
     return pdf
+
+
+def label_sheet(
+    ctx: ServiceContext,
+    tools: DocumentTools,
+    actor: Actor,
+    ref: IdentityRef,
+    layout: str | None = None,
+    start: int = 1,
+    count: int | None = None,
+) -> bytes:
+    """An A4 INS label sheet of a QUAL identity (RNIV EXI SI 08): ``count`` labels (default: the
+    rest of the sheet) from position ``start``, in the ``layout`` format (default: the setting)."""
+    sheet = label_sheet_format(tools, layout)
+    where = placements(sheet, start, sheet.per_sheet - start + 1 if count is None else count)
+    identity, data = _printable(ctx, tools, actor, ref, roles=LABEL_PRINTERS)
+    pdf = tools.renderer.label_sheet(data, identity.ipp, sheet, where)
+    _printed(identity.id, actor, f"label sheet {sheet.code} x{len(where)}")
+    return pdf
+
+
+def label_sheet_format(tools: DocumentTools, layout: str | None = None) -> LabelSheet:
+    """The sheet format asked for, or the deployment's default (422 for an unknown code)."""
+    return labels.label_sheet(layout or tools.label_layout)
+
+
+def print_refusal(
+    ctx: ServiceContext, tools: DocumentTools, actor: Actor, identity_id: int
+) -> DomainError | None:
+    """Why this identity's INS may not be printed now (the 409 the print would answer), or None."""
+    try:
+        _printable(ctx, tools, actor, IdentityRef(identity_id=identity_id), roles=LABEL_PRINTERS)
+    except (RuleViolation, Conflict) as refusal:
+        return refusal
+    return None
 
 
 def check_size(tools: DocumentTools, data: bytes) -> None:
@@ -220,7 +277,10 @@ def scan_document(ctx: ServiceContext, tools: DocumentTools, actor: Actor, data:
 
 
 def _finding(repo: IdentityRepository, raw: bytes) -> ScanFinding:
-    text = raw.decode("latin-1")
+    return _finding_of(repo, raw.decode("latin-1"))
+
+
+def _finding_of(repo: IdentityRepository, text: str) -> ScanFinding:
     try:
         printed = parse_payload(text)
     except InvalidPayload as error:
@@ -237,3 +297,28 @@ def _finding(repo: IdentityRepository, raw: bytes) -> ScanFinding:
         identity=identity,
         found_by=None if identity is None else ("active" if active_id is not None else "historic"),
     )
+
+
+@dataclass(frozen=True)
+class DeskScan:
+    """A DataMatrix INS typed by a desk's scanner: what to do, the identity and what differs."""
+
+    outcome: DeskScanOutcome
+    finding: ScanFinding
+
+
+def identify_scanned(ctx: ServiceContext, actor: Actor, typed: str) -> DeskScan:
+    """The identity a scanned DataMatrix INS designates, opened only when it is the active INS of
+    an open QUAL identity with the printed traits (app.domain.scanned)."""
+    require_any(actor.roles, *SEARCHERS)
+    with ctx.reading() as reader:
+        finding = _finding_of(reader.identities, typed_payload(typed))
+    identity = finding.identity
+    if finding.printed is None or finding.comparison is None:
+        outcome = DeskScanOutcome.INVALID
+    else:
+        outcome = desk_scan_outcome(finding.comparison, finding.found_by == "active",
+                                    identity.status if identity else None, bool(identity and identity.active))
+    log.info("desk scan by %s: %s (identity %s)", actor.subject, outcome.value,
+             identity.id if identity else "-")
+    return DeskScan(outcome, finding)

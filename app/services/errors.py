@@ -9,8 +9,8 @@ from app.domain.errors import DomainError, MissingReason
 from app.domain.messages import register, register_terms, render
 from app.domain.worklist import EVENT_LABELS, RESOLUTION_LABELS, label
 
-__all__ = ["AlreadyResolved", "Conflict", "MissingReason", "NotFound", "ProbableDuplicate", "StaleVersion",
-           "VersionRequired"]
+__all__ = ["AlreadyResolved", "Conflict", "InvalidRequest", "MissingReason", "NotFound", "ProbableDuplicate",
+           "StaleVersion", "VersionRequired"]
 
 
 class NotFound(DomainError):
@@ -53,6 +53,12 @@ class AlreadyResolved(Conflict):
                       **params)
 
 
+class InvalidRequest(DomainError):
+    """The request is incomplete or inconsistent (HTTP 422): a range without its end..."""
+
+    code = "invalid-request-values"
+
+
 class StaleVersion(DomainError):
     """The If-Match version is not the current one."""
 
@@ -66,6 +72,11 @@ class VersionRequired(DomainError):
 
 
 register("not-found", "{what} {ident} not found.", "{what} {ident} introuvable.")
+register("replay-range-incomplete",
+         "A replay names one identity, or a time range with its start and its end.",
+         "Une relecture désigne une identité, ou une période avec son début et sa fin.")
+register("replay-range-reversed", "The start of the replay range is after its end.",
+         "Le début de la période de relecture est après sa fin.")
 register(
     "ipp-exists",
     "The local id (IPP) {ipp} is already used by another identity.",
@@ -157,6 +168,12 @@ register_terms({
     "rejection": "refus de la proposition",
     "merge": "fusion",
     "unmerge": "défusion",
+    "strict-change": "modification d'un trait strict",
+    "dismissal": "mise à l'écart de la paire",
+    "link": "rapprochement",
+    "unlink": "fin du rapprochement",
+    "collision": "signalement d'une collision",
+    "collision resolution": "traitement de la collision",
 }, parameter="why")
 register_terms({
     "pending": "en attente",

@@ -43,7 +43,7 @@ from app.domain.status import Event, Status
 from app.domain.traits import Sex, TraitName, Traits, derive_first_name
 from app.domain.worklist import ClosingEvent, Hint, WorklistKind, not_found_hint
 from app.services.context import Actor, ServiceContext, UnitOfWork
-from app.services.errors import NotFound
+from app.services.errors import MissingReason, NotFound
 from app.services.identities import check_version, load, store
 from app.services.worklists import close_items, open_item
 
@@ -89,6 +89,7 @@ class RetrievalResult:
     attempts: list[dict[str, str]] = field(default_factory=list)
     worklist_item_id: int | None = None
     other_identity_id: int | None = None
+    hint: str | None = None  # the suggested action (a message code) when INSi found nobody or several
 
 
 def check_eligible(identity: Identity) -> None:
@@ -231,14 +232,16 @@ def handle_answer(
     found = answer.code not in (CrCode.NOT_FOUND, CrCode.SEVERAL) and answer.active is not None
     close_items(uow, identity.id, ClosingEvent.INSI_IDENTITY_FOUND if found else ClosingEvent.INSI_ANSWERED)
     if answer.code is CrCode.NOT_FOUND:
-        item = open_item(uow, WorklistKind.INSI_NOT_FOUND, identity.id, "01",
-                         hint=not_found_hint(identity.traits, uow.today()),
+        hint = not_found_hint(identity.traits, uow.today())
+        item = open_item(uow, WorklistKind.INSI_NOT_FOUND, identity.id, "01", hint=hint,
                          details={"attempts": attempts}, source=source)
-        return RetrievalResult("not_found", identity, data, attempts=attempts, worklist_item_id=item)
+        return RetrievalResult("not_found", identity, data, attempts=attempts, worklist_item_id=item,
+                               hint=hint.value)
     if answer.code is CrCode.SEVERAL or answer.active is None:
         item = open_item(uow, WorklistKind.INSI_AMBIGUOUS, identity.id, "02",
                          hint=Hint.ADD_FIRST_NAMES_OR_PLACE, details={"attempts": attempts}, source=source)
-        return RetrievalResult("ambiguous", identity, data, attempts=attempts, worklist_item_id=item)
+        return RetrievalResult("ambiguous", identity, data, attempts=attempts, worklist_item_id=item,
+                               hint=Hint.ADD_FIRST_NAMES_OR_PLACE.value)
     other = _collision(uow, identity.id, answer.active.matricule.matricule)
     if other is not None:
         item = open_item(uow, WorklistKind.INS_COLLISION, identity.id, "00", hint=Hint.DUPLICATE_OR_COLLISION,
@@ -260,7 +263,8 @@ def handle_answer(
     elif source != "desk":
         item = open_item(uow, WorklistKind.INSI_FOUND, identity.id, "00", hint=Hint.REVIEW_FOUND,
                          source=source)
-    proposal = _new_proposal(ctx, uow, identity, data)
+    # The CR 02 attempts are kept with the proposal, for the desk's comparison page.
+    proposal = _new_proposal(ctx, uow, identity, {**data, "attempts": attempts})
     return RetrievalResult("found", identity, data, proposal.id, proposal.expires_at, comparison,
                            status_after.status, attempts, item)
 
@@ -330,6 +334,21 @@ def _proposal(uow: UnitOfWork, identity_id: int, proposal_id: str) -> Proposal:
     return proposal
 
 
+def open_proposal(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str) -> RetrievalResult:
+    """An open, unexpired proposal again, compared with the identity as it is now (the desk's page)."""
+    require_any(actor.roles, *DESK)
+    with ctx.unit_of_work(actor) as uow:
+        identity = load(uow, identity_id, for_update=False)
+        proposal = _proposal(uow, identity_id, proposal_id)
+    if proposal.identity_version != identity.version:
+        raise RuleViolation("proposal-stale", made_for=proposal.identity_version, current=identity.version)
+    data = {k: v for k, v in proposal.answer.items() if k != "attempts"}
+    status_after, _ = identity.state.insi_retrieved()
+    return RetrievalResult("found", identity, data, proposal.id, proposal.expires_at,
+                           compare(identity.traits, data), status_after.status,
+                           list(proposal.answer.get("attempts", [])))
+
+
 def accept(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str,
            expected_version: int | None) -> Identity:
     """Desk step 2: apply an open, unexpired proposal made for the current version."""
@@ -350,6 +369,8 @@ def accept(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str
 def reject(ctx: ServiceContext, actor: Actor, identity_id: int, proposal_id: str, reason: str) -> None:
     """Desk step 2 (refusal): record the refusal and its reason; the identity is unchanged."""
     require_any(actor.roles, *DESK)
+    if not (reason and reason.strip()):
+        raise MissingReason(field="reason", why="rejection")
     with ctx.unit_of_work(actor) as uow:
         proposal = _proposal(uow, identity_id, proposal_id)
         uow.proposals.decide(proposal_id, "rejected", by=actor.subject, at=uow.now(), reason=reason)

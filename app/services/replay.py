@@ -9,13 +9,13 @@ live rows of an identity are strictly ordered by outbox id, and the relay keeps 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.db.replays import ReplayJob
 from app.domain.roles import Role, require_any
 from app.domain.snapshot import identity_snapshot
 from app.services.context import Actor, ServiceContext
-from app.services.errors import NotFound
+from app.services.errors import InvalidRequest, NotFound
 
 REPLAYER = Actor("job:replay", frozenset(), kind="job")  # writes no audit row
 
@@ -33,11 +33,18 @@ def start_replay(
     """Operations: replay one identity, or the identities changed in a time range, to a subscriber."""
     require_any(actor.roles, Role.ADMIN)
     scope = "identity" if identity_id is not None else "range"
+    # A time without an offset is UTC (the stored times are): an aware and a naive time compare.
+    from_at, to_at = (t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+                      for t in (from_at, to_at))
     if scope == "range" and (from_at is None or to_at is None):
-        raise ValueError("a range replay needs from and to")
+        raise InvalidRequest("replay-range-incomplete", field="to_at" if from_at else "from_at")
+    if scope == "range" and from_at is not None and to_at is not None and from_at > to_at:
+        raise InvalidRequest("replay-range-reversed", field="from_at")
     with ctx.unit_of_work(actor) as uow:
         if uow.subscribers.get(subscriber_id) is None:
             raise NotFound(what="Subscriber", ident=subscriber_id)
+        if identity_id is not None and uow.identities.get(identity_id, for_update=False) is None:
+            raise NotFound(what="Identity", ident=identity_id)  # was an integrity error (500)
         job = uow.replays.create(
             subscriber_id, scope, ctx.now(), rate, identity_id=identity_id, from_at=from_at, to_at=to_at
         )

@@ -98,7 +98,10 @@ def update_subscriber(
         raise ValueError(f"unknown subscriber fields: {sorted(unknown)}")
     values = _check(dict(changes))
     with ctx.unit_of_work(actor) as uow:
-        _locked(uow, subscriber_id)
+        current = _locked(uow, subscriber_id)
+        name = values.get("name")
+        if name is not None and name != current.name and uow.subscribers.name_taken(name):
+            raise Conflict("subscriber-exists", field="name", name=name)  # was a unique-index 500
         subscriber = uow.subscribers.update(subscriber_id, values, ctx.now())
         audited = {k: ",".join(v) if k == "events" else v for k, v in values.items()}
         uow.audit("subscriber.updated", None, None, {"subscriber_id": subscriber_id, **audited}, full=True)

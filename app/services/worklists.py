@@ -92,13 +92,16 @@ def counts(ctx: ServiceContext, actor: Actor) -> dict[str, int]:
 
 def list_items(
     ctx: ServiceContext, actor: Actor, kind: str, *, include_resolved: bool = False,
-    limit: int = 50, offset: int = 0,
+    limit: int = 50, offset: int = 0, identity_id: int | None = None,
+    opened_from: datetime | None = None, opened_before: datetime | None = None,
 ) -> list[WorklistItem]:
-    """Items of one kind, oldest first."""
+    """Items of one kind, oldest first (optionally of one identity, or opened in a time range)."""
     require_any(actor.roles, *CELL)
     parsed = _kind(kind)
     with ctx.reading() as reader:
-        return reader.worklists.of_kind(parsed, include_resolved=include_resolved, limit=limit, offset=offset)
+        return reader.worklists.of_kind(parsed, include_resolved=include_resolved, limit=limit, offset=offset,
+                                        identity_id=identity_id, opened_from=opened_from,
+                                        opened_before=opened_before)
 
 
 def resolve_item(

@@ -23,7 +23,21 @@ from app.api.errors import status_for
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
-from app.web import cell, create, pages, pairs, signin, signin_oidc
+from app.services.documents import DocumentTools
+from app.web import (
+    admin,
+    campaigns,
+    cell,
+    corrections,
+    create,
+    indicators,
+    insi,
+    pages,
+    pairs,
+    printing,
+    signin,
+    signin_oidc,
+)
 from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
@@ -79,8 +93,10 @@ class SessionMiddleware(BaseHTTPMiddleware):
         return response
 
 
-def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
-    """The browser application (mount it at /app)."""
+def create_web_app(settings: Settings, ctx: ServiceContext,
+                   documents: DocumentTools | None = None, *, hl7_processor: Any = None) -> FastAPI:
+    """The browser application (mount it at /app); ``documents``: the API's document tools (printing);
+    ``hl7_processor``: the API's inbound pipeline (re-runs of quarantined messages)."""
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     store = SessionStore(settings.web.session_secret or secrets.token_urlsafe(48),
                          idle_seconds=settings.web.session_idle_minutes * 60,
@@ -88,8 +104,11 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     words = Words(settings.language)
     templates.env.globals.update(t=words, language=settings.language)
+    templates.env.globals.update(insi.template_globals(words))
     web.state.settings, web.state.ctx, web.state.sessions = settings, ctx, store
     web.state.templates, web.state.words = templates, words
+    web.state.hl7_processor = hl7_processor
+    web.state.documents = documents
     redirect_uri = f"{settings.public_url.rstrip('/')}{PREFIX}/oidc/callback"
     web.state.oidc = OidcClient(settings.web, redirect_uri) if settings.web.oidc_issuer else None
     web.add_middleware(SessionMiddleware, store=store, secure=cookie_secure(settings))
@@ -100,6 +119,12 @@ def create_web_app(settings: Settings, ctx: ServiceContext) -> FastAPI:
     web.include_router(pages.router)
     web.include_router(cell.router)
     web.include_router(pairs.router)
+    web.include_router(insi.router)
+    web.include_router(corrections.router)
+    web.include_router(admin.router)
+    web.include_router(campaigns.router)  # the cell's INSi campaigns and call journal
+    web.include_router(indicators.router)
+    web.include_router(printing.router)
     _install_error_pages(web, templates, words)
     return web
 

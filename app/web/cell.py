@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from app.api.schemas import IdentityRead
@@ -20,7 +20,7 @@ from app.services.errors import MissingReason, NotFound
 from app.services.worklists import WorklistItem
 from app.web.deps import ActorDep, CsrfDep, CtxDep, render
 from app.web.errors import PREFIX
-from app.web.views import show_date
+from app.web.views import show_date, worklist_filters
 
 router = APIRouter()
 PAGE = 100
@@ -40,12 +40,24 @@ def cell_home(request: Request, actor: ActorDep, ctx: CtxDep) -> Response:
 
 
 @router.get("/cell/worklists/{kind}", name="worklist")
-def worklist(request: Request, kind: str, actor: ActorDep, ctx: CtxDep) -> Response:
-    """The open items of one kind, oldest first."""
+def worklist(
+    request: Request, kind: str, actor: ActorDep, ctx: CtxDep,
+    identity: Annotated[str, Query(max_length=20)] = "", older: Annotated[str, Query(max_length=10)] = "",
+    opened_from: Annotated[str, Query(alias="from", max_length=10)] = "",
+    opened_to: Annotated[str, Query(alias="to", max_length=10)] = "",
+    page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> Response:
+    """The open items of one kind, oldest first, filtered (identity, age, date opened), a page at a time."""
     words = request.app.state.words
-    items = worklists.list_items(ctx, actor, kind, limit=PAGE)
+    typed = {"identity": identity, "older": older, "from": opened_from, "to": opened_to}
+    filters = worklist_filters(typed, ctx.now(), words)
+    items: list[WorklistItem] = []
+    if not filters.errors:
+        items = worklists.list_items(ctx, actor, kind, limit=PAGE + 1, offset=page * PAGE, **filters.values)
     return render(request, "worklist.html", kind=kind, kind_label=label(KIND_LABELS, kind, words.language),
-                  items=items, show_date=lambda value: show_date(value, words),
+                  items=items[:PAGE], more=len(items) > PAGE, page=page, filters=typed,
+                  filter_errors=filters.errors, query=filters.query,
+                  show_date=lambda value: show_date(value, words),
                   hint=lambda code: message(code, words.language) if code else "")
 
 

@@ -6,7 +6,11 @@ behind them stay in app/domain.
 
 from __future__ import annotations
 
+from app.web.i18n_admin import ADMIN_TEXT
+from app.web.i18n_ind import IND_TEXT
+from app.web.i18n_insi import INSI_TEXT
 from app.web.i18n_more import MORE_TEXT
+from app.web.i18n_print import PRINT_TEXT
 
 # key -> (French, English)
 TEXT: dict[str, tuple[str, str]] = {
@@ -111,6 +115,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "f_no_expiry": ("Sans date d'expiration imprimée", "No expiry date printed"),
 }
 TEXT.update(MORE_TEXT)
+TEXT.update(INSI_TEXT)
+TEXT.update(ADMIN_TEXT)
+TEXT.update(IND_TEXT)
+TEXT.update(PRINT_TEXT)
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "PROV": ("Identité provisoire", "Provisional identity"),

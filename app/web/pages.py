@@ -7,7 +7,7 @@ addressed by its internal id only.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -68,8 +68,9 @@ def identity_page(request: Request, identity_id: int, actor: ActorDep, ctx: CtxD
 
 
 def identity_view(request: Request, identity_id: int, actor: Actor, ctx: ServiceContext, *, status: int = 200,
-                  unmerge_error: str | None = None, reason: str = "") -> Response:
-    """The identity page (with the unmerge form's message when it was refused)."""
+                  unmerge_error: str | None = None, reason: str = "", **extra: Any) -> Response:
+    """The identity page (with the unmerge form's message when it was refused; ``extra``: the INSi
+    actions' message and the document form as typed, app/web/insi.py)."""
     words = request.app.state.words
     identity = IdentityRead.of(queries.get_identity(ctx, actor, identity_id), actor.roles)
     try:
@@ -79,4 +80,4 @@ def identity_view(request: Request, identity_id: int, actor: Actor, ctx: Service
         history, documents = None, None
     return render(request, "identity.html", status_code=status, identity=identity, history=history,
                   documents=documents, unmerge_error=unmerge_error, reason=reason,
-                  show_date=lambda value: show_date(value, words))
+                  show_date=lambda value: show_date(value, words), **extra)

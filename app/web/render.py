@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from app.services import duplicates, identities, worklists
+from app.domain.roles import Role
+from app.services import campaigns, duplicates, identities, qualification, quarantine, worklists
 from app.web.sessions import WebSession
 
 
@@ -18,6 +19,11 @@ def allowed(session: WebSession) -> dict[str, bool]:
         "create": bool(roles & {r.value for r in identities.EDITORS}),
         "cell": bool(roles & {r.value for r in worklists.CELL}),
         "pairs": bool(roles & {r.value for r in duplicates.CELL}),
+        "insi": bool(roles & {r.value for r in qualification.DESK}),  # INSi and identity documents
+        "correct": Role.IDENTITOVIGILANCE.value in roles,  # corrections of traits and attributes
+        "admin": Role.ADMIN.value in roles,  # subscribers, queues, dead letters
+        "quarantine": bool(roles & {r.value for r in quarantine.OPERATORS}),
+        "insi_cell": bool(roles & {r.value for r in campaigns.CELL}),  # campaigns, journal, indicators
     }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from app.db.audit import AuditEvent
 from app.web.i18n import Words
@@ -90,3 +91,57 @@ def _text(value: Any, words: Words) -> str:
     if isinstance(value, bool):
         return words("yes") if value else words("no")
     return str(value)
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    """A worklist's filters as typed: the service's arguments, the messages, the query to keep."""
+
+    values: dict[str, Any]
+    errors: dict[str, str]
+    query: str
+
+
+def worklist_filters(typed: dict[str, str], now: datetime, words: Words) -> WorklistFilters:
+    """Identity number, minimum age in days, opened from / until (JJ/MM/AAAA, inclusive)."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    identity, older = typed.get("identity", "").strip(), typed.get("older", "").strip()
+    if identity:
+        if identity.isdigit() and 0 < int(identity) < 2**62:
+            values["identity_id"] = int(identity)
+        else:
+            errors["identity"] = words("wl_bad_number")
+    bounds: list[datetime] = []
+    if older:
+        if older.isdigit() and int(older) < 100_000:
+            bounds.append(now - timedelta(days=int(older)))
+        else:
+            errors["older"] = words("wl_bad_number")
+    for name in ("from", "to"):
+        text = typed.get(name, "").strip()
+        if not text:
+            continue
+        day = _french_day(text)
+        if day is None:
+            errors[name] = words("wl_bad_date")
+            continue
+        start = datetime.combine(day, time.min).astimezone()  # the day as the pages show dates
+        if name == "from":
+            values["opened_from"] = start
+        else:
+            bounds.append(start + timedelta(days=1))
+    if bounds:
+        values["opened_before"] = min(bounds)
+    kept = {k: v.strip() for k, v in typed.items() if v.strip()}
+    return WorklistFilters(values, errors, urlencode(kept))
+
+
+def _french_day(text: str) -> date | None:
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+    try:
+        if match:
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

@@ -73,11 +73,14 @@ def birth_place_names(settings: Settings) -> dict[str, str]:
 
 def build_document_tools(settings: Settings) -> DocumentTools:
     """The document renderer (DataMatrix, cover page, stamping, scanning) and its settings."""
+    from app.domain.labels import label_sheet
     from app.integrations.documents.renderer import DocumentRenderer
 
+    label_sheet(settings.documents.label_layout)  # an unknown default format stops the start
     return DocumentTools(
         renderer=DocumentRenderer(settings.documents),
         establishment_name=settings.establishment_name,
         max_upload_bytes=settings.documents.max_upload_bytes,
         birth_place_names=birth_place_names(settings),
+        label_layout=settings.documents.label_layout,
     )

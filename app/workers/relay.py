@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.config import Settings
+from app.db.errors import DatabaseUnavailable
 from app.integrations.hl7.errors import AckError, MllpError, NegativeAck
 from app.integrations.hl7.mllp import MllpClient, client_ssl_context
 from app.services import delivery
@@ -56,16 +57,41 @@ class Relay:
         self._pools: dict[int, tuple[tuple[object, ...], list[MllpClient]]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; idle briefly when nothing is claimable."""
-        await asyncio.to_thread(delivery.release_stale_leases, self.ctx, self.relay_id)
+        """Deliver until ``stop`` is set; idle briefly when nothing is claimable.
+
+        A lost database (down, connection reset, failover) does not end the relay: the cycle is
+        abandoned (rows it delivered but could not record stay leased, and are delivered again
+        with the same MSH-10 once the lease ends) and tried again after a pause, growing up to
+        ``retry_max_seconds``, until the database answers again.
+        """
+        hl7 = self.settings.hl7
+        pause = hl7.retry_base_seconds
+        started = False
         try:
             while not stop.is_set():
-                if await self.run_once() == 0:
+                try:
+                    if not started:
+                        await asyncio.to_thread(delivery.release_stale_leases, self.ctx, self.relay_id)
+                        started = True
+                    attempted = await self.run_once()
+                    pause = hl7.retry_base_seconds
+                except DatabaseUnavailable as exc:
+                    self.counters["database_unavailable"] += 1
+                    log.warning("relay %s: database unavailable (%s), next try in %.1f s",
+                                self.relay_id, exc, pause)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.settings.hl7.relay_idle_seconds)
+                        await asyncio.wait_for(stop.wait(), pause)
+                    pause = min(max(pause, 0.05) * 2, hl7.retry_max_seconds)
+                    continue
+                if attempted == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), hl7.relay_idle_seconds)
         finally:
             await self.close()
-            await asyncio.to_thread(delivery.release_leases, self.ctx, self.relay_id)
+            try:
+                await asyncio.to_thread(delivery.release_leases, self.ctx, self.relay_id)
+            except DatabaseUnavailable:  # the leases end by themselves
+                log.warning("relay %s: database unavailable at stop, leases left to expire", self.relay_id)
 
     async def run_once(self) -> int:
         """One cycle: claim, deliver, record. Returns how many rows were attempted."""

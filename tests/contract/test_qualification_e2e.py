@@ -245,3 +245,29 @@ def test_retrieval_with_the_carte_vitale(desk, settings, insi_pki) -> None:
     missing = desk.post(f"/identities/{created['id']}/insi/retrieve", json={"by": "vitale"},
                         headers=_headers(settings))
     assert missing.status_code == 422
+
+
+def test_a_proposal_read_back_keeps_its_cr02_attempts_and_goes_stale(desk, settings, ctx) -> None:
+    """What the desk's comparison page reads (qualification.open_proposal), and the reason a
+    rejection needs whoever calls the service (the web page as the API)."""
+    from app.domain.errors import MissingReason, RuleViolation
+    from app.services import qualification
+    from app.services.context import Actor
+
+    created = _create(desk, settings, birth_name="Lefort", first_names="Anne", sex="F",
+                      birth_date="1985-04-12", birth_place_code="69123")
+    proposal = _retrieve(desk, settings, created["id"])
+    assert proposal["attempts"] == [{"step": "first-name", "code": "02"},
+                                    {"step": "birth-place", "code": "00"}]
+    actor = Actor("desk-1", frozenset({"admission"}))
+    again = qualification.open_proposal(ctx, actor, created["id"], proposal["proposal_id"])
+    assert again.attempts == proposal["attempts"] and again.status_after is not None
+    assert again.status_after.value == "RECUP" and again.answer is not None and "attempts" not in again.answer
+    assert [c.result for c in again.comparison] == ["equal"] * 6
+    with pytest.raises(MissingReason):
+        qualification.reject(ctx, actor, created["id"], proposal["proposal_id"], "  ")
+    desk.post(f"/identities/{created['id']}/documents", json={"type": "CN", "expires_on": "2099-01-01"},
+              headers={**_headers(settings), "If-Match": '"1"'})
+    with pytest.raises(RuleViolation) as stale:
+        qualification.open_proposal(ctx, actor, created["id"], proposal["proposal_id"])
+    assert stale.value.code == "proposal-stale"

@@ -120,7 +120,8 @@ def node_tools() -> tuple[str, Path]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         _missing("Node.js is not installed: the tests' OpenID Connect provider and axe-core run on it")
-    if not all((NODE_DIR / "node_modules" / tool).is_dir() for tool in ("oidc-provider", "axe-core")):
+    tools = ("oidc-provider", "axe-core", "swagger-ui-dist")
+    if not all((NODE_DIR / "node_modules" / tool).is_dir() for tool in tools):
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
                               timeout=180)
         if done.returncode != 0:
@@ -205,9 +206,24 @@ def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
-def focused(page: Any, element_id: str) -> None:
-    """The page puts the focus on this element (waited for: a loaded machine sets it late)."""
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === '{element_id}'")
+def focused(page: Any, element_id: str, timeout: float = 30.0) -> None:
+    """The page puts the focus on this element (waited for: a loaded machine sets it late).
+
+    Polled from Python: ``wait_for_function`` evaluates its predicate with the page's script rules,
+    which the strict CSP can refuse in the middle of a page change; ``evaluate`` is not subject to
+    them, and a context destroyed by a navigation is simply asked again."""
+    deadline = time.monotonic() + timeout
+    seen: object = None
+    while True:
+        try:
+            seen = page.evaluate("document.activeElement ? document.activeElement.id : null")
+        except Exception:  # noqa: BLE001 - the page is navigating: ask again
+            seen = None
+        if seen == element_id:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"focus expected on #{element_id}, found on #{seen}")
+        time.sleep(0.05)
 
 
 def dev_sign_in(page: Any, user: str, role: str) -> None:

@@ -27,7 +27,7 @@ from app.services.fhir import TooManyResults
 log = logging.getLogger("identito.fhir")
 ISSUE_OF_STATUS = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
                    406: "not-supported", 409: "conflict", 412: "conflict", 415: "not-supported",
-                   422: "processing", 503: "transient"}
+                   422: "processing", 429: "throttled", 503: "transient"}
 
 
 def create_fhir_app(settings: Settings, ctx: ServiceContext, verifier: TokenVerifier) -> FastAPI:
@@ -42,12 +42,14 @@ def create_fhir_app(settings: Settings, ctx: ServiceContext, verifier: TokenVeri
 
 
 def _error(request: Request, status: int, issue: str, diagnostics: str, *, severity: str = "error",
-           code: str | None = None) -> Response:
+           code: str | None = None, retry_after: int | None = None) -> Response:
     try:
         fmt = negotiate(request)
     except FhirError:
         fmt = "json"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return fhir_response(outcome(severity, issue, diagnostics, code=code), fmt, status, headers)
 
 
@@ -82,7 +84,7 @@ def _install_handlers(app: FastAPI) -> None:
             status = 400  # a search or $match value: FHIR answers 400
         message = exc.message(language) if isinstance(exc, DomainError) else str(exc)
         return _error(request, status, ISSUE_OF_STATUS.get(status, "processing"), message,
-                      code=getattr(exc, "code", None))
+                      code=getattr(exc, "code", None), retry_after=getattr(exc, "retry_after", None))
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -23,8 +23,9 @@ class SelectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     statuses: list[Literal["PROV", "RECUP", "VALI", "QUAL"]] = Field(default_factory=list)
-    ids: list[int] = Field(default_factory=list, max_length=100_000)
-    insi_older_than_days: int | None = Field(default=None, ge=0)
+    # Identity ids are 64-bit: a larger number was an overflow in the database driver (500).
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=list, max_length=100_000)
+    insi_older_than_days: int | None = Field(default=None, ge=0, le=36_500)  # 100 years at most
     eligible: bool = Field(default=False,
                            description="All PROV and VALI identities whose traits are eligible")
 
@@ -89,6 +90,15 @@ def _report_row(line: ReportLine) -> dict[str, Any]:
                      worklist_item_id=line.worklist_item_id or "").model_dump()
 
 
+def report_csv(lines: list[ReportLine]) -> str:
+    """A campaign's report as CSV text (header, then one line per identity); the pages send the same."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(ReportRow.model_fields))
+    writer.writeheader()
+    writer.writerows(_report_row(line) for line in lines)
+    return buffer.getvalue()
+
+
 @router.post("", status_code=201, response_model=CampaignRead)
 def create(body: CampaignCreate, ctx: CtxDep, actor: ActorDep, settings: SettingsDep) -> CampaignRead:
     """Create a campaign; the worker (`identito worker`) runs it."""
@@ -123,16 +133,17 @@ def change(campaign_id: int, action: Literal["pause", "resume", "cancel"], ctx: 
     return _read(campaigns.change_status(ctx, actor, campaign_id, action))
 
 
-@router.get("/{campaign_id}/report", response_model=None)
+_REPORT_FORMATS: dict[int | str, dict[str, Any]] = {200: {"description": "One row per identity", "content": {
+    "application/json": {"schema": {"type": "array", "items": ReportRow.model_json_schema()}},
+    "text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/{campaign_id}/report", response_model=None, responses=_REPORT_FORMATS)
 def report(campaign_id: int, ctx: CtxDep, actor: ActorDep,
            format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     """One row per identity with its outcome (JSON or CSV)."""
-    rows = [_report_row(line) for line in campaigns.report(ctx, actor, campaign_id)]
+    lines = campaigns.report(ctx, actor, campaign_id)
     if format == "json":
-        return rows
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(ReportRow.model_fields))
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(buffer.getvalue(), media_type="text/csv",
+        return [_report_row(line) for line in lines]
+    return Response(report_csv(lines), media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'})

@@ -7,13 +7,15 @@ its status and what it lacks. Responses carry patient data: never cached.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.deps import CtxDep, SettingsDep, require_roles
+from app.api.problems import problem_responses
 from app.domain.cover_page import DocumentInfo
+from app.domain.labels import LABEL_SHEETS
 from app.domain.roles import Role
 from app.services import documents
 from app.services.context import Actor
@@ -21,13 +23,14 @@ from app.services.documents import DocumentTools, IdentityRef, ScanFinding
 
 router = APIRouter(tags=["documents"])
 PrinterDep = Annotated[Actor, Depends(require_roles(Role.DOCUMENTS, Role.IDENTITOVIGILANCE))]
+LabelPrinterDep = Annotated[Actor, Depends(require_roles(*documents.LABEL_PRINTERS))]
 NO_STORE = {"Cache-Control": "no-store"}
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-def _binary(media_type: str) -> dict[int | str, dict[str, object]]:
-    """OpenAPI description of a binary answer."""
-    return {200: {"content": {media_type: {}}, "description": "OK"}}
+def _binary(media_type: str, *problems: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI description of a binary answer; 409 when the INS may not be printed (EXI SI 08)."""
+    return {200: {"content": {media_type: {}}, "description": "OK"}, **problem_responses(409, *problems)}
 
 
 def get_tools(request: Request) -> DocumentTools:
@@ -101,7 +104,7 @@ def identity_cover_page(
 FormText = Annotated[str | None, Form(max_length=200)]
 
 
-@router.post("/documents/cover-page", response_class=Response, responses=_binary("application/pdf"))
+@router.post("/documents/cover-page", response_class=Response, responses=_binary("application/pdf", 404, 413))
 def stamp_document(
     ctx: CtxDep,
     tools: ToolsDep,
@@ -129,6 +132,47 @@ def stamp_document(
             "X-Identito-Signed": str(result.signed).lower(),
         },
     )
+
+
+class LabelSheetRequest(BaseModel):
+    """Which identity (exactly one of identity_id, ipp, ins), the sheet format and the labels."""
+
+    identity_id: int | None = None
+    ipp: str | None = Field(default=None, max_length=64)
+    ins: str | None = Field(default=None, max_length=20, description="Active or historic matricule INS")
+    layout: str | None = Field(default=None, max_length=40,
+                               description="Format code (GET /documents/label-sheets); default: the setting")
+    start: int = Field(default=1, description="First free label of the first sheet (1 = top left)")
+    count: int | None = Field(default=None, description="Labels to print; default: the rest of the sheet")
+
+
+class LabelSheetFormat(BaseModel):
+    """An A4 label sheet format."""
+
+    code: str
+    columns: int
+    rows: int
+    labels: int
+    label_width_mm: float
+    label_height_mm: float
+    default: bool
+
+
+@router.get("/documents/label-sheets", response_model=list[LabelSheetFormat])
+def label_sheet_formats(tools: ToolsDep, actor: LabelPrinterDep) -> list[LabelSheetFormat]:
+    """The A4 label sheet formats Identito prints on."""
+    default = documents.label_sheet_format(tools).code
+    return [LabelSheetFormat(code=s.code, columns=s.columns, rows=s.rows, labels=s.per_sheet,
+                             label_width_mm=s.label_width, label_height_mm=s.label_height,
+                             default=s.code == default) for s in LABEL_SHEETS.values()]
+
+
+@router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf", 404))
+def label_sheet(body: LabelSheetRequest, ctx: CtxDep, tools: ToolsDep, actor: LabelPrinterDep) -> Response:
+    """An A4 sheet of INS labels (traits, IPP, DataMatrix INS) of a QUAL identity: 409 otherwise."""
+    ref = IdentityRef(identity_id=body.identity_id, ipp=body.ipp, ins=body.ins)
+    pdf = documents.label_sheet(ctx, tools, actor, ref, body.layout, body.start, body.count)
+    return _pdf(pdf, "ins-labels.pdf")
 
 
 class PrintedTraits(BaseModel):
@@ -203,7 +247,7 @@ class ScanRead(BaseModel):
     symbols: list[SymbolRead]
 
 
-@router.post("/documents/scan", response_model=ScanRead)
+@router.post("/documents/scan", response_model=ScanRead, responses=problem_responses(413))
 def scan_document(
     ctx: CtxDep,
     tools: ToolsDep,

@@ -54,8 +54,9 @@ def get_subscriber(subscriber_id: int, ctx: CtxDep, actor: ActorDep) -> Subscrib
 def update_subscriber(
     subscriber_id: int, body: SubscriberUpdate, ctx: CtxDep, actor: ActorDep
 ) -> SubscriberRead:
-    """Change connection data, events, charset or the enabled flag."""
-    changes = body.model_dump(exclude_unset=True)
+    """Change connection data, events, charset or the enabled flag (a field sent as null is left
+    as it is: none of them can be emptied)."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
     return SubscriberRead.model_validate(subscribers.update_subscriber(ctx, actor, subscriber_id, changes))
 
 

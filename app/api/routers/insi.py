@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import ActorDep, CtxDep
 from app.api.insi_schemas import InsiAnswerOut, InsiCallOut, InsiCallPage, InsiSearchRequest
+from app.api.problems import problem_responses
 from app.domain.insi import InsiConfigurationError, InsiGateway
 from app.domain.messages import register_terms
 from app.services import insi as insi_service
@@ -30,7 +31,7 @@ def get_gateway(request: Request) -> InsiGateway:
 GatewayDep = Annotated[InsiGateway, Depends(get_gateway)]
 
 
-@router.post("/search", response_model=InsiAnswerOut)
+@router.post("/search", response_model=InsiAnswerOut, responses=problem_responses(502, 504))
 def search(body: InsiSearchRequest, actor: ActorDep, gateway: GatewayDep) -> InsiAnswerOut:
     """Ask INSi (traits or Carte Vitale); the answer is returned, no identity is changed."""
     query = body.traits.query() if body.traits else body.vitale.query()  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, CtxDep, VersionDep, etag
+from app.api.problems import problem_responses
 from app.api.schemas import IdentityRead
 from app.domain.errors import InvalidTrait
 from app.domain.insi import Matricule, VitaleQuery
@@ -108,7 +109,7 @@ def _vitale(body: RetrieveRequest) -> VitaleQuery | None:
     )
 
 
-@router.post("/retrieve", response_model=RetrievalRead)
+@router.post("/retrieve", response_model=RetrievalRead, responses=problem_responses(502, 504))
 def retrieve(identity_id: int, body: RetrieveRequest, ctx: CtxDep, actor: ActorDep) -> RetrievalRead:
     """Ask INSi (CR 02 strategy applied) and return a proposal; nothing changes until it is accepted."""
     result = qualification.retrieve(
@@ -148,7 +149,7 @@ def reject(identity_id: int, body: Decision, ctx: CtxDep, actor: ActorDep) -> Re
     return Response(status_code=204)
 
 
-@router.post("/verify", response_model=VerificationRead)
+@router.post("/verify", response_model=VerificationRead, responses=problem_responses(502, 504))
 def verify(identity_id: int, ctx: CtxDep, actor: ActorDep) -> VerificationRead:
     """Re-check the stored INS with INSi and apply the RNIV consequence of the verdict."""
     result = qualification.verify(ctx, actor, identity_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from app.config import DocumentsSettings
 from app.domain.cover_page import CoverPageData, StampedDocument
+from app.domain.labels import LabelSheet, Placement
 from app.integrations.documents.cover import Layout, render_cover_page, render_ins_block
 from app.integrations.documents.decode import scan_symbols
+from app.integrations.documents.labels import render_label_sheet
 from app.integrations.documents.pdfinput import open_pdf
 from app.integrations.documents.stamp import prepend_cover
 from app.integrations.documents.symbol import encode_symbol, render_png, render_svg
@@ -41,6 +43,10 @@ class DocumentRenderer:
     def cover_page(self, data: CoverPageData) -> bytes:
         """The A4 cover page PDF."""
         return render_cover_page(data, self.layout)
+
+    def label_sheet(self, data: CoverPageData, ipp: str, sheet: LabelSheet, where: list[Placement]) -> bytes:
+        """The A4 label sheet PDF, a label at each placement."""
+        return render_label_sheet(data, ipp, sheet, where, self.layout)
 
     def stamp(self, pdf: bytes, data: CoverPageData, *, first_page: bool | None = None) -> StampedDocument:
         """The uploaded PDF with the cover page in front (and the INS block on page 1 if asked)."""

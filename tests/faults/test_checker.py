@@ -1,0 +1,55 @@
+"""The checker fails when it should: a lost delivery, a reordering, a duplicate that is not the
+same message, an acknowledged message not stored, a half-written history."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import text
+
+from app.config import development_settings
+from app.workers.relay import Relay
+from tests.faults.checker import Figures, check, outbox_open
+from tests.faults.harness import gam_messages
+from tests.integration.hl7_support import drain, fast, subscriber
+from tests.integration.test_hl7_crash import ThreadedReceiver
+from tests.integration.test_hl7_inbound import exchange
+
+
+def test_the_checker_catches_what_it_must(ctx, pg_url, tmp_path):
+    settings = development_settings(database_url=pg_url, var_dir=tmp_path / "var", language="en")
+    downstream = ThreadedReceiver()
+    try:
+        subscriber(ctx, "DPI", downstream.receiver.port)
+        messages = gam_messages("CHK", 2, 2)
+        assert all(b"MSA|AA|" in ack for ack in exchange(ctx, settings, *messages))
+
+        async def deliver() -> None:
+            relay = Relay(ctx, fast(settings))
+            await drain(relay, lambda: outbox_open(ctx) == 0)
+            await relay.close()
+
+        asyncio.run(deliver())
+    finally:
+        downstream.close()
+    received, acked = list(downstream.receiver.received), list(downstream.receiver.acked)
+    figures = check(ctx, Figures("checker self-test"), messages, {"DPI": downstream.receiver})
+    assert (figures.acknowledged, figures.delivered, figures.lost) == (6, 6, 0)
+
+    def fails(receiver: SimpleNamespace, match: str, acknowledged: list[bytes] = messages) -> None:
+        with pytest.raises(AssertionError, match=match):
+            check(ctx, Figures("broken"), acknowledged, {"DPI": receiver})  # type: ignore[dict-item]
+
+    fails(SimpleNamespace(received=received, acked=acked[:-1]), "never acknowledged")
+    first, later = received[0], received[2]  # the creation and the first update of one patient
+    assert first.split(b"PID|")[1].split(b"|")[2] == later.split(b"PID|")[1].split(b"|")[2]
+    fails(SimpleNamespace(received=[later, *received[:2], *received[3:]], acked=acked), "order")
+    altered = received[0].replace(b"PAT-TROIS", b"PAT-TROIX")
+    fails(SimpleNamespace(received=[*received, altered], acked=acked), "not identical")
+    fails(SimpleNamespace(received=received, acked=acked), "not stored",
+          [*messages, *gam_messages("NEVER", 1, 0)])
+    with ctx.engine.begin() as connection:
+        connection.execute(text("DELETE FROM outbox_message WHERE id = (SELECT max(id) FROM outbox_message)"))
+    fails(SimpleNamespace(received=received, acked=acked), "outbox rows per subscriber")
