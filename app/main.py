@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     # Outermost: every response, errors and mounted apps included (docs/security.md).
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     routers = (system, identities, links, qualification, worklists, duplicates, merges, campaigns, insi,
-               indicators, documents, hl7)
+               indicators, documents, mss_messages, hl7)
     declare_problems(*(module.router for module in routers))  # their problem documents (OpenAPI)
     app.include_router(system.router)
     app.include_router(identities.router)

@@ -2,7 +2,7 @@
 ``mss_recipient`` (one status per recipient).
 
 Revision ID: 2026_12_03_1000
-Revises: 2026_12_02_1200
+Revises: 2026_12_02_1300
 Create Date: 2026-12-03 10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "2026_12_03_1000"
-down_revision = "2026_12_02_1200"
+down_revision = "2026_12_02_1300"
 branch_labels = None
 depends_on = None
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Respon
 from pydantic import BaseModel
 
 from app.api.deps import CtxDep, require_roles
+from app.api.problems import problem_responses
 from app.domain.mssante import Action
 from app.domain.roles import Role
 from app.domain.xds import Author, DocumentMetadata
@@ -110,7 +111,9 @@ def _split(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
-@router.post("/documents/messages", status_code=202, response_model=MessageRead)
+@router.post(
+    "/documents/messages", status_code=202, response_model=MessageRead, responses=problem_responses(404, 413)
+)
 def send_message(
     ctx: CtxDep,
     tools: ToolsDep,
