@@ -57,6 +57,7 @@ def record(**changes: object) -> MatchRecord:
         ("SCHMITT", "CHMIT", Level.PHONETIC, "sounds-alike"),
         ("MARTIN-DUPONT", "MARTIN", Level.PARTIAL, "compound-part"),
         ("MARTIN-DUPONT", "DUPONT", Level.PARTIAL, "compound-part"),
+        ("DUPONT-DUPONT", "DUPONT", Level.PARTIAL, "compound-part"),  # a repeated part
         ("MARTIN-DUPONT", "MARTIN-DURAND", Level.DIFFERENT, "different"),
         ("NG", "NGO", Level.DIFFERENT, "different"),  # a short name one letter apart is another name
         ("DUPONT", "DURAND", Level.DIFFERENT, "different"),

@@ -96,7 +96,9 @@ def compare_names(a: NameKey, b: NameKey) -> Comparison:
         return NAME_ORDER
     if not a.phonetic_variants.isdisjoint(b.phonetic_variants):
         return NAME_PHONETIC
-    if a.tokens < b.tokens or b.tokens < a.tokens:
+    # One side's parts all among the other's (MARTIN-DUPONT / MARTIN), a repeated part too
+    # (DUPONT-DUPONT / DUPONT: the same set of parts, another name than the equal ones above).
+    if a.tokens and b.tokens and (a.tokens <= b.tokens or b.tokens <= a.tokens):
         return NAME_COMPOUND
     return NAME_DIFFERENT
 
