@@ -175,8 +175,7 @@ def test_api_killed_at_random_points_under_rest_writes(ctx, pg_url, tmp_path, lo
     for ipp, identity_id, version, used in answered:
         history = audit[identity_id]
         assert len(history) >= version, f"identity {identity_id}: answered version {version} not stored"
-        assert (history[version - 1].get("used_name") or "") == used or (
-            version > 1 and "used_name" not in history[version - 1]), f"identity {identity_id} v{version}"
+        assert (history[version - 1].get("used_name") or "") == used, f"identity {identity_id} v{version}"
     # Unanswered writes are fully there or fully absent: each identity's history is the client's
     # writes, in order, some skipped (those that never committed), never one half there.
     stored = 0
