@@ -136,3 +136,30 @@ def check(ctx: ServiceContext, figures: Figures, acknowledged: list[bytes],
     check_delivery(ctx, figures, receivers)
     print(figures.line())
     return figures
+
+
+def check_history(ctx: ServiceContext, *, audited: bool = True) -> dict[int, list[dict[str, object]]]:
+    """Changes made without the GAM (REST writes, desk, replays): no half-written row.
+
+    For each identity, version = identity audit rows = *live* outbox rows for each subscriber
+    (replay rows are counted apart); returns each identity's audit rows, oldest first (their
+    ``after`` values), for the scenario's own checks. ``audited=False`` leaves the audit rows out
+    of the count (identities qualified by the test shortcut ``hl7_support.qualify``, which writes
+    none)."""
+    with ctx.engine.connect() as connection:
+        versions = dict(connection.execute(text("SELECT id, version FROM identity")).all())
+        audit: dict[int, list[dict[str, object]]] = defaultdict(list)
+        for identity_id, after in connection.execute(text(
+                "SELECT identity_id, after FROM audit_event WHERE action LIKE 'identity.%' "
+                "AND identity_id IS NOT NULL ORDER BY id")):
+            audit[identity_id].append(after or {})
+        outbox = Counter(tuple(r) for r in connection.execute(text(
+            "SELECT subscriber_id, identity_id FROM outbox_message WHERE kind = 'live'")).all())
+        subscribers = list(connection.execute(text("SELECT id FROM subscriber")).scalars())
+    for identity_id, version in versions.items():
+        history = [version] + ([len(audit[identity_id])] if audited else [])
+        history += [outbox[(s, identity_id)] for s in subscribers]
+        assert len(set(history)) == 1, (
+            f"identity {identity_id}: version, audit rows, live outbox rows per subscriber = {history}")
+    assert set(audit) <= set(versions), "audit rows of an identity that does not exist"
+    return audit

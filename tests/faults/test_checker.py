@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from app.config import development_settings
 from app.workers.relay import Relay
-from tests.faults.checker import Figures, check, outbox_open
+from tests.faults.checker import Figures, check, check_history, outbox_open
 from tests.faults.harness import gam_messages
-from tests.integration.hl7_support import drain, fast, subscriber
+from tests.integration.hl7_support import drain, fast, new_identity, rename, subscriber
 from tests.integration.test_hl7_crash import ThreadedReceiver
 from tests.integration.test_hl7_inbound import exchange
 
@@ -53,3 +53,20 @@ def test_the_checker_catches_what_it_must(ctx, pg_url, tmp_path):
     with ctx.engine.begin() as connection:
         connection.execute(text("DELETE FROM outbox_message WHERE id = (SELECT max(id) FROM outbox_message)"))
     fails(SimpleNamespace(received=received, acked=acked), "outbox rows per subscriber")
+
+
+def test_check_history_catches_a_half_written_change(ctx):
+    """Writes without the GAM (REST, desk): an identity whose live outbox row or audit row is
+    missing fails ``check_history``; a replay row is not counted as a change."""
+    subscriber(ctx, "DPI", 9)
+    identity = new_identity(ctx, 1)
+    rename(ctx, identity.id, "NOMA")
+    audit = check_history(ctx)
+    assert [row.get("used_name") for row in audit[identity.id]] == [None, "NOMA"]
+    with ctx.engine.begin() as connection:
+        connection.execute(text("UPDATE outbox_message SET kind = 'replay' WHERE id = "
+                                "(SELECT max(id) FROM outbox_message)"))
+    with pytest.raises(AssertionError, match="live outbox rows per subscriber = \\[2, 2, 1\\]"):
+        check_history(ctx)
+    with pytest.raises(AssertionError, match="= \\[2, 1\\]"):
+        check_history(ctx, audited=False)
