@@ -29,6 +29,7 @@ import asyncio
 import os
 import random
 import socket
+import statistics
 import string
 import subprocess
 import sys
@@ -240,9 +241,9 @@ class Load:
     """One thread per kind, each on a fixed schedule (its share of the rate), own connections."""
 
     def __init__(self, url: str, mllp_port: int, rate: float, record: Record, samples: dict[str, list[Any]],
-                 token: str, seed_value: int) -> None:
+                 token: str, seed_value: int, without: tuple[str, ...] = ()) -> None:
         self.url, self.mllp_port, self.record, self.samples = url, mllp_port, record, samples
-        self.rates = {kind: share * rate / 20.0 for kind, share in MIX.items()}
+        self.rates = {kind: share * rate / 20.0 for kind, share in MIX.items() if kind not in without}
         self.headers = {"Authorization": f"Bearer {token}"}
         self.stop = threading.Event()
         self.created: list[int] = list(samples["ids"])
@@ -417,7 +418,7 @@ def per_minute(record: Record, minutes: int) -> dict[str, list[dict[str, float |
     for at, kind, seconds, ok in record.calls:
         grouped.setdefault((kind, int(at // 60)), []).append((seconds, ok))
     table: dict[str, list[dict[str, float | int]]] = {}
-    for kind in MIX:
+    for kind in sorted({kind for _, kind, _, _ in record.calls}, key=list(MIX).index):
         rows = []
         for minute in range(minutes):
             calls = grouped.get((kind, minute), [])
@@ -439,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--without", action="append", default=[], choices=sorted(MIX),
+                        help="leave a kind of call out (repeatable), e.g. to find what makes memory grow")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     minutes = max(1, int(args.minutes * 60) // 60)
@@ -476,7 +479,7 @@ def soak(args: argparse.Namespace, url: str, raw_url: str, sink: Sink, samples: 
             if name == "mllp-listen":
                 processes.update({f"mllp-listen child {i + 1}": p for i, p in enumerate(descendants(pid))})
         record = Record()
-        load = Load(api_url, mllp_port, args.rate, record, samples, token, args.seed)
+        load = Load(api_url, mllp_port, args.rate, record, samples, token, args.seed, tuple(args.without))
         cpu = CpuShare(lambda: [os.getpid(), *descendants(os.getpid()), *postgres_backends(DATABASE)])
         cpu.start()
         runner = threading.Thread(target=load.run, args=(seconds,), daemon=True)
@@ -543,6 +546,19 @@ def _drain(raw_url: str, timeout: float) -> float | None:
     return None
 
 
+def last_vs_median(table: dict[str, list[dict[str, float | int]]], first: int, last: int
+                   ) -> dict[str, dict[str, float | None]]:
+    """Per kind: p99 of the last minute against the median of the minutes' p99 after warm-up (a
+    first minute that the machine's load spoiled does not make the ratio meaningless)."""
+    drift: dict[str, dict[str, float | None]] = {}
+    for kind, rows in table.items():
+        median = statistics.median(float(r["p99_ms"]) for r in rows[first:last + 1])
+        end = float(rows[last]["p99_ms"])
+        drift[kind] = {"median_p99_ms": round(median, 2), "last_p99_ms": end,
+                       "ratio": round(end / median, 2) if median else None}
+    return drift
+
+
 def summarise(args: argparse.Namespace, record: Record, timeline: list[dict[str, Any]],
               shares: dict[str, float], final: dict[str, int], drained_in: float | None, received: int,
               minutes: int, load: Load) -> dict[str, Any]:
@@ -552,6 +568,7 @@ def summarise(args: argparse.Namespace, record: Record, timeline: list[dict[str,
     for kind, rows in table.items():
         a, b = rows[first]["p99_ms"], rows[last]["p99_ms"]
         ratios[kind] = {"first_p99_ms": a, "last_p99_ms": b, "ratio": round(b / a, 2) if a else None}
+    drift = last_vs_median(table, first, last)
     warm = [s for s in timeline if s["t_s"] >= args.warmup_minutes * 60]
     growth = {}
     if warm:
@@ -575,6 +592,7 @@ def summarise(args: argparse.Namespace, record: Record, timeline: list[dict[str,
         "calls": len(record.calls), "errors": errors, "error_causes": dict(record.causes),
         "schedule_slips": dict(load.behind),
         "p99_last_vs_first_after_warmup": ratios,
+        "p99_last_vs_median_after_warmup": drift,
         "rss_after_warmup": growth,
         "cpu": shares,
         "outbox_final": final, "outbox_drained_after_load_s": drained_in,
@@ -595,6 +613,8 @@ def report(results: dict[str, Any]) -> None:
           "   (minutes after warm-up; target <= 1.3)")
     for kind, r in results["p99_last_vs_first_after_warmup"].items():
         print(f"{kind:14} {r['first_p99_ms']:>9.1f}ms {r['last_p99_ms']:>9.1f}ms {r['ratio'] or 0:>6.2f}")
+    print("p99 last minute / median p99 of the minutes after warm-up: " + ", ".join(
+        f"{kind} {r['ratio']}" for kind, r in results["p99_last_vs_median_after_warmup"].items()))
     print("floor (/_bench/constant) p50/p99 per minute: " + ", ".join(
         f"{row['p50_ms']:.1f}/{row['p99_ms']:.1f}" for row in results["per_minute"]["floor"]))
     print(f"{'process':18} {'RSS warm':>9} {'end':>8} {'peak':>8} {'growth':>7}   (target <= 10 %)")
