@@ -158,6 +158,10 @@ class Gam:
         self._thread.start()
         return self
 
+    def is_alive(self) -> bool:
+        """Still sending (some message not acknowledged yet)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def join(self, timeout: float) -> None:
         assert self._thread is not None
         self._thread.join(timeout)

@@ -208,13 +208,19 @@ def test_the_gam_link_itself_cut_and_reset(ctx, pg_url, tmp_path, long_run):
     try:
         for n in range(12 if long_run else 4):
             time.sleep(rng.uniform(0.2, 0.6))
-            if n % 2:
+            kind = "reset" if n % 2 else "cut"
+            hits = proxy.stats[kind]
+            if kind == "reset":
                 proxy.set("reset")
-                faults.append("reset")
             else:
                 proxy.set("cut", cut_after=rng.randint(10, 400))
-                faults.append("cut")
+            faults.append(kind)
+            # Held until the fault has hit the GAM's traffic (a reconnecting GAM may take longer
+            # than a fixed window on a loaded machine), at most 10 s.
+            deadline = time.monotonic() + 10
             time.sleep(0.2)
+            while proxy.stats[kind] == hits and time.monotonic() < deadline and gam.is_alive():
+                time.sleep(0.05)
             proxy.heal()
         gam.join(120)
         figures = Figures("GAM link cut/reset", sent=gam.attempts, faults=",".join(faults))
