@@ -131,9 +131,14 @@ def test_listener_killed_mid_burst_then_the_gam_resends(ctx, pg_url, tmp_path, l
     relay = Service(pg_url, tmp_path, "relay").start()
     messages = gam_messages("LST", 40 * (3 if long_run else 1), 3)
     gam = Gam(port, messages).start()
+    # Kills at random points *of the burst* (after so many ACKs), not at random times: a fast
+    # machine once sent the whole burst before the first timed kill.
+    points = sorted(rng.sample(range(5, len(messages) - 5), kills))
     try:
-        for _ in range(kills):
-            time.sleep(rng.uniform(0.2, 1.0))
+        for point in points:
+            deadline = time.monotonic() + 60
+            while len(gam.acknowledged) < point and gam.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.005)
             listener.kill9()
             time.sleep(rng.uniform(0.0, 0.3))
             listener.start()
@@ -205,9 +210,14 @@ def test_the_gam_link_itself_cut_and_reset(ctx, pg_url, tmp_path, long_run):
     messages = gam_messages("GL", 30 * (3 if long_run else 1), 2)
     gam = Gam(proxy.port, messages).start()
     faults = []
+    # Faults at random points *of the burst* (after so many ACKs): a quiet machine sends the whole
+    # burst before a timed fault.
+    points = sorted(rng.sample(range(3, len(messages) - 3), 12 if long_run else 4))
     try:
-        for n in range(12 if long_run else 4):
-            time.sleep(rng.uniform(0.2, 0.6))
+        for n, point in enumerate(points):
+            until = time.monotonic() + 60
+            while len(gam.acknowledged) < point and gam.is_alive() and time.monotonic() < until:
+                time.sleep(0.002)
             kind = "reset" if n % 2 else "cut"
             hits = proxy.stats[kind]
             if kind == "reset":
