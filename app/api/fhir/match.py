@@ -43,6 +43,23 @@ def _bad(why: str) -> FhirError:
     return FhirError(400, "invalid", "fhir-match-input", why=why)
 
 
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list element; anything else (a client's mistake) holds none."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def read_input(body: dict[str, Any]) -> MatchInput:
     """The $match input (IHE.PDQm.MatchParametersIn, or a bare Patient)."""
     if body.get("resourceType") == "Patient":
@@ -50,7 +67,8 @@ def read_input(body: dict[str, Any]) -> MatchInput:
     if body.get("resourceType") != "Parameters":
         raise _bad("a Parameters or a Patient is expected")
     resource, only_certain, count = None, False, None
-    for parameter in body.get("parameter") or []:
+    parameters = body.get("parameter")
+    for parameter in parameters if isinstance(parameters, list) else []:
         name = parameter.get("name") if isinstance(parameter, dict) else None
         if name == "resource" and isinstance(parameter.get("resource"), dict):
             resource = parameter["resource"]
@@ -70,24 +88,23 @@ def read_input(body: dict[str, Any]) -> MatchInput:
 
 
 def _names(resource: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+    names = _objects(resource.get("name"))
     official = next((n for n in names if n.get("use") == "official"), None)
     official = official or next((n for n in names if n.get("use") in (None, "")), None)
     usual = next((n for n in names if n.get("use") == "usual"), None)
     if official is None and usual is not None:
         official, usual = usual, None
-    if official is None or not official.get("family"):
+    if official is None or not _text(official.get("family")):
         raise _bad("a family name is required")
     return official, usual
 
 
 def _birth_place(resource: dict[str, Any]) -> str | None:
-    for extension in resource.get("extension") or []:
+    for extension in _objects(resource.get("extension")):
         if extension.get("url") == fc.EXT_BIRTH_PLACE:
-            for inner in (extension.get("valueAddress") or {}).get("extension") or []:
+            for inner in _objects(_object(extension.get("valueAddress")).get("extension")):
                 if inner.get("url") == fc.EXT_INSEE_CODE:
-                    code = (inner.get("valueCoding") or {}).get("code")
-                    return code if isinstance(code, str) else None
+                    return _text(_object(inner.get("valueCoding")).get("code"))
     return None
 
 
@@ -95,23 +112,23 @@ def traits_of(resource: dict[str, Any]) -> TraitsInput:
     """The traits of an input Patient: birth name and first names (all of them when the
     birth-list-given-name extension is there), used name, birth date, sex, birth place."""
     official, usual = _names(resource)
-    listed = next((e.get("valueString") for e in official.get("extension") or []
+    listed = next((e.get("valueString") for e in _objects(official.get("extension"))
                    if e.get("url") == fc.EXT_BIRTH_LIST_GIVEN), None)
-    given = [g for g in official.get("given") or [] if isinstance(g, str)]
+    given = [g for g in _list(official.get("given")) if isinstance(g, str)]
     first_names = listed if isinstance(listed, str) and listed.strip() else " ".join(given)
     if not first_names.strip():
         raise _bad("a given name is required")
     if not isinstance(resource.get("birthDate"), str):
         raise _bad("birthDate is required")
-    if resource.get("gender") not in _SEX:
+    if _text(resource.get("gender")) not in _SEX:
         raise _bad("gender is required")
-    used_given = [g for g in (usual or {}).get("given") or [] if isinstance(g, str)]
+    used_given = [g for g in _list((usual or {}).get("given")) if isinstance(g, str)]
     return TraitsInput(
         birth_name=str(official["family"]), first_names=first_names,
         first_name=given[0] if listed and given else None,
         birth_date=resource["birthDate"], sex=_SEX[resource["gender"]],
         birth_place_code=_birth_place(resource),
-        used_name=(usual or {}).get("family"), used_first_name=used_given[0] if used_given else None,
+        used_name=_text((usual or {}).get("family")), used_first_name=used_given[0] if used_given else None,
     )
 
 

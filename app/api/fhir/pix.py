@@ -7,6 +7,7 @@ from typing import Any
 
 from app.api.fhir.errors import FhirError
 from app.api.fhir.patient import Systems, identifiers
+from app.api.fhir.search import whole_number
 from app.domain import fhir_codes as fc
 from app.domain.identity import Identity
 from app.services import fhir
@@ -51,10 +52,10 @@ def _lookup(ctx: ServiceContext, actor: Actor, system: str, value: str,
 
         return fhir.cross_reference(ctx, actor, ins=value, accept=shows) if len(value) == 15 else []
     if system == systems.base_url:
-        ident = value.removeprefix("Patient/")
-        if not ident.isdigit() or len(ident) > 18:
+        number = whole_number(value.removeprefix("Patient/"))
+        if number is None:
             return []
-        return fhir.cross_reference(ctx, actor, identity_id=int(ident))
+        return fhir.cross_reference(ctx, actor, identity_id=number)
     raise FhirError(400, "code-invalid", "fhir-source-unknown-domain", system=system[:80])
 
 

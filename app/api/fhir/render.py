@@ -7,6 +7,7 @@ check the resource on the way out.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import Request
@@ -36,11 +37,26 @@ def negotiate(request: Request) -> str:
     return next((_FORMATS[k] for k in kinds if k in _FORMATS), "json")
 
 
+# What XML 1.0 cannot carry (control characters, surrogates, U+FFFE/U+FFFF): a client's value echoed in
+# an OperationOutcome may hold them; JSON escapes them, XML gets U+FFFD in their place.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NOT_XML.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: _xml_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(v) for v in value]
+    return value
+
+
 def fhir_response(resource: dict[str, Any], fmt: str, status: int = 200,
                   headers: dict[str, str] | None = None) -> Response:
     """A resource as FHIR JSON or XML."""
     if fmt == "xml":
-        model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        model = get_fhir_model_class(resource["resourceType"]).model_validate(_xml_safe(resource))
         body = model.model_dump_xml()
         return Response(body, status_code=status, media_type=XML_TYPE + "; charset=utf-8", headers=headers)
     text = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
@@ -60,7 +76,9 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
             data: Any = json.loads(model.model_dump_json())
         else:
             data = json.loads(raw)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            # A lone surrogate ("\\ud800") is valid JSON but no text: refused here, before it is echoed.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, KeyError, TypeError, RecursionError, SyntaxError) as exc:  # lxml's are SyntaxErrors
         raise FhirError(400, "structure", "fhir-body-invalid", why=type(exc).__name__) from None
     if not isinstance(data, dict) or "resourceType" not in data:
         raise FhirError(400, "structure", "fhir-body-invalid", why="resourceType")

@@ -16,7 +16,7 @@ from app.api.fhir.errors import FhirError
 from app.api.fhir.match import kept, match_bundle, read_input
 from app.api.fhir.patient import Systems, patient
 from app.api.fhir.render import fhir_response, negotiate, parse_body
-from app.api.fhir.search import ParsedSearch, parse_search
+from app.api.fhir.search import ParsedSearch, parse_search, whole_number
 from app.domain import fhir_codes as fc
 from app.services import fhir
 from app.services.errors import NotFound
@@ -81,10 +81,11 @@ async def search_post(request: Request, ctx: CtxDep, actor: ActorDep, settings: 
 def read(patient_id: str, request: Request, ctx: CtxDep, actor: ActorDep, settings: SettingsDep) -> Response:
     """ITI-78 read: a merged identity reads inactive, with a replaced-by link to its survivor."""
     fmt = negotiate(request)
-    if not patient_id.isdigit() or len(patient_id) > 18:
+    number = whole_number(patient_id)
+    if number is None:
         raise FhirError(404, "not-found", "fhir-patient-not-found", ident=patient_id[:20])
     try:
-        record = fhir.read_patient(ctx, actor, int(patient_id))
+        record = fhir.read_patient(ctx, actor, number)
     except NotFound:
         raise FhirError(404, "not-found", "fhir-patient-not-found", ident=patient_id) from None
     resource = patient(record, systems_of(request, settings))

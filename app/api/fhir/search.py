@@ -56,10 +56,17 @@ def _invalid(name: str, why: str) -> FhirError:
     return FhirError(400, "invalid", "fhir-param-invalid", name=name, why=why)
 
 
+def whole_number(value: str, max_digits: int = 18) -> int | None:
+    """The value when it is written in ASCII digits only (at most ``max_digits``), else None: ``isdigit``
+    alone also takes "²" or "١", which ``int`` refuses."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= max_digits else None
+
+
 def _int(name: str, value: str, low: int, high: int) -> int:
-    if not value.strip().isdigit():
+    number = whole_number(value.strip(), 100)
+    if number is None:
         raise _invalid(name, "a whole number")
-    return max(low, min(high, int(value)))
+    return max(low, min(high, number))
 
 
 @dataclass
@@ -103,7 +110,7 @@ def parse_search(pairs: Sequence[tuple[str, str]], systems: Systems, *, lenient:
         parsed.honoured.append((raw_name, value))
         values = [v.strip() for v in value.split(",")]
         if name == "_id":
-            wanted = {int(v) for v in values if v.isdigit() and len(v) < 19}
+            wanted = {n for n in map(whole_number, values) if n is not None}
             ids = wanted if ids is None else ids & wanted
             continue
         if name == "identifier" and any(v.endswith("|") for v in values):
