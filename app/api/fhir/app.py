@@ -16,6 +16,7 @@ from app.api.auth import AuthError, TokenVerifier
 from app.api.errors import status_for
 from app.api.fhir import routes
 from app.api.fhir.errors import FhirError, outcome
+from app.api.fhir.openapi import fhir_openapi
 from app.api.fhir.render import fhir_response, negotiate
 from app.config import Settings
 from app.db.errors import DatabaseUnavailable
@@ -32,7 +33,9 @@ ISSUE_OF_STATUS = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-fou
 
 def create_fhir_app(settings: Settings, ctx: ServiceContext, verifier: TokenVerifier) -> FastAPI:
     """The /fhir application (mounted by the composition root)."""
-    app = FastAPI(title="Identito FHIR", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Identito FHIR", openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    document = fhir_openapi(settings.ipp_oid)  # written by hand: the routes read FHIR parameters themselves
+    app.openapi = lambda: document  # type: ignore[method-assign]  # served at /fhir/openapi.json
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.verifier = verifier
