@@ -16,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from app.api.errors import status_for
 from app.config import Settings
+from app.db.errors import InvalidValue
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
 from app.services.documents import DocumentTools
@@ -151,7 +153,12 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
         return page(request, status, exc.message(words.language), title)
 
     @web.exception_handler(RequestValidationError)
-    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    @web.exception_handler(InvalidValue)
+    @web.exception_handler(DataError)
+    @web.exception_handler(OverflowError)
+    def _invalid(request: Request, exc: Exception) -> Response:
+        # Also a value the database cannot store (an id beyond 64 bits, which SQLite's driver refuses
+        # with a bare OverflowError): nothing was written; the address or the form is at fault.
         return page(request, 404 if request.method == "GET" else 422, words("bad_request"))
 
     @web.exception_handler(StarletteHTTPException)

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from app.api.schemas import IdentityRead
 from app.domain.errors import InvalidTrait
 from app.domain.messages import render as message
+from app.domain.roles import require_any
 from app.domain.worklist import EVENT_LABELS, KIND_LABELS, RESOLUTION_LABELS, Resolution, label
 from app.services import duplicates, queries, worklists
 from app.services.context import Actor, ServiceContext
@@ -48,6 +49,7 @@ def worklist(
     page: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
     """The open items of one kind, oldest first, filtered (identity, age, date opened), a page at a time."""
+    require_any(actor.roles, *worklists.CELL)  # before the filters: a refused role gets no page at all
     words = request.app.state.words
     typed = {"identity": identity, "older": older, "from": opened_from, "to": opened_to}
     filters = worklist_filters(typed, ctx.now(), words)

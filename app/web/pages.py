@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from app.api.schemas import IdentityRead
 from app.domain.errors import DomainError, NotAllowed
+from app.domain.roles import require_any
 from app.services import queries
 from app.services.context import Actor, ServiceContext
 from app.web.deps import ActorDep, CsrfDep, CtxDep, render
@@ -43,6 +44,7 @@ def search(
     name: _Text = "", first_name: _Text = "", birth_date: _Text = "", ipp: _Text = "", ins: _Text = "",
 ) -> Response:
     """Identities matching the typed criteria (the rows fragment for htmx, the whole page otherwise)."""
+    require_any(actor.roles, *queries.SEARCHERS)  # an empty form too: a refused role gets no page at all
     form = {"name": name, "first_name": first_name, "birth_date": birth_date, "ipp": ipp, "ins": ins}
     rows: list[IdentityRead] | None = None
     error = None

@@ -66,6 +66,30 @@ def test_a_role_the_search_refuses_gets_the_services_message(client: TestClient)
     assert refused.status_code == 403 and 'role="alert"' in refused.text
 
 
+def test_a_refused_role_gets_no_page_even_before_any_lookup(client: TestClient) -> None:
+    """Found by the schema fuzzing (tests/fuzz/test_web_fuzz.py): an empty search form, a worklist
+    with an invalid filter answered 200 to roles the role matrix refuses (no data, but the page)."""
+    _sign_in(client, "admin")
+    empty = client.post("/app/search", data={"csrf_token": _token(client, "/app/"), "name": ""})
+    assert empty.status_code == 403 and 'role="alert"' in empty.text
+    client.cookies.clear()
+    _sign_in(client, "admission")
+    worklist = client.get("/app/cell/worklists/insi_not_found", params={"to": "000000000"})
+    assert worklist.status_code == 403 and 'role="alert"' in worklist.text
+
+
+def test_ids_beyond_64_bits_are_a_bad_address_not_a_server_error(client: TestClient) -> None:
+    """Found by the schema fuzzing: SQLite's driver refuses such an integer with an OverflowError."""
+    _sign_in(client, "identitovigilance")
+    huge = "9" * 30
+    page = client.get(f"/app/identities/{huge}")
+    assert page.status_code == 404
+    merge = client.post(f"/app/cell/pairs/{huge}/merge", data={
+        "csrf_token": _token(client, "/app/"), "survivor": huge, "low_version": "1", "high_version": "1",
+        "reason": "doublon"})
+    assert merge.status_code in (404, 422) and "<html" in merge.text
+
+
 def test_an_ended_session_sends_htmx_to_the_sign_in_page(client: TestClient) -> None:
     response = client.post("/app/search", data={"name": "mor"}, headers={"HX-Request": "true"},
                            follow_redirects=False)
