@@ -9,15 +9,14 @@ generated from its schemas (fixed seed); each case is sent once with a token of 
   (errors included: problem documents, app/api/problems.py);
 - no 2xx for a role the service refuses (``ALLOWED`` below: the role matrix of docs/security.md).
 
-Bounded for CI (6 examples per operation, about 2 minutes on 2 cores); ``IDENTITO_FUZZ_LONG=1``
+Bounded for CI (6 examples per operation, 45 to 75 s on 2 cores); ``IDENTITO_FUZZ_LONG=1``
 runs 300 per operation, ``IDENTITO_FUZZ_EXAMPLES=n`` any number. Fixed seed (derandomized): a
-failure found in CI is found again by the same command. The FHIR interface (/fhir) and the browser
-pages (/app) publish no OpenAPI document (openapi_url=None): they are not fuzzed here.
+failure found in CI is found again by the same command. The FHIR interface (/fhir) has its own
+document, fuzzed by test_fhir_fuzz.py; the browser pages (/app) by test_web_fuzz.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -28,43 +27,20 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from app.api.auth import issue_dev_token
 from app.config import development_settings
 from app.main import create_app
 from app.services import identities, merges
 from app.services.context import Actor
 from app.services.identities import DocumentInput, TraitsInput
-from app.simulator.app import Behaviour
-from app.simulator.server import SimulatorServer
-from tests.cli_support import free_port
-from tests.e2e.conftest import SECRET, LiveServer, running_server
-from tests.security.matrix import parse_table
+from tests.e2e.conftest import SECRET, LiveServer
+from tests.fuzz.support import CHECKS, ROLES, allowed, examples, live_server
+from tests.fuzz.support import tokens as fuzz_tokens
 
 pytestmark = pytest.mark.fuzz
 
-LONG = os.environ.get("IDENTITO_FUZZ_LONG") == "1"
-EXAMPLES = int(os.environ.get("IDENTITO_FUZZ_EXAMPLES", 300 if LONG else 6))  # per operation
-ROLES = ("admission", "identitovigilance", "documents", "integration", "admin")
-
-# Who may do what, operation by operation: the role matrix of docs/security.md (the one table,
-# checked cell by cell by tests/security/test_role_matrix.py; it follows the require_any of each
-# service function). A 2xx for a role whose cell says "no" fails the run.
-SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
-MATRIX = parse_table(SECURITY_DOC.read_text(encoding="utf-8"))
-ALLOWED: dict[tuple[str, str], set[str]] = {
-    key: {role for role in ROLES if row[role] == "yes"}
-    for key, row in MATRIX.items() if not key[1].startswith(("/app", "/fhir"))
-}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+EXAMPLES = examples(6)  # per operation
+ALLOWED = allowed(None)  # the REST rows of the role matrix (docs/security.md)
 DESK_ACTOR = Actor("fuzz-desk", frozenset({"admission"}))
 CELL_ACTOR = Actor("fuzz-cell", frozenset({"identitovigilance"}))
 
@@ -87,17 +63,9 @@ def _seed(server: LiveServer) -> list[int]:
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveServer]:
     """The whole application under uvicorn on SQLite, the INSi simulator (plain HTTP) behind it."""
-    tmp = tmp_path_factory.mktemp("fuzz")
-    database = tmp / "identito.db"
-    database.write_bytes(sqlite_template.read_bytes())
-    simulator = SimulatorServer(behaviour=Behaviour(keep_requests=0), tls=None).start()
-    try:
-        with running_server(f"sqlite:///{database}", tmp, free_port(), IDENTITO_LANGUAGE="en",
-                            IDENTITO_INSI__ENDPOINT=simulator.url) as live:
-            KNOWN_IDS[:] = _seed(live)
-            yield live
-    finally:
-        simulator.stop()
+    with live_server(tmp_path_factory.mktemp("fuzz"), sqlite_template) as live:
+        KNOWN_IDS[:] = _seed(live)
+        yield live
 
 
 def _document() -> dict[str, Any]:
@@ -126,9 +94,8 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
 
 @pytest.fixture(scope="module")
 def tokens(fuzz_server: LiveServer) -> dict[str, str]:
-    """A development token of each role (as tests/conftest.py ``auth`` mints them)."""
-    auth = development_settings(auth={"secret": SECRET, "dev_tokens": True}).auth
-    return {role: issue_dev_token(auth, f"fuzz-{role}", [role]) for role in ROLES}
+    """A development token of each role."""
+    return fuzz_tokens()
 
 
 @pytest.fixture(scope="module")
