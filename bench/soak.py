@@ -5,13 +5,19 @@ Run from the repository root:
     python -m bench.soak                       # 15 minutes (1 of warm-up), about 20 requests/s
     python -m bench.soak --minutes 3 --rate 10 # a short run
 
-It creates a fresh database (``identito_soak``), seeds it, and starts the real processes: the API
-under uvicorn (2 workers, bench/serve.py), ``identito mllp-listen`` and ``identito relay``, plus a
-downstream MLLP receiver of its own that acknowledges every message with AA. Then, at a fixed rate
-(open schedule per kind, not flat-out), it sends REST creates, searches (exact name + birth date,
-and a 3-letter prefix), reads, updates with If-Match, the web search page (``POST /app/search``
-with a development session), PAM A28/A31 over a real MLLP socket to the listener, and the bare
-endpoint ``/_bench/constant`` (the floor: a machine-load swing shows in it too).
+It creates a fresh database (``identito_soak``), seeds it (with the match keys a production
+repository has), and starts the real processes as a deployment runs them: the API under uvicorn (2
+workers, bench/serve.py), ``identito mllp-listen``, ``identito relay``, ``identito worker`` (INSi
+campaigns and the duplicate detection after every change) and ``identito insi-simulator`` (answering
+in 50 ms from a persona file of its own: the identities it knows are seeded PROV), plus a downstream
+MLLP receiver of its own that acknowledges every message with AA. Then, at a fixed rate (open
+schedule per kind, not flat-out), it sends REST creates, searches (exact name + birth date, and a
+3-letter prefix), reads, updates with If-Match, desk INSi qualification (retrieve by traits, then
+accept with If-Match), the web search page (``POST /app/search`` with a development session), PAM
+A28/A31 over a real MLLP socket to the listener, and the bare endpoint ``/_bench/constant`` (the
+floor: a machine-load swing shows in it too). A retrieve campaign (auto-apply, rate-limited) over
+other known identities is created through the API when the warm-up ends and runs in the worker
+during the measured minutes; it must finish with every item found and applied.
 
 Every 10 s it samples the RSS of each service process (/proc/<pid>/status VmRSS), the outbox
 backlog, the messages the receiver got and the errors so far. At the end it prints and writes
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -52,9 +59,12 @@ from sqlalchemy import text
 
 from app.api.auth import issue_dev_token
 from app.config import AuthSettings, development_settings
+from app.domain.ins import nir_key
 from app.integrations.hl7.mllp import MllpServer
 from app.main import build_context
+from app.services import duplicates
 from app.services.context import Actor
+from app.services.identities import TraitsInput, create_identity
 from app.services.subscribers import SubscriberInput, create_subscriber
 from bench.common import ROOT, api_server, machine, percentile, write_results
 from bench.hl7_data import ack_for
@@ -68,7 +78,10 @@ CSRF_MARK = 'name="csrf_token" value="'
 KEEP = httpx.Limits(keepalive_expiry=600.0)
 # Requests per second of each kind at --rate 20 (scaled linearly for another rate).
 MIX = {"create": 2.0, "search_exact": 3.0, "search_prefix": 3.0, "read": 3.0, "update": 1.5,
-       "web_search": 2.0, "hl7": 3.5, "floor": 2.0}
+       "insi": 0.5, "web_search": 2.0, "hl7": 3.5, "floor": 2.0}
+INSI_LATENCY_MS = 50.0
+CAMPAIGN_RATE = 2.0  # INSi calls/s of the campaign (the worker's rate limit)
+NIR_OID = "1.2.250.1.213.1.4.8"
 SAMPLE_SECONDS = 10.0
 P99_RATIO_TARGET = 1.3
 RSS_GROWTH_TARGET = 10.0
@@ -106,6 +119,22 @@ def _traits(rng: random.Random) -> dict[str, str]:
     born = f"{rng.randint(1930, 2020)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     return {"birth_name": _letters(rng, 8), "first_names": _letters(rng, 6), "birth_date": born,
             "sex": rng.choice("MF"), "birth_place_code": "63113"}
+
+
+def personas(count: int, rng: random.Random) -> list[dict[str, Any]]:
+    """Made-up persons the simulator knows (random letters), each with a NIR consistent with its
+    birth (sex, year, month, place) and a unique order number."""
+    persons = []
+    for i in range(count):
+        sex = rng.choice("MF")
+        year, month, order = 1940 + i % 60, 1 + (i // 60) % 12, 1 + i // 720
+        born = f"{year}-{month:02d}-{rng.randint(1, 28):02d}"
+        nir13 = f"{1 if sex == 'M' else 2}{year % 100:02d}{month:02d}63113{order:03d}"
+        persons.append({"id": f"soak-{i}", "source": "bench", "birth_name": _letters(rng, 9),
+                        "first_names": _letters(rng, 6), "sex": sex, "birth_date": born,
+                        "birth_place": "63113",
+                        "ins": {"number": nir13, "key": f"{nir_key(nir13):02d}", "oid": NIR_OID}})
+    return persons
 
 
 def pam(event: str, control_id: str, ipp: str, traits: dict[str, str], used: str = "") -> bytes:
@@ -247,6 +276,7 @@ class Load:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.stop = threading.Event()
         self.created: list[int] = list(samples["ids"])
+        self.known: list[int] = list(samples["desk_ids"])  # PROV identities the simulator knows
         self.hl7_ipps: list[str] = []
         self.lock = threading.Lock()
         self.seed_value = seed_value
@@ -335,6 +365,28 @@ class Load:
                  "read": read, "update": update, "floor": floor}
         return calls[kind], client.close
 
+    def _make_insi(self, _kind: str, _rng: random.Random) -> Worker:
+        """Desk qualification: retrieve by traits from INSi (the simulator, 50 ms), then accept the
+        proposal with If-Match: the identity becomes RECUP with its INS (one call of the soak)."""
+        client = self._client()
+
+        def call() -> tuple[bool, str]:
+            with self.lock:
+                if not self.known:
+                    return False, "no known identity left"
+                identity_id = self.known.pop()
+            found = client.post(f"/identities/{identity_id}/insi/retrieve", json={"by": "traits"})
+            if found.status_code != 200 or found.json()["outcome"] != "found":
+                return False, f"retrieve {found.status_code} {found.json().get('outcome', '')}"
+            answer = found.json()
+            accepted = client.post(f"/identities/{identity_id}/insi/accept",
+                                   json={"proposal_id": answer["proposal_id"]},
+                                   headers={"If-Match": f'"{answer["identity_version"]}"'})
+            ok = accepted.status_code == 200 and accepted.json()["status"] == "RECUP"
+            return ok, f"accept {accepted.status_code}"
+
+        return call, client.close
+
     def _make_web_search(self, _kind: str, rng: random.Random) -> Worker:
         client = httpx.Client(base_url=self.url, timeout=httpx.Timeout(30.0), limits=KEEP)
         page = client.get("/app/signin")
@@ -388,9 +440,10 @@ def outbox_state(raw_url: str) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
-def prepare(raw_admin: str, url: str, raw_url: str, identities: int, sink_port: int
-            ) -> dict[str, list[Any]]:
-    """A fresh migrated database, seeded, with one subscriber (the bench's receiver)."""
+def prepare(raw_admin: str, url: str, raw_url: str, identities: int, sink_port: int,
+            known: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """A fresh migrated database, seeded and keyed for duplicate detection, with the identities the
+    simulator knows (PROV, created through the service) and one subscriber (the bench's receiver)."""
     from app.db.migrations import upgrade
 
     with psycopg.connect(raw_admin, autocommit=True) as conn:
@@ -400,6 +453,16 @@ def prepare(raw_admin: str, url: str, raw_url: str, identities: int, sink_port: 
     ctx = build_context(development_settings(database_url=url, log_level="WARNING"))
     try:
         seed(ctx.engine, identities, batch_size=5000)
+        duplicates.rebuild_keys(ctx, Actor("soak", frozenset({"identitovigilance"}), kind="job"))
+        desk = Actor("soak", frozenset({"admission"}))
+        known_ids = []
+        for n, person in enumerate(known):
+            traits = TraitsInput(person["birth_name"], person["first_names"], person["birth_date"],
+                                 person["sex"], birth_place_code=person["birth_place"])
+            known_ids.append(create_identity(ctx, desk, traits, confirm_new=True).id)
+            if n % 200 == 199:
+                duplicates.check_all_pending(ctx)
+        duplicates.check_all_pending(ctx)
         create_subscriber(ctx, Actor("soak", frozenset({"admin"})),
                           SubscriberInput("SINK", "127.0.0.1", sink_port, "SINK", "X"))
         with ctx.engine.begin() as conn:
@@ -409,7 +472,7 @@ def prepare(raw_admin: str, url: str, raw_url: str, identities: int, sink_port: 
             ids = conn.execute(text("SELECT id FROM identity ORDER BY random() LIMIT 2000")).scalars().all()
     finally:
         ctx.engine.dispose()
-    return {"names": [(str(n), d.isoformat()) for n, d in names], "ids": list(ids)}
+    return {"names": [(str(n), d.isoformat()) for n, d in names], "ids": list(ids), "known_ids": known_ids}
 
 
 def per_minute(record: Record, minutes: int) -> dict[str, list[dict[str, float | int]]]:
@@ -448,13 +511,22 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.minutes * 60
     raw_url = args.pg.rsplit("/", 1)[0] + f"/{DATABASE}"
     url = raw_url.replace("postgresql://", "postgresql+psycopg://")
+    desk_calls = int(MIX["insi"] * args.rate / 20.0 * seconds) + 10 if "insi" not in args.without else 0
+    campaign_items = max(10, int(CAMPAIGN_RATE * (seconds - 60 * args.warmup_minutes) * 0.6))
+    known = personas(desk_calls + campaign_items, random.Random(f"{args.seed}-personas"))
+    persona_file = Path(f"/tmp/identito-soak-personas-{os.getpid()}.json")  # noqa: S108 - made-up persons
+    persona_file.write_text(json.dumps({"description": "bench/soak.py", "persons": known}), encoding="utf-8")
     sink = Sink().start()
-    print(f"preparing {DATABASE}: {args.identities:,} identities ...", flush=True)
+    print(f"preparing {DATABASE}: {args.identities:,} identities and {len(known):,} the simulator knows ...",
+          flush=True)
     try:
-        samples = prepare(args.pg, url, raw_url, args.identities, sink.port)
-        results = soak(args, url, raw_url, sink, samples, seconds, minutes)
+        samples = prepare(args.pg, url, raw_url, args.identities, sink.port, known)
+        samples["desk_ids"] = samples["known_ids"][:desk_calls]
+        samples["campaign_ids"] = samples["known_ids"][desk_calls:]
+        results = soak(args, url, raw_url, sink, samples, seconds, minutes, persona_file)
     finally:
         sink.stop()
+        persona_file.unlink(missing_ok=True)
         with psycopg.connect(args.pg, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     path = write_results("soak", results, args.output)
@@ -463,18 +535,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def soak(args: argparse.Namespace, url: str, raw_url: str, sink: Sink, samples: dict[str, list[Any]],
-         seconds: float, minutes: int) -> dict[str, Any]:
+         seconds: float, minutes: int, persona_file: Path) -> dict[str, Any]:
+    mllp_port, insi_port = _free_port(), _free_port()
     env = {"IDENTITO_ENVIRONMENT": "development", "IDENTITO_AUTH__SECRET": SECRET,
            "IDENTITO_AUTH__DEV_TOKENS": "true", "IDENTITO_DATABASE_URL": url, "IDENTITO_LOG_LEVEL": "WARNING",
-           "IDENTITO_HL7__LISTEN_HOST": "127.0.0.1"}
-    token = issue_dev_token(AuthSettings(secret=SECRET, dev_tokens=True), "soak-agent", ["admission"])
-    mllp_port = _free_port()
-    env["IDENTITO_HL7__LISTEN_PORT"] = str(mllp_port)
-    with api_server(env, workers=args.workers) as api_url, \
+           "IDENTITO_HL7__LISTEN_HOST": "127.0.0.1", "IDENTITO_HL7__LISTEN_PORT": str(mllp_port),
+           "IDENTITO_INSI__SIMULATOR": "true", "IDENTITO_INSI__ENDPOINT": f"http://127.0.0.1:{insi_port}/lps"}
+    auth = AuthSettings(secret=SECRET, dev_tokens=True)
+    token = issue_dev_token(auth, "soak-agent", ["admission"])
+    cell = {"Authorization": f"Bearer {issue_dev_token(auth, 'soak-cell', ['identitovigilance'])}"}
+    simulator_args = ["insi-simulator", "--port", str(insi_port), "--personas", str(persona_file),
+                      "--latency-ms", f"{INSI_LATENCY_MS:g}"]
+    with worker_process(simulator_args, env, lambda: _port_open(insi_port)) as simulator, \
+            api_server(env, workers=args.workers) as api_url, \
             worker_process(["mllp-listen"], env, lambda: _port_open(mllp_port)) as listener, \
-            worker_process(["relay"], env, lambda: True) as relay:
+            worker_process(["relay"], env, lambda: True) as relay, \
+            worker_process(["worker"], env, lambda: True) as jobs:
         api_pid = _api_pid()
-        processes = {"api master": api_pid, **_api_children(api_pid), "mllp-listen": listener, "relay": relay}
+        processes = {"api master": api_pid, **_api_children(api_pid), "mllp-listen": listener, "relay": relay,
+                     "worker": jobs, "insi-simulator": simulator}
         for name, pid in list(processes.items()):
             if name == "mllp-listen":
                 processes.update({f"mllp-listen child {i + 1}": p for i, p in enumerate(descendants(pid))})
@@ -486,25 +565,59 @@ def soak(args: argparse.Namespace, url: str, raw_url: str, sink: Sink, samples: 
         record.started = time.perf_counter()
         runner.start()
         timeline = []
+        campaign: dict[str, Any] = {}
         print(f"load: {args.rate:g}/s for {args.minutes:g} min; sampling every {SAMPLE_SECONDS:g} s",
               flush=True)
         while runner.is_alive():
             runner.join(SAMPLE_SECONDS)
+            if not campaign and time.perf_counter() - record.started >= 60 * args.warmup_minutes:
+                campaign = _start_campaign(api_url, cell, samples["campaign_ids"])
+            elif campaign:
+                campaign = _campaign_state(api_url, cell, campaign["id"])
             state = outbox_state(raw_url)
             sample = {"t_s": round(time.perf_counter() - record.started, 1),
                       "rss_kib": {name: rss_kib(pid) for name, pid in processes.items()},
                       "outbox_backlog": sum(v for k, v in state.items() if k != "done"),
                       "outbox_dead": state.get("dead", 0), "delivered_to_receiver": sink.received,
-                      "errors": record.errors(), "calls": len(record.calls)}
+                      "errors": record.errors(), "calls": len(record.calls),
+                      "campaign_done": campaign.get("done", 0)}
             timeline.append(sample)
             rss = " ".join(f"{n.replace(' ', '_')}={v // 1024}M"
                            for n, v in sample["rss_kib"].items())
             print(f"t={sample['t_s']:>6.0f}s calls={sample['calls']:>6} errors={sample['errors']} "
                   f"backlog={sample['outbox_backlog']} delivered={sink.received} {rss}", flush=True)
         shares = cpu.stop()
+        campaign = _campaign_finish(api_url, cell, campaign, 120.0) if campaign else campaign
         drained_in = _drain(raw_url, 60.0)
         final = outbox_state(raw_url)
-    return summarise(args, record, timeline, shares, final, drained_in, sink.received, minutes, load)
+    return summarise(args, record, timeline, shares, final, drained_in, sink.received, minutes, load,
+                     campaign)
+
+
+def _start_campaign(api_url: str, cell: dict[str, str], ids: list[int]) -> dict[str, Any]:
+    """A retrieve campaign over identities the simulator knows, auto-apply, at CAMPAIGN_RATE."""
+    body = {"name": "soak", "operation": "retrieve", "selection": {"ids": ids}, "auto_apply": True,
+            "rate_limit": CAMPAIGN_RATE}
+    response = httpx.post(f"{api_url}/campaigns", json=body, headers=cell, timeout=30.0)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _campaign_state(api_url: str, cell: dict[str, str], campaign_id: int) -> dict[str, Any]:
+    response = httpx.get(f"{api_url}/campaigns/{campaign_id}", headers=cell, timeout=30.0)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _campaign_finish(api_url: str, cell: dict[str, str], campaign: dict[str, Any], timeout: float
+                     ) -> dict[str, Any]:
+    """The campaign once finished (it runs past the load when the worker is behind), or as it is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        campaign = _campaign_state(api_url, cell, campaign["id"])
+        if campaign["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            return campaign
+        time.sleep(1.0)
 
 
 def _api_pid() -> int:
@@ -561,7 +674,7 @@ def last_vs_median(table: dict[str, list[dict[str, float | int]]], first: int, l
 
 def summarise(args: argparse.Namespace, record: Record, timeline: list[dict[str, Any]],
               shares: dict[str, float], final: dict[str, int], drained_in: float | None, received: int,
-              minutes: int, load: Load) -> dict[str, Any]:
+              minutes: int, load: Load, campaign: dict[str, Any]) -> dict[str, Any]:
     table = per_minute(record, minutes)
     first, last = args.warmup_minutes, minutes - 1  # minute indexes (0-based)
     ratios = {}
@@ -579,6 +692,7 @@ def summarise(args: argparse.Namespace, record: Record, timeline: list[dict[str,
                             "peak_mib": round(peak / 1024, 1),
                             "growth_percent": round(100 * (end - start) / start, 1) if start else None}
     errors = record.errors()
+    campaign_ok = bool(campaign) and campaign["status"] == "done" and campaign["done"] == campaign["total"]
     ratio_ok = all(r["ratio"] is not None and r["ratio"] <= P99_RATIO_TARGET
                    for k, r in ratios.items() if k != "floor")
     rss_ok = all(g["growth_percent"] is not None and g["growth_percent"] <= RSS_GROWTH_TARGET
@@ -597,11 +711,15 @@ def summarise(args: argparse.Namespace, record: Record, timeline: list[dict[str,
         "cpu": shares,
         "outbox_final": final, "outbox_drained_after_load_s": drained_in,
         "delivered_to_receiver": received, "hl7_identities_created": len(load.hl7_ipps),
+        "campaign": {k: campaign.get(k) for k in (
+            "id", "status", "total", "done", "outcomes", "rate_per_second", "rate_limit", "created_at",
+            "finished_at")},
         "per_minute": table,
         "timeline": timeline,
         "verdict": {"errors_zero": errors == 0, "p99_ratio_within_1_3": ratio_ok,
-                    "rss_growth_within_10": rss_ok,
-                    "all_met": errors == 0 and ratio_ok and rss_ok and drained_in is not None},
+                    "rss_growth_within_10": rss_ok, "campaign_completed": campaign_ok,
+                    "all_met": (errors == 0 and ratio_ok and rss_ok and campaign_ok
+                                and drained_in is not None)},
     }
     report(results)
     return results
@@ -627,6 +745,9 @@ def report(results: dict[str, Any]) -> None:
     print(f"outbox after the load: {results['outbox_final']}, "
           f"drained in {results['outbox_drained_after_load_s']} s; "
           f"receiver got {results['delivered_to_receiver']}; schedule slips {results['schedule_slips']}")
+    c = results["campaign"]
+    print(f"campaign {c['id']}: {c['status']}, {c['done']}/{c['total']} items, outcomes {c['outcomes']}, "
+          f"{c['rate_per_second']} calls/s (limit {c['rate_limit']})")
     print(f"verdict: {results['verdict']}")
 
 
