@@ -129,7 +129,7 @@ def _requests(url: str, rng: random.Random) -> list[dict[str, Any]]:
         rows = connection.execute(text(
             "SELECT id, ipp, ipp_authority, birth_name, first_names, used_name, used_first_name, birth_date,"
             " sex, active, status FROM identity ORDER BY id")).all()
-        ins = connection.execute(text("SELECT identity_id, matricule, oid, active FROM ins ORDER BY id")).all()
+        ins = connection.execute(text("SELECT identity_id, matricule, oid FROM ins ORDER BY id")).all()
     engine.dispose()
     by_id = {r.id: r for r in rows}
     inactive = [r for r in rows if not r.active]

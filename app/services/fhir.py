@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.db.fhir_reads import AbsorbedIpp, FhirReads, Validation
+from app.db.identity_queries import SearchFilters
 from app.db.unit_of_work import Reader
 from app.domain.errors import DomainError
 from app.domain.identity import Identity
@@ -89,10 +90,19 @@ def search_patients(ctx: ServiceContext, actor: Actor, query: PatientQuery, *, c
     total: int | None
     with ctx.reading() as reader:
         if query.ids is None and len(filters) == 1 and query.keep is None:
-            found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset) if count else []
+            counted: int | None = None
+            if count and with_total and _broad(filters[0]):  # the page and the count in one statement
+                found, counted = reader.identity_search.search_counted(filters[0], limit=count + 1,
+                                                                       offset=offset)
+            elif count:
+                found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset)
+            else:
+                found = []
             more = len(found) > count
-            if count and not more and (found or not offset):  # the last page: no count needed
+            if count and not more and (found or not offset):  # the last page tells the total
                 total = offset + len(found)
+            elif counted is not None:
+                total = counted
             else:
                 total = FhirReads(reader.session).count(filters[0]) if with_total or not count else None
             found = found[:count]
@@ -106,6 +116,13 @@ def search_patients(ctx: ServiceContext, actor: Actor, query: PatientQuery, *, c
         included = _records(reader, reader.identities.get_many(survivors)) if survivors else []
     log.info("fhir search by %s: %s of %s, identities %s", actor.subject, len(found), total, sorted(shown))
     return PatientPage(records, total, included, more and count > 0)
+
+
+def _broad(filters: SearchFilters) -> bool:
+    """Whether a search most often fills its page, so that its total has to be counted: any but a
+    narrow one (an IPP, an INS, an exact name with a birth date), which most often ends on its first
+    page, whose size tells the total (counting with it would be wasted)."""
+    return not (filters.ipp or filters.ins or (filters.exact_name and filters.birth_dates))
 
 
 def _gather(reader: Reader, query: PatientQuery, filters: Sequence[Any]) -> list[Identity]:

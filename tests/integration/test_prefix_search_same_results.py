@@ -4,7 +4,9 @@ A seeded population (the benchmark's generator) plus hand-made edge cases: names
 apostrophes, hyphens and spaces, identities found by their used name only or by both names, merged
 (inactive) identities, exact ties on name, first name and birth date (the id decides). A sample of the
 prefixes of 3 to 5 letters of the stored keys is searched with both statements, alone and with other
-criteria, page after page: same ids in the same order.
+criteria, page after page: same ids in the same order. The count of the key-head search (FHIR's
+Bundle.total: birth-name range plus the used-name range less the identities found by both names,
+migration 2026_12_04_0900) is the count of the OR of the two names.
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ def test_prefix_search_by_key_head_finds_the_same_pages(seeded) -> None:
                                                                            *_conditions(filters))
                 counted = connection.execute(count_statement(filters)).scalar_one()
                 assert counted == connection.execute(or_count).scalar_one(), (prefix, filters)
+                # ... and so does the count that rides with a page (FHIR's page and total in one)
+                with_page = connection.execute(search_statement(filters, limit=PAGE, offset=0, counted=True))
+                assert {row.search_total for row in with_page} <= {counted}, (prefix, filters)
                 offset = 0
                 while True:
                     old = _ids(connection, filters, offset, by_key_head=False)
