@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     routers = (system, identities, links, qualification, worklists, duplicates, merges, campaigns, insi,
                indicators, documents, mss_messages, hl7)
     declare_problems(*(module.router for module in routers))  # their problem documents (OpenAPI)
+    # FHIR R4 (docs/fhir.md), mounted first: no other route takes a path under /fhir/, and the router
+    # tries its routes in order (mounted last, every FHIR request was first tested against all of them).
+    app.mount("/fhir", create_fhir_app(settings, ctx, app.state.verifier))
     app.include_router(system.router)
     app.include_router(identities.router)
     app.include_router(links.router)
@@ -99,7 +102,6 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.include_router(documents.router)
     app.include_router(mss_messages.router)
     app.include_router(hl7.router)
-    app.mount("/fhir", create_fhir_app(settings, ctx, app.state.verifier))  # FHIR R4 (docs/fhir.md)
     # HL7 integration: quarantine re-runs go through the inbound pipeline; queue gauges in /metrics.
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))

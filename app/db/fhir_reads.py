@@ -13,8 +13,13 @@ from sqlalchemy import ARRAY, DateTime, String, any_, bindparam, cast, literal, 
 from sqlmodel import Session
 
 from app.db.documents import DOCUMENT
-from app.db.engine import Precompiled
-from app.db.identity_queries import SearchFilters, count_statement
+from app.db.engine import Precompiled, driver_pipeline
+from app.db.identity_queries import (
+    SearchFilters,
+    count_statement,
+    prefix_count_params,
+    prefix_count_statement,
+)
 from app.db.identity_rows import IDENTITY
 from app.db.links import LINK
 from app.db.merges import MERGE
@@ -61,11 +66,25 @@ class FhirReads:
         """What the Patients of these identities need besides them, in one statement (UNION ALL): the
         latest standing high-trust document check of the ``documented`` ones, the IPPs of the
         identities merged into each (not unmerged), the identities each is linked with (standing)."""
-        if not identity_ids:
-            return Extras({}, [], {})
+        return self.extras_and_count(identity_ids, documented, None)[0]
+
+    def extras_and_count(self, identity_ids: Sequence[int], documented: Sequence[int],
+                         count_of: SearchFilters | None) -> tuple[Extras, int | None]:
+        """``extras``, and ``count`` of ``count_of`` (None: not counted). On PostgreSQL the count of a
+        search by a name prefix alone (FHIR's ``family=``) is a statement built once, sent with the
+        extras in one round trip (pipelined): a page, its extras and its total take two round trips."""
         connection = self._session.connection()
+        postgresql = connection.dialect.name == "postgresql"
         params = {"ids": list(identity_ids), "documented": list(documented)}
-        return _extras(_EXTRAS[connection.dialect.name == "postgresql"].execute(connection, params))
+        prefix = prefix_count_params(count_of) if count_of is not None and postgresql else None
+        if prefix is None:
+            rows = _EXTRAS[postgresql].execute(connection, params) if identity_ids else ()
+            return _extras(rows), self.count(count_of) if count_of is not None else None
+        long, values = prefix
+        with driver_pipeline(connection):
+            rows = _EXTRAS[True].execute(connection, params) if identity_ids else ()
+            counted = _PREFIX_COUNT[long].execute(connection, values)
+        return _extras(rows), int(counted.fetchone()[0])
 
 
 def _extras_statement(postgresql: bool) -> Any:
@@ -97,6 +116,8 @@ def _extras_statement(postgresql: bool) -> Any:
 # slowly (a document check, a merge, a link at a time): their statistics, hence the cached plan, are
 # renewed by autovacuum long before a plan made on fewer rows could cost much.
 _EXTRAS = {postgresql: Precompiled(_extras_statement(postgresql)) for postgresql in (False, True)}
+# Prepared too: its plan (the key-head index ranges, index only) does not depend on the prefix.
+_PREFIX_COUNT = {long: Precompiled(prefix_count_statement(long)) for long in (False, True)}
 
 
 def _extras(rows: Iterable[Any]) -> Extras:

@@ -90,39 +90,24 @@ def search_patients(ctx: ServiceContext, actor: Actor, query: PatientQuery, *, c
     total: int | None
     with ctx.reading() as reader:
         if query.ids is None and len(filters) == 1 and query.keep is None:
-            counted: int | None = None
-            if count and with_total and _broad(filters[0]):  # the page and the count in one statement
-                found, counted = reader.identity_search.search_counted(filters[0], limit=count + 1,
-                                                                       offset=offset)
-            elif count:
-                found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset)
-            else:
-                found = []
+            found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset) if count else []
             more = len(found) > count
-            if count and not more and (found or not offset):  # the last page tells the total
-                total = offset + len(found)
-            elif counted is not None:
-                total = counted
-            else:
-                total = FhirReads(reader.session).count(filters[0]) if with_total or not count else None
+            last = count and not more and (found or not offset)  # the last page tells the total
+            counting = not last and (with_total or not count)
             found = found[:count]
+            records, total = _records_and_count(reader, found, filters[0] if counting else None)
+            if last:
+                total = offset + len(found)
         else:
             every = _gather(reader, query, filters)
             total, found = len(every), every[offset:offset + count]
             more = offset + count < total
-        records = _records(reader, found)
+            records = _records(reader, found)
         shown = {i.id for i in found}
         survivors = sorted({i.merged_into for i in found if i.merged_into and i.merged_into not in shown})
         included = _records(reader, reader.identities.get_many(survivors)) if survivors else []
     log.info("fhir search by %s: %s of %s, identities %s", actor.subject, len(found), total, sorted(shown))
     return PatientPage(records, total, included, more and count > 0)
-
-
-def _broad(filters: SearchFilters) -> bool:
-    """Whether a search most often fills its page, so that its total has to be counted: any but a
-    narrow one (an IPP, an INS, an exact name with a birth date), which most often ends on its first
-    page, whose size tells the total (counting with it would be wasted)."""
-    return not (filters.ipp or filters.ins or (filters.exact_name and filters.birth_dates))
 
 
 def _gather(reader: Reader, query: PatientQuery, filters: Sequence[Any]) -> list[Identity]:
@@ -202,13 +187,20 @@ def _people(reader: Reader, holders: Iterable[Identity]) -> list[Identity]:
 def _records(reader: Reader, found: Sequence[Identity]) -> list[PatientRecord]:
     """The records of identities, with their validation documents, absorbed IPPs and links (one
     statement)."""
-    if not found:
-        return []
+    return _records_and_count(reader, found, None)[0]
+
+
+def _records_and_count(reader: Reader, found: Sequence[Identity],
+                       count_of: SearchFilters | None) -> tuple[list[PatientRecord], int | None]:
+    """``_records``, and how many identities the search of ``count_of`` finds (None: not counted),
+    in one round trip when the storage can (``FhirReads.extras_and_count``)."""
+    if not found and count_of is None:
+        return [], None
     documented = [i.id for i in found if i.state.document]
-    extras = FhirReads(reader.session).extras([i.id for i in found], documented)
+    extras, counted = FhirReads(reader.session).extras_and_count([i.id for i in found], documented, count_of)
     absorbed: dict[int, list[AbsorbedIpp]] = {}
     for old in extras.absorbed:
         absorbed.setdefault(old.survivor_id, []).append(old)
-    return [PatientRecord(i, extras.validations.get(i.id), tuple(absorbed.get(i.id, ())),
-                          tuple(sorted(extras.linked.get(i.id, ())))) for i in found]
-
+    records = [PatientRecord(i, extras.validations.get(i.id), tuple(absorbed.get(i.id, ())),
+                             tuple(sorted(extras.linked.get(i.id, ())))) for i in found]
+    return records, counted
