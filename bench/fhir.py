@@ -14,8 +14,8 @@ traits of sampled identities. Targets (issue 15): FHIR p95 <= 1.5 x REST p95 for
 
 Like for like: both sides ask for their default page, 20 identities (REST ``limit``, FHIR
 ``_count``), and read the same identities in the same order. The REST page tells ``has_more``,
-never a total: (b) with ``Bundle.total`` is the FHIR page plus a count that REST never makes (on
-the last page, which tells the total, neither counts); (b) with ``_total=none`` is the same work on
+never a total: (b) with ``Bundle.total`` is the FHIR page plus a count that REST never makes (FHIR
+skips it only on a last page, which tells the total); (b) with ``_total=none`` is the same work on
 both sides but the format. The server is ``bench.serve`` (``app.main:create_served_app``, as
 ``identito serve`` runs it).
 """
