@@ -150,7 +150,8 @@ def http_worker(base_url: str, headers: dict[str, str]) -> tuple[Callable[[str],
 @contextmanager
 def api_server(env: dict[str, str], *, workers: int = 1, ready_path: str = "/health",
                timeout: float = 60.0) -> Iterator[str]:
-    """Run app.main:create_app under uvicorn on 127.0.0.1 (kernel-chosen port); yield its URL.
+    """Run the API (bench.serve: app.main:create_served_app) under uvicorn on 127.0.0.1 (kernel-chosen
+    port); yield its URL.
 
     Access logs are off: they would print query strings, which hold patient traits.
     """

@@ -11,6 +11,13 @@ name + birth date (``family:exact`` + ``birthdate``), (b) birth-name prefix (``f
 which PDQm's required ``Bundle.total`` costs and the REST page does not). Then ``$match`` with the
 traits of sampled identities. Targets (issue 15): FHIR p95 <= 1.5 x REST p95 for the same query;
 ``$match`` p95 <= 100 ms. Prints figures only, never a trait.
+
+Like for like: both sides ask for their default page, 20 identities (REST ``limit``, FHIR
+``_count``), and read the same identities in the same order. The REST page tells ``has_more``,
+never a total: (b) with ``Bundle.total`` is the FHIR page plus a count that REST never makes (FHIR
+skips it only on a last page, which tells the total); (b) with ``_total=none`` is the same work on
+both sides but the format. The server is ``bench.serve`` (``app.main:create_served_app``, as
+``identito serve`` runs it).
 """
 
 from __future__ import annotations

@@ -35,6 +35,14 @@ def _recreate_pg(database_url: str, *, drop: bool) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _revision(database_url: str) -> str | None:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
 def _count(database_url: str) -> int:
     engine = make_engine(database_url, pool_size=1)
     try:
@@ -54,10 +62,19 @@ def prepare_database(database_url: str, count: int, *, reuse: bool, owned: bool,
     is_pg = make_url(database_url).get_backend_name() == "postgresql"
     if is_pg and owned:
         _recreate_pg(database_url, drop=not reuse)
+    before = _revision(database_url)
     upgrade(database_url)
     existing = _count(database_url)
     if reuse and existing == count:
         console.print(f"reusing the database: {existing:,} identities already there")
+        if before not in (None, _revision(database_url)):
+            # A migration rebuilt indexes (e.g. 2026_12_04_0900): the planner needs the statistics of
+            # their expressions again, as after a seeding.
+            engine = make_engine(database_url, pool_size=1)
+            try:
+                _analyse(engine, is_pg, console)
+            finally:
+                engine.dispose()
         return None
     if existing and owned and is_pg:
         _recreate_pg(database_url, drop=True)

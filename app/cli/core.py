@@ -122,7 +122,7 @@ def serve(
     except SchemaBehind as exc:
         typer.echo(f"Refusing to start: {exc}", err=True)
         raise typer.Exit(3) from None
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("app.main:create_served_app", factory=True, host=host, port=port, workers=workers,
                 log_config=uvicorn_log_config(),
                 log_level=settings.log_level.lower())
 

@@ -57,10 +57,12 @@ class IdentityRow(SQLModel, table=True):
             text("substr(birth_name_key, 1, 3)"),
             "active", "birth_name", "first_name", "birth_date", "id", "birth_name_key",
         ),
+        # Its birth-name key (migration 2026_12_04_0900) lets the count skip, index-only, the
+        # identities that the birth-name range finds already.
         Index(
             "ix_identity_used_name_key_head",
             text("substr(used_name_key, 1, 3)"),
-            "active", "birth_name", "first_name", "birth_date", "id", "used_name_key",
+            "active", "birth_name", "first_name", "birth_date", "id", "used_name_key", "birth_name_key",
             postgresql_where=text("used_name_key IS NOT NULL"),
             sqlite_where=text("used_name_key IS NOT NULL"),
         ),

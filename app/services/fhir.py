@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.db.fhir_reads import AbsorbedIpp, FhirReads, Validation
+from app.db.identity_queries import SearchFilters
 from app.db.unit_of_work import Reader
 from app.domain.errors import DomainError
 from app.domain.identity import Identity
@@ -91,16 +92,17 @@ def search_patients(ctx: ServiceContext, actor: Actor, query: PatientQuery, *, c
         if query.ids is None and len(filters) == 1 and query.keep is None:
             found = reader.identity_search.search(filters[0], limit=count + 1, offset=offset) if count else []
             more = len(found) > count
-            if count and not more and (found or not offset):  # the last page: no count needed
-                total = offset + len(found)
-            else:
-                total = FhirReads(reader.session).count(filters[0]) if with_total or not count else None
+            last = count and not more and (found or not offset)  # the last page tells the total
+            counting = not last and (with_total or not count)
             found = found[:count]
+            records, total = _records_and_count(reader, found, filters[0] if counting else None)
+            if last:
+                total = offset + len(found)
         else:
             every = _gather(reader, query, filters)
             total, found = len(every), every[offset:offset + count]
             more = offset + count < total
-        records = _records(reader, found)
+            records = _records(reader, found)
         shown = {i.id for i in found}
         survivors = sorted({i.merged_into for i in found if i.merged_into and i.merged_into not in shown})
         included = _records(reader, reader.identities.get_many(survivors)) if survivors else []
@@ -185,13 +187,20 @@ def _people(reader: Reader, holders: Iterable[Identity]) -> list[Identity]:
 def _records(reader: Reader, found: Sequence[Identity]) -> list[PatientRecord]:
     """The records of identities, with their validation documents, absorbed IPPs and links (one
     statement)."""
-    if not found:
-        return []
+    return _records_and_count(reader, found, None)[0]
+
+
+def _records_and_count(reader: Reader, found: Sequence[Identity],
+                       count_of: SearchFilters | None) -> tuple[list[PatientRecord], int | None]:
+    """``_records``, and how many identities the search of ``count_of`` finds (None: not counted),
+    in one round trip when the storage can (``FhirReads.extras_and_count``)."""
+    if not found and count_of is None:
+        return [], None
     documented = [i.id for i in found if i.state.document]
-    extras = FhirReads(reader.session).extras([i.id for i in found], documented)
+    extras, counted = FhirReads(reader.session).extras_and_count([i.id for i in found], documented, count_of)
     absorbed: dict[int, list[AbsorbedIpp]] = {}
     for old in extras.absorbed:
         absorbed.setdefault(old.survivor_id, []).append(old)
-    return [PatientRecord(i, extras.validations.get(i.id), tuple(absorbed.get(i.id, ())),
-                          tuple(sorted(extras.linked.get(i.id, ())))) for i in found]
-
+    records = [PatientRecord(i, extras.validations.get(i.id), tuple(absorbed.get(i.id, ())),
+                             tuple(sorted(extras.linked.get(i.id, ())))) for i in found]
+    return records, counted

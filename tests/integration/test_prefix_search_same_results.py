@@ -4,7 +4,10 @@ A seeded population (the benchmark's generator) plus hand-made edge cases: names
 apostrophes, hyphens and spaces, identities found by their used name only or by both names, merged
 (inactive) identities, exact ties on name, first name and birth date (the id decides). A sample of the
 prefixes of 3 to 5 letters of the stored keys is searched with both statements, alone and with other
-criteria, page after page: same ids in the same order.
+criteria, page after page: same ids in the same order. The count of the key-head search (FHIR's
+Bundle.total: birth-name range plus the used-name range less the identities found by both names,
+migration 2026_12_04_0900; for a prefix alone also the statement built once with the prefix as
+parameters) is the count of the OR of the two names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from app.db.engine import make_engine
-from app.db.identity_queries import SearchFilters, _conditions, count_statement, search_statement
+from app.db.identity_queries import (
+    SearchFilters,
+    _conditions,
+    count_statement,
+    prefix_count_params,
+    prefix_count_statement,
+    search_statement,
+)
 from app.db.identity_rows import IDENTITY
 from app.domain.dates import DateRange
 from app.domain.traits import name_search_key
@@ -94,6 +104,11 @@ def test_prefix_search_by_key_head_finds_the_same_pages(seeded) -> None:
                                                                            *_conditions(filters))
                 counted = connection.execute(count_statement(filters)).scalar_one()
                 assert counted == connection.execute(or_count).scalar_one(), (prefix, filters)
+                prefix_count = prefix_count_params(filters)  # a prefix alone: the statement built once
+                if prefix_count is not None:
+                    long, values = prefix_count
+                    once = connection.execute(prefix_count_statement(long), values).scalar_one()
+                    assert once == counted, (prefix, filters)
                 offset = 0
                 while True:
                     old = _ids(connection, filters, offset, by_key_head=False)
