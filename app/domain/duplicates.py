@@ -34,6 +34,7 @@ from app.domain.matching import (
     compare_ins,
     match_score,
 )
+from app.domain.matching.blocking import blocking_key_set
 from app.domain.matching.compare import RANK, Level
 from app.domain.messages import register
 
@@ -196,7 +197,9 @@ class Blocks:
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.records: list[MatchRecord] = []
-        self._groups: dict[int, list[int]] = {}
+        # Key hash -> its identities: the first one alone (most keys belong to one identity: a
+        # million records hold several million keys, no list made for each), then a list.
+        self._groups: dict[int, int | list[int]] = {}
         self._of: list[tuple[list[int], ...]] = []
 
     def add(self, record: MatchRecord) -> None:
@@ -204,32 +207,38 @@ class Blocks:
         index = len(self.records)
         self.records.append(record)
         groups = self._groups
-        found = []
-        for key in blocking_keys(record):
+        for key in blocking_key_set(record):
             code = hash(key)  # within one process: the groups never leave it
             group = groups.get(code)
             if group is None:
-                groups[code] = group = [index]
+                groups[code] = index
+            elif isinstance(group, int):
+                groups[code] = [group, index]
             else:
                 group.append(index)
-            found.append(group)
-        self._of.append(tuple(found))
 
     def seal(self) -> BlockFigures:
-        """Keep, for each identity, only its groups of 2 to ``cap`` members; the figures."""
-        capped = [g for g in self._groups.values() if len(g) > self.cap]
-        kept = [g for g in self._groups.values() if 1 < len(g) <= self.cap]
-        figures = BlockFigures(
-            groups=len(kept) + len(capped),
-            capped_groups=len(capped),
-            capped_identities=len({i for g in capped for i in g}),
-            candidate_pairs=sum(len(g) * (len(g) - 1) // 2 for g in kept),
-        )
+        """Give each identity its groups of 2 to ``cap`` members (``partners``); the figures."""
         cap = self.cap
-        empty: tuple[list[int], ...] = ()
-        self._of = [tuple(g for g in refs if 1 < len(g) <= cap) or empty for refs in self._of]
+        of: list[tuple[list[int], ...]] = [()] * len(self.records)
+        kept = capped = candidate_pairs = 0
+        crowded: set[int] = set()
+        for group in self._groups.values():
+            if isinstance(group, int):
+                continue
+            size = len(group)
+            if size > cap:
+                capped += 1
+                crowded.update(group)
+                continue
+            kept += 1
+            candidate_pairs += size * (size - 1) // 2
+            for member in group:
+                of[member] += (group,)
+        self._of = of
         self._groups = {}
-        return figures
+        return BlockFigures(groups=kept + capped, capped_groups=capped, capped_identities=len(crowded),
+                            candidate_pairs=candidate_pairs)
 
     def __len__(self) -> int:
         return len(self.records)

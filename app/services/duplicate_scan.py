@@ -34,7 +34,7 @@ from typing import Any
 from app.db.duplicates import ScanJob
 from app.db.errors import DatabaseUnavailable, DuplicateKey
 from app.domain.duplicates import ALERT_GRADES, Blocks, Found, FoundBy, PairFilter, ScanStatus, scan_range
-from app.domain.matching import score_pair
+from app.domain.matching import RecordBuilder, score_pair
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, NotFound
@@ -134,8 +134,9 @@ def load_blocks(ctx: ServiceContext) -> Blocks:
     gc.disable()  # a million records: the cyclic collector would walk them over and over
     try:
         after = 0
+        builder = RecordBuilder()  # each distinct name's features once for the whole scan
         with ctx.reading() as reader:
-            while records := reader.duplicates.match_records(after, PAGE):
+            while records := reader.duplicates.match_records(after, PAGE, builder):
                 for record in records:
                     blocks.add(record)
                 after = records[-1].identity_id or after

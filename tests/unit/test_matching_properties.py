@@ -12,6 +12,7 @@ from app.domain.matching import (
     Grade,
     Level,
     MatchRecord,
+    RecordBuilder,
     Rule,
     blocking_keys,
     compare_records,
@@ -364,3 +365,17 @@ def test_records_are_values() -> None:
     a = MatchRecord.of(birth_name="DUPONT", first_names="JEAN", birth_date=date(1980, 3, 4), sex="M")
     assert a._replace(identity_id=3) != a
     assert MatchRecord.of(birth_name="DUPONT", first_names="JEAN", birth_date=date(1980, 3, 4), sex="M") == a
+
+
+@given(st.lists(traits(), max_size=6), st.lists(st.integers(0, 5), max_size=12))
+def test_a_scan_builds_the_records_match_record_of_builds(
+    values: list[dict[str, Any]], again: list[int]
+) -> None:
+    """A scan's builder keeps each name's features: the records are those of ``MatchRecord.of``,
+    for values seen first and seen again (from its dictionaries)."""
+    builder = RecordBuilder()
+    for n, v in enumerate([*values, *(values[i] for i in again if i < len(values))]):
+        built = builder.record(n, v["birth_name"], v["first_names"], v["birth_date"], v["sex"],
+                               v["birth_date_completed"], v["birth_place_code"], v["used_name"],
+                               v["used_first_name"], v["active_ins"], v["ins_history"], v["homonym"])
+        assert built == MatchRecord.of(**v, identity_id=n)
