@@ -243,10 +243,12 @@ def _score_part(bounds: tuple[int, int]) -> tuple[list[tuple[int, int, float]], 
     return [(f.first, f.second, f.score) for f in found], compared
 
 
-def _ignore_interrupts() -> None:
-    """In a scoring process: Ctrl-C reaches the whole terminal's process group; the parent alone
-    decides to stop (between chunks), it then ends the processes."""
+def _scoring_signals() -> None:
+    """In a scoring process: the stop signals are the parent's to act on. Ctrl-C reaches the whole
+    terminal's process group, and a service manager's SIGTERM the whole control group; the parent
+    stops between chunks (``identito duplicates scan``, the worker), then ends the processes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class _Scorer:
@@ -268,12 +270,15 @@ class _Scorer:
         if self.processes > 1:
             _SHARED.update(blocks=self.blocks, filter=self.filter)
             context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(self.processes, initializer=_ignore_interrupts)
+            self._pool = context.Pool(self.processes, initializer=_scoring_signals)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.terminate()
+            # Between chunks the processes wait for work: each takes its end sentinel and leaves.
+            # Not terminate(): it holds the task queue's lock and sends SIGTERM, which they ignore
+            # (one waiting for that lock then waited forever, and the command with it).
+            self._pool.close()
             self._pool.join()
         _SHARED.clear()
 
