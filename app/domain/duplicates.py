@@ -184,30 +184,26 @@ class BlockFigures:
     candidate_pairs: int
 
 
-class Blocks:
-    """Identities of a scan grouped by blocking key, in the order they were added (id order).
+class KeyGroups:
+    """Identities grouped by blocking key, known by their position (0, 1, 2... as added).
 
-    Each pair is compared once, when its second identity comes: ``partners(i)`` are the identities
-    added before ``i`` that share a key with it. So a scan can stop after any identity and resume
-    from the next one with the same result. A key shared by more than ``cap`` identities (a very
-    common name and first name, a placeholder name) is not compared: its identities still meet
-    through their other keys.
+    Built where the keys are: by ``Blocks`` itself, or by the process that groups a scan's keys
+    while the scan's process builds the records (``KeyMaker``). Most keys belong to one identity (a
+    million records hold several million keys): a key keeps its first identity alone, a list only
+    from the second one.
     """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
-        self.records: list[MatchRecord] = []
-        # Key hash -> its identities: the first one alone (most keys belong to one identity: a
-        # million records hold several million keys, no list made for each), then a list.
+        self.count = 0
         self._groups: dict[int, int | list[int]] = {}
-        self._of: list[tuple[list[int], ...]] = []
 
-    def add(self, record: MatchRecord) -> None:
-        """Add the next identity (in id order)."""
-        index = len(self.records)
-        self.records.append(record)
+    def add(self, keys: Iterable[str]) -> None:
+        """The keys of the next identity."""
+        index = self.count
+        self.count += 1
         groups = self._groups
-        for key in blocking_key_set(record):
+        for key in keys:
             code = hash(key)  # within one process: the groups never leave it
             group = groups.get(code)
             if group is None:
@@ -217,11 +213,12 @@ class Blocks:
             else:
                 group.append(index)
 
-    def seal(self) -> BlockFigures:
-        """Give each identity its groups of 2 to ``cap`` members (``partners``); the figures."""
+    def seal(self) -> tuple[list[list[int]], BlockFigures]:
+        """The groups of 2 to ``cap`` identities (positions in order) and the figures; the keys
+        are forgotten."""
         cap = self.cap
-        of: list[tuple[list[int], ...]] = [()] * len(self.records)
-        kept = capped = candidate_pairs = 0
+        kept: list[list[int]] = []
+        capped = candidate_pairs = 0
         crowded: set[int] = set()
         for group in self._groups.values():
             if isinstance(group, int):
@@ -230,15 +227,56 @@ class Blocks:
             if size > cap:
                 capped += 1
                 crowded.update(group)
-                continue
-            kept += 1
-            candidate_pairs += size * (size - 1) // 2
+            else:
+                kept.append(group)
+                candidate_pairs += size * (size - 1) // 2
+        self._groups = {}
+        return kept, BlockFigures(groups=len(kept) + capped, capped_groups=capped,
+                                  capped_identities=len(crowded), candidate_pairs=candidate_pairs)
+
+
+class Blocks:
+    """Identities of a scan grouped by blocking key, in the order they were added (id order).
+
+    Each pair is compared once, when its second identity comes: ``partners(i)`` are the identities
+    added before ``i`` that share a key with it. So a scan can stop after any identity and resume
+    from the next one with the same result. A key shared by more than ``cap`` identities (a very
+    common name and first name, a placeholder name) is not compared: its identities still meet
+    through their other keys.
+
+    The keys are grouped here (``add``, then ``seal``), or elsewhere: ``extend`` with the records,
+    then ``use_groups`` with the groups ``KeyGroups.seal`` gave for their keys.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.records: list[MatchRecord] = []
+        self._keys = KeyGroups(cap)
+        self._of: list[tuple[list[int], ...]] = []
+
+    def add(self, record: MatchRecord) -> None:
+        """Add the next identity (in id order)."""
+        self.records.append(record)
+        self._keys.add(blocking_key_set(record))
+
+    def extend(self, records: Iterable[MatchRecord]) -> None:
+        """Add the next identities, their keys grouped elsewhere (``use_groups``)."""
+        self.records.extend(records)
+
+    def seal(self) -> BlockFigures:
+        """Give each identity its groups of 2 to ``cap`` members (``partners``); the figures."""
+        groups, figures = self._keys.seal()
+        self.use_groups(groups)
+        return figures
+
+    def use_groups(self, groups: Iterable[list[int]]) -> None:
+        """Give each identity its groups: the kept groups of the keys of all the records, by
+        position (``KeyGroups.seal``)."""
+        of: list[tuple[list[int], ...]] = [()] * len(self.records)
+        for group in groups:
             for member in group:
                 of[member] += (group,)
         self._of = of
-        self._groups = {}
-        return BlockFigures(groups=kept + capped, capped_groups=capped, capped_identities=len(crowded),
-                            candidate_pairs=candidate_pairs)
 
     def __len__(self) -> int:
         return len(self.records)

@@ -4,6 +4,7 @@ and HL7), the full scan and its resumption, dismissed pairs, and logs without tr
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import signal
 from datetime import date
 
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from app.db.tables import DuplicatePairRow, IdentityMatchKeyRow
 from app.domain.duplicates import Blocks, PairFilter, ScanStatus
 from app.domain.matching import Grade, MatchRecord
+from app.domain.matching.blocking import KeyMaker
 from app.integrations.hl7.parse import parse_ack
 from app.services import duplicate_scan, duplicates, identities, worklists
 from app.services.identities import TraitsInput
@@ -177,6 +179,22 @@ def test_a_scan_scored_in_two_processes_finds_what_one_process_finds(ctx, monkey
     assert (forked.comparisons, forked.pairs_found, forked.pairs_alert) == (
         alone.comparisons, alone.pairs_found, alone.pairs_alert)
     assert _pairs(ctx) == pairs and len(pairs) >= len(seeded.duplicates)
+
+
+def test_a_scan_whose_key_grouping_process_fails_is_recorded_failed(ctx, monkeypatch) -> None:
+    seed(ctx, 60)
+    monkeypatch.setattr(duplicate_scan, "PARALLEL_FROM", 0)
+
+    def broken(self, inputs):  # in the forked process, which inherits the patch
+        raise ValueError("broken")
+
+    monkeypatch.setattr(KeyMaker, "keys", broken)
+    scan = duplicate_scan.start_scan(ctx, CELL, "runner-1")
+    with pytest.raises(duplicate_scan.KeyGroupingFailed, match="ValueError"):
+        duplicate_scan.run_scan(ctx, scan.id, "runner-1", processes=2)
+    failed = duplicate_scan.scan_status(ctx, CELL, scan.id)
+    assert (failed.status, failed.error) == (ScanStatus.FAILED.value, "KeyGroupingFailed")
+    assert multiprocessing.active_children() == []
 
 
 def _stop_signals_ignored(_: int) -> bool:
