@@ -39,7 +39,7 @@ from app.db.engine import Precompiled, among, copy_rows
 from app.db.identity_rows import IDENTITY, INS
 from app.db.tables import DuplicateCheckRow, DuplicatePairRow, DuplicateScanRow, IdentityMatchKeyRow
 from app.domain.identity import IdentityChange
-from app.domain.matching import MatchRecord
+from app.domain.matching import MatchRecord, RecordBuilder
 
 MATCH_KEY = IdentityMatchKeyRow.__table__  # type: ignore[attr-defined]
 CHECK = DuplicateCheckRow.__table__  # type: ignore[attr-defined]
@@ -290,9 +290,13 @@ class DuplicateRepository:
         return int(self._connection().execute(select(func.count()).select_from(CHECK)).scalar_one())
 
     # -- match records (scans, key rebuilds) ----------------------------------------------------
-    def match_records(self, after_id: int, limit: int) -> list[MatchRecord]:
+    def match_records(
+        self, after_id: int, limit: int, builder: RecordBuilder | None = None
+    ) -> list[MatchRecord]:
         """Active identities with an id above ``after_id``, in id order, as the matcher compares them
-        (two statements: the identities, then their INS)."""
+        (two statements: the identities, then their INS). A scan passes the same ``builder`` for
+        all its pages (each distinct name's features computed once). DOUT/FICT: the INS is not
+        compared (RNIV EXI SI 09)."""
         connection = self._connection()
         rows = connection.execute(
             select(*_RECORD_COLUMNS).where(IDENTITY.c.id > after_id, IDENTITY.c.active)
@@ -304,14 +308,26 @@ class DuplicateRepository:
         history: dict[int, list[str]] = {}
         ins_rows = connection.execute(
             select(INS.c.identity_id, INS.c.matricule, INS.c.active)
-            .where(INS.c.identity_id.between(rows[0].id, rows[-1].id))
+            .where(INS.c.identity_id.between(rows[0][0], rows[-1][0]))
         )
         for identity_id, matricule, is_active in ins_rows:
             if is_active:
                 active[identity_id] = matricule
             else:
                 history.setdefault(identity_id, []).append(matricule)
-        return [_record(row, active.get(row.id), history.get(row.id, ())) for row in rows]
+        build = (builder or RecordBuilder()).record
+        records = []
+        none: tuple[str, ...] = ()
+        for (identity_id, birth_name, first_names, birth_date, completed, sex, place, used_name,
+             used_first_name, attributes) in rows:
+            attributes = attributes or ""
+            ins: str | None = None
+            ins_history: Sequence[str] = none
+            if "DOUT" not in attributes and "FICT" not in attributes:
+                ins, ins_history = active.get(identity_id), history.get(identity_id, none)
+            records.append(build(identity_id, birth_name, first_names, birth_date, sex, completed, place,
+                                 used_name, used_first_name, ins, ins_history, "HOMA" in attributes))
+        return records
 
     # -- pairs --------------------------------------------------------------------------------
     def pairs_between(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], DuplicatePair]:
@@ -475,16 +491,3 @@ def _pair_values(write: PairWrite) -> dict[str, Any]:
         "found_by": write.found_by, "reason": write.reason, "decided_by": write.decided_by,
         "decided_at": write.decided_at, "decided_digest": write.decided_digest,
     }
-
-
-def _record(row: Any, active_ins: str | None, history: Iterable[str]) -> MatchRecord:
-    """A match record from an identity row (DOUT/FICT: the INS is not compared, RNIV EXI SI 09)."""
-    attributes = row.attributes or ""
-    blocked = "DOUT" in attributes or "FICT" in attributes
-    return MatchRecord.of(
-        birth_name=row.birth_name, first_names=row.first_names, birth_date=row.birth_date, sex=row.sex,
-        birth_date_completed=row.birth_date_completed, birth_place_code=row.birth_place_code,
-        used_name=row.used_name, used_first_name=row.used_first_name,
-        active_ins=None if blocked else active_ins, ins_history=() if blocked else history,
-        homonym="HOMA" in attributes, identity_id=row.id,
-    )

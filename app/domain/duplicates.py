@@ -34,6 +34,7 @@ from app.domain.matching import (
     compare_ins,
     match_score,
 )
+from app.domain.matching.blocking import blocking_key_set
 from app.domain.matching.compare import RANK, Level
 from app.domain.messages import register
 
@@ -183,6 +184,57 @@ class BlockFigures:
     candidate_pairs: int
 
 
+class KeyGroups:
+    """Identities grouped by blocking key, known by their position (0, 1, 2... as added).
+
+    Built where the keys are: by ``Blocks`` itself, or by the process that groups a scan's keys
+    while the scan's process builds the records (``KeyMaker``). Most keys belong to one identity (a
+    million records hold several million keys): a key keeps its first identity alone, a list only
+    from the second one.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.count = 0
+        self._groups: dict[int, int | list[int]] = {}
+
+    def add(self, keys: Iterable[str]) -> None:
+        """The keys of the next identity."""
+        index = self.count
+        self.count += 1
+        groups = self._groups
+        for key in keys:
+            code = hash(key)  # within one process: the groups never leave it
+            group = groups.get(code)
+            if group is None:
+                groups[code] = index
+            elif isinstance(group, int):
+                groups[code] = [group, index]
+            else:
+                group.append(index)
+
+    def seal(self) -> tuple[list[list[int]], BlockFigures]:
+        """The groups of 2 to ``cap`` identities (positions in order) and the figures; the keys
+        are forgotten."""
+        cap = self.cap
+        kept: list[list[int]] = []
+        capped = candidate_pairs = 0
+        crowded: set[int] = set()
+        for group in self._groups.values():
+            if isinstance(group, int):
+                continue
+            size = len(group)
+            if size > cap:
+                capped += 1
+                crowded.update(group)
+            else:
+                kept.append(group)
+                candidate_pairs += size * (size - 1) // 2
+        self._groups = {}
+        return kept, BlockFigures(groups=len(kept) + capped, capped_groups=capped,
+                                  capped_identities=len(crowded), candidate_pairs=candidate_pairs)
+
+
 class Blocks:
     """Identities of a scan grouped by blocking key, in the order they were added (id order).
 
@@ -191,45 +243,40 @@ class Blocks:
     from the next one with the same result. A key shared by more than ``cap`` identities (a very
     common name and first name, a placeholder name) is not compared: its identities still meet
     through their other keys.
+
+    The keys are grouped here (``add``, then ``seal``), or elsewhere: ``extend`` with the records,
+    then ``use_groups`` with the groups ``KeyGroups.seal`` gave for their keys.
     """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.records: list[MatchRecord] = []
-        self._groups: dict[int, list[int]] = {}
+        self._keys = KeyGroups(cap)
         self._of: list[tuple[list[int], ...]] = []
 
     def add(self, record: MatchRecord) -> None:
         """Add the next identity (in id order)."""
-        index = len(self.records)
         self.records.append(record)
-        groups = self._groups
-        found = []
-        for key in blocking_keys(record):
-            code = hash(key)  # within one process: the groups never leave it
-            group = groups.get(code)
-            if group is None:
-                groups[code] = group = [index]
-            else:
-                group.append(index)
-            found.append(group)
-        self._of.append(tuple(found))
+        self._keys.add(blocking_key_set(record))
+
+    def extend(self, records: Iterable[MatchRecord]) -> None:
+        """Add the next identities, their keys grouped elsewhere (``use_groups``)."""
+        self.records.extend(records)
 
     def seal(self) -> BlockFigures:
-        """Keep, for each identity, only its groups of 2 to ``cap`` members; the figures."""
-        capped = [g for g in self._groups.values() if len(g) > self.cap]
-        kept = [g for g in self._groups.values() if 1 < len(g) <= self.cap]
-        figures = BlockFigures(
-            groups=len(kept) + len(capped),
-            capped_groups=len(capped),
-            capped_identities=len({i for g in capped for i in g}),
-            candidate_pairs=sum(len(g) * (len(g) - 1) // 2 for g in kept),
-        )
-        cap = self.cap
-        empty: tuple[list[int], ...] = ()
-        self._of = [tuple(g for g in refs if 1 < len(g) <= cap) or empty for refs in self._of]
-        self._groups = {}
+        """Give each identity its groups of 2 to ``cap`` members (``partners``); the figures."""
+        groups, figures = self._keys.seal()
+        self.use_groups(groups)
         return figures
+
+    def use_groups(self, groups: Iterable[list[int]]) -> None:
+        """Give each identity its groups: the kept groups of the keys of all the records, by
+        position (``KeyGroups.seal``)."""
+        of: list[tuple[list[int], ...]] = [()] * len(self.records)
+        for group in groups:
+            for member in group:
+                of[member] += (group,)
+        self._of = of
 
     def __len__(self) -> int:
         return len(self.records)

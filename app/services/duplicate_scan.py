@@ -4,9 +4,12 @@ Built for a million identities on two cores in minutes (docs/duplicates.md, "The
 
 - the identities are read in id order, a page at a time, and turned into match records with
   Python's cyclic garbage collector paused (``gc.disable`` while building, ``gc.freeze`` after: a
-  million small objects would otherwise be walked again and again; about twice faster);
+  million small objects would otherwise be walked again and again; about twice faster), each
+  distinct name's features computed once for the whole scan (``RecordBuilder``);
 - they are grouped by blocking key in memory (``app.domain.duplicates.Blocks``); a key shared by
-  more than ``block_cap`` identities is not compared (its identities meet through their other keys);
+  more than ``block_cap`` identities is not compared (its identities meet through their other keys).
+  With two processes or more, a forked process groups the keys while this one reads and builds the
+  next pages (``_KeyGrouper``);
 - each pair is compared once, when its second identity (in id order) comes; a pair whose INS and
   birth date alone keep it below ``possible`` is skipped (``PairFilter``), the others are scored
   with ``match_score``, and only the pairs found are explained;
@@ -22,19 +25,35 @@ resumed (``resume_scan``).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
+import os
+import pickle
 import signal
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from typing import Any
 
 from app.db.duplicates import ScanJob
 from app.db.errors import DatabaseUnavailable, DuplicateKey
-from app.domain.duplicates import ALERT_GRADES, Blocks, Found, FoundBy, PairFilter, ScanStatus, scan_range
-from app.domain.matching import score_pair
+from app.domain.duplicates import (
+    ALERT_GRADES,
+    BlockFigures,
+    Blocks,
+    Found,
+    FoundBy,
+    KeyGroups,
+    PairFilter,
+    ScanStatus,
+    scan_range,
+)
+from app.domain.matching import MatchRecord, RecordBuilder, score_pair
+from app.domain.matching.blocking import KeyMaker, KeySource
 from app.domain.roles import Role, require_any
 from app.services.context import Actor, ServiceContext
 from app.services.errors import Conflict, NotFound
@@ -127,23 +146,28 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def load_blocks(ctx: ServiceContext) -> Blocks:
-    """Every active identity as a match record, grouped by blocking key (id order)."""
+def load_blocks(ctx: ServiceContext, processes: int = 1) -> tuple[Blocks, BlockFigures, float]:
+    """Every active identity as a match record, grouped by blocking key (id order); the grouping's
+    figures and the seconds spent reading and building the records. With ``processes`` > 1 and
+    enough identities, the keys are grouped in a forked process meanwhile (``_KeyGrouper``)."""
     blocks = Blocks(ctx.duplicates.block_cap)
     collecting = gc.isenabled()
     gc.disable()  # a million records: the cyclic collector would walk them over and over
+    begun = time.monotonic()
     try:
-        after = 0
-        with ctx.reading() as reader:
-            while records := reader.duplicates.match_records(after, PAGE):
-                for record in records:
-                    blocks.add(record)
-                after = records[-1].identity_id or after
+        with _KeyGrouper(blocks, processes) as grouper:
+            after = 0
+            builder = RecordBuilder()  # each distinct name's features once for the whole scan
+            with ctx.reading() as reader:
+                while records := reader.duplicates.match_records(after, PAGE, builder):
+                    grouper.add(records)
+                    after = records[-1].identity_id or after
+            read = time.monotonic() - begun
+            return blocks, grouper.seal(), read
     finally:
         gc.freeze()  # what is built stays: later collections skip it
         if collecting:
             gc.enable()
-    return blocks
 
 
 def run_scan(
@@ -152,18 +176,17 @@ def run_scan(
 ) -> ScanJob:
     """Run (or resume) a scan held by ``runner`` until it is done, ``stop()`` says so, or another
     runner took it over; its state at the end (``running`` when stopped: resumable). ``processes``
-    > 1 spreads the scoring over that many forked processes (one per core)."""
+    > 1 groups the keys beside the reading, and spreads the scoring over that many forked
+    processes (one per core)."""
     scan = scan_status(ctx, SCAN_JOB, scan_id)
     started = time.monotonic()
     try:
-        blocks = load_blocks(ctx)
-        loaded = time.monotonic()
-        grouped = blocks.seal()
+        blocks, grouped, read = load_blocks(ctx, processes)
         figures: dict[str, Any] = {
             **scan.figures, "block_cap": blocks.cap, "groups": grouped.groups,
             "capped_groups": grouped.capped_groups, "capped_identities": grouped.capped_identities,
             "candidate_pairs": grouped.candidate_pairs,
-            "load_seconds": round(loaded - started, 2), "group_seconds": round(time.monotonic() - loaded, 2),
+            "load_seconds": round(read, 2), "group_seconds": round(time.monotonic() - started - read, 2),
         }
         if grouped.capped_groups:
             log.warning("duplicate scan %s: %d keys shared by more than %d identities were not compared",
@@ -242,10 +265,119 @@ def _score_part(bounds: tuple[int, int]) -> tuple[list[tuple[int, int, float]], 
     return [(f.first, f.second, f.score) for f in found], compared
 
 
-def _ignore_interrupts() -> None:
-    """In a scoring process: Ctrl-C reaches the whole terminal's process group; the parent alone
-    decides to stop (between chunks), it then ends the processes."""
+def _scoring_signals() -> None:
+    """In a scoring process: the stop signals are the parent's to act on. Ctrl-C reaches the whole
+    terminal's process group, and a service manager's SIGTERM the whole control group; the parent
+    stops between chunks (``identito duplicates scan``, the worker), then ends the processes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class KeyGroupingFailed(RuntimeError):
+    """The process grouping a scan's keys failed (its error's type) or ended early."""
+
+
+def _group_keys(connection: Connection, parent_end: Connection, cap: int) -> None:
+    """In the key-grouping process: the keys of the records whose inputs come, page after page
+    (``KeySource.page``), until an empty message; then the groups and figures back
+    (``KeyGroups.seal``)."""
+    parent_end.close()  # so that the parent's end closing (it failed) reads as the end here
+    _scoring_signals()
+    maker, groups = KeyMaker(), KeyGroups(cap)
+    try:
+        while page := connection.recv_bytes():
+            names, inputs = pickle.loads(page)  # noqa: S301 (from the parent process, through a pipe)
+            maker.names(names)
+            for one in inputs:
+                groups.add(maker.keys(one))
+        answer: tuple[bool, Any] = (True, groups.seal())
+    except EOFError:
+        return  # the parent stopped reading: nobody waits for the groups
+    except Exception as exc:  # the parent raises it: only its type crosses
+        answer = (False, type(exc).__name__)
+    with contextlib.suppress(OSError):  # the parent gone meanwhile: nobody to tell
+        connection.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _KeyGrouper:
+    """Groups a scan's blocking keys as the pages of records come: here (``Blocks.add``), or, when
+    the scan has ``processes`` > 1 and its first page holds ``PARALLEL_FROM`` identities, in a forked
+    process while this one reads and builds the next pages (about a third of the loading time, on
+    the other core). The forked process gets a few plain values of each record (``KeySource``), so
+    the keys are those of the records built here, and sends back the groups."""
+
+    def __init__(self, blocks: Blocks, processes: int) -> None:
+        self.blocks = blocks
+        self.forking = processes > 1 and "fork" in multiprocessing.get_all_start_methods()
+        self._process: Any = None
+        self._connection: Connection | None = None
+        self._source = KeySource()
+
+    def __enter__(self) -> _KeyGrouper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._connection is not None:
+            self._connection.close()  # a process still waiting for pages sees the end and leaves
+        if self._process is not None:
+            self._process.join()
+
+    def add(self, records: list[MatchRecord]) -> None:
+        """The next page of records."""
+        if self._connection is None and self.forking and len(records) >= PARALLEL_FROM:
+            self._start()
+        if self._connection is None:
+            for record in records:
+                self.blocks.add(record)
+            return
+        self.blocks.extend(records)
+        page = pickle.dumps(self._source.page(records), protocol=pickle.HIGHEST_PROTOCOL)
+        self._send(page)
+
+    def seal(self) -> BlockFigures:
+        """The groups of every record added, given to the blocks; their figures."""
+        if self._connection is None:
+            return self.blocks.seal()
+        self._send(b"")
+        done, value = self._answer()
+        if not done:
+            raise KeyGroupingFailed(value)
+        groups, figures = value
+        self.blocks.use_groups(groups)
+        return figures  # type: ignore[no-any-return]
+
+    def _send(self, message: bytes) -> None:
+        assert self._connection is not None
+        try:
+            self._connection.send_bytes(message)
+        except OSError:  # the process left: it failed, and may have said why
+            raise KeyGroupingFailed(self._answer()[1]) from None
+
+    def _answer(self) -> tuple[bool, Any]:
+        assert self._connection is not None
+        try:
+            answer: tuple[bool, Any] = pickle.loads(self._connection.recv_bytes())  # noqa: S301 (our child)
+        except (EOFError, OSError):
+            return False, "ended"
+        return answer
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("fork")
+        here, there = context.Pipe()
+        self._process = context.Process(target=_group_keys, args=(there, here, self.blocks.cap),
+                                        name="duplicate-scan-keys", daemon=True)
+        self._process.start()
+        there.close()
+        _room(here)
+        self._connection = here
+
+
+def _room(connection: Connection, size: int = 4 << 20) -> None:
+    """Room for a few pages in the socket between the processes: a page sent returns at once, and
+    the two processes do not wait on each other chunk after chunk of it (a busy machine then makes
+    each wait last a scheduling slice). Where the system allows less, it gives what it allows."""
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(connection.fileno())) as end:
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 class _Scorer:
@@ -267,12 +399,15 @@ class _Scorer:
         if self.processes > 1:
             _SHARED.update(blocks=self.blocks, filter=self.filter)
             context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(self.processes, initializer=_ignore_interrupts)
+            self._pool = context.Pool(self.processes, initializer=_scoring_signals)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.terminate()
+            # Between chunks the processes wait for work: each takes its end sentinel and leaves.
+            # Not terminate(): it holds the task queue's lock and sends SIGTERM, which they ignore
+            # (one waiting for that lock then waited forever, and the command with it).
+            self._pool.close()
             self._pool.join()
         _SHARED.clear()
 

@@ -4,14 +4,18 @@ and HL7), the full scan and its resumption, dismissed pairs, and logs without tr
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import signal
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.db.tables import DuplicatePairRow, IdentityMatchKeyRow
-from app.domain.duplicates import ScanStatus
-from app.domain.matching import Grade
+from app.domain.duplicates import Blocks, PairFilter, ScanStatus
+from app.domain.matching import Grade, MatchRecord
+from app.domain.matching.blocking import KeyMaker
 from app.integrations.hl7.parse import parse_ack
 from app.services import duplicate_scan, duplicates, identities, worklists
 from app.services.identities import TraitsInput
@@ -175,6 +179,46 @@ def test_a_scan_scored_in_two_processes_finds_what_one_process_finds(ctx, monkey
     assert (forked.comparisons, forked.pairs_found, forked.pairs_alert) == (
         alone.comparisons, alone.pairs_found, alone.pairs_alert)
     assert _pairs(ctx) == pairs and len(pairs) >= len(seeded.duplicates)
+
+
+def test_a_scan_whose_key_grouping_process_fails_is_recorded_failed(ctx, monkeypatch) -> None:
+    seed(ctx, 60)
+    monkeypatch.setattr(duplicate_scan, "PARALLEL_FROM", 0)
+
+    def broken(self, inputs):  # in the forked process, which inherits the patch
+        raise ValueError("broken")
+
+    monkeypatch.setattr(KeyMaker, "keys", broken)
+    scan = duplicate_scan.start_scan(ctx, CELL, "runner-1")
+    with pytest.raises(duplicate_scan.KeyGroupingFailed, match="ValueError"):
+        duplicate_scan.run_scan(ctx, scan.id, "runner-1", processes=2)
+    failed = duplicate_scan.scan_status(ctx, CELL, scan.id)
+    assert (failed.status, failed.error) == (ScanStatus.FAILED.value, "KeyGroupingFailed")
+    assert multiprocessing.active_children() == []
+
+
+def _stop_signals_ignored(_: int) -> bool:
+    return signal.getsignal(signal.SIGINT) is signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+
+
+def test_scoring_processes_leave_the_stop_signals_to_the_scan(monkeypatch) -> None:
+    """Ctrl-C reaches the terminal's whole process group, a service manager's SIGTERM the whole
+    control group: the scan's process stops between chunks; its scoring processes neither die
+    mid-chunk nor run the command's handler, and leave when the scan ends with them."""
+    monkeypatch.setattr(duplicate_scan, "PARALLEL_FROM", 0)
+    blocks = Blocks(10)
+    blocks.add(MatchRecord.of(birth_name="MARTIN", first_names="ANNE", birth_date=date(1980, 3, 4), sex="F",
+                              identity_id=1))
+    blocks.seal()
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as `identito duplicates scan` does
+    try:
+        with duplicate_scan._Scorer(blocks, PairFilter(), 2) as scorer:
+            assert scorer.processes == 2
+            assert scorer._pool.map(_stop_signals_ignored, range(8)) == [True] * 8
+            processes = list(scorer._pool._pool)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [p.exitcode for p in processes] == [0, 0]
 
 
 def test_dismissed_pair_comes_back_only_when_a_strict_trait_changes(ctx) -> None:

@@ -12,6 +12,7 @@ from app.domain.matching import (
     Grade,
     Level,
     MatchRecord,
+    RecordBuilder,
     Rule,
     blocking_keys,
     compare_records,
@@ -19,6 +20,7 @@ from app.domain.matching import (
     match_score,
     score_pair,
 )
+from app.domain.matching.blocking import KeyMaker, KeySource, blocking_key_set
 from tests.strategies_ins import matricules, names
 
 PLACES = ["75112", "75056", "75115", "29019", "29232", "2A004", "2B033", "97105", "97209", "99134", "99109"]
@@ -364,3 +366,29 @@ def test_records_are_values() -> None:
     a = MatchRecord.of(birth_name="DUPONT", first_names="JEAN", birth_date=date(1980, 3, 4), sex="M")
     assert a._replace(identity_id=3) != a
     assert MatchRecord.of(birth_name="DUPONT", first_names="JEAN", birth_date=date(1980, 3, 4), sex="M") == a
+
+
+@given(st.lists(traits(), max_size=6), st.lists(st.integers(0, 5), max_size=12))
+def test_a_scan_builds_the_records_match_record_of_builds(
+    values: list[dict[str, Any]], again: list[int]
+) -> None:
+    """A scan's builder keeps each name's features: the records are those of ``MatchRecord.of``,
+    for values seen first and seen again (from its dictionaries)."""
+    builder = RecordBuilder()
+    for n, v in enumerate([*values, *(values[i] for i in again if i < len(values))]):
+        built = builder.record(n, v["birth_name"], v["first_names"], v["birth_date"], v["sex"],
+                               v["birth_date_completed"], v["birth_place_code"], v["used_name"],
+                               v["used_first_name"], v["active_ins"], v["ins_history"], v["homonym"])
+        assert built == MatchRecord.of(**v, identity_id=n)
+
+
+@given(st.lists(st.lists(traits(), max_size=5), max_size=4))
+def test_the_scan_s_other_process_makes_the_keys_of_the_records(pages: list[list[dict[str, Any]]]) -> None:
+    """A scan groups the keys in another process from a few values of each record, each name sent
+    once (``KeySource`` there, ``KeyMaker`` here): the keys are the records' own."""
+    source, maker = KeySource(), KeyMaker()
+    for page in pages:
+        records = [rec(values) for values in page] * 2  # a name again within a page, and later
+        new, inputs = source.page(records)
+        maker.names(new)
+        assert [maker.keys(one) for one in inputs] == [blocking_key_set(r) for r in records]

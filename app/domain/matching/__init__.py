@@ -1,8 +1,9 @@
 """Matching identities: a French phonetic key, trait comparisons, a Fellegi-Sunter score, blocking.
 
-Pure: no I/O. Build a ``MatchRecord`` once per identity (``from_identity``, ``from_traits`` or
-``MatchRecord.of``), then ``score_pair`` (score, grade, explanation) or ``match_score`` (the score
-alone) for each candidate pair, candidates coming from ``blocking_keys`` in a full scan.
+Pure: no I/O. Build a ``MatchRecord`` once per identity (``from_identity``, ``from_traits``,
+``MatchRecord.of`` or, for a scan's many, ``RecordBuilder``), then ``score_pair`` (score, grade,
+explanation) or ``match_score`` (the score alone) for each candidate pair, candidates coming from
+``blocking_keys`` in a full scan.
 """
 
 from app.domain.matching.blocking import blocking_keys
@@ -22,7 +23,7 @@ from app.domain.matching.compare import (
 )
 from app.domain.matching.model import DEFAULT_MODEL, TRAITS, MatchModel, TraitWeights, prior_for
 from app.domain.matching.phonex import phonex
-from app.domain.matching.record import MatchRecord, from_identity, from_traits
+from app.domain.matching.record import MatchRecord, RecordBuilder, from_identity, from_traits
 from app.domain.matching.score import (
     Grade,
     MatchResult,
@@ -43,6 +44,7 @@ __all__ = [
     "MatchModel",
     "MatchRecord",
     "MatchResult",
+    "RecordBuilder",
     "Rule",
     "TraitResult",
     "TraitWeights",

@@ -2,8 +2,9 @@
 
 A ``MatchRecord`` is built from a stored ``Identity`` (``from_identity``), from traits typed at a
 desk (``from_traits``), or from plain values (``MatchRecord.of``: an HL7 or FHIR Patient mapped by
-its adapter). Every feature a comparison needs (words, joined forms, Phonex codes, birth place
-département) is computed here, once per record, and shared between records with the same name.
+its adapter; ``RecordBuilder`` for the many records of a scan). Every feature a comparison needs
+(words, joined forms, Phonex codes, birth place département) is computed here, once per record, and
+shared between records with the same name.
 """
 
 from __future__ import annotations
@@ -154,3 +155,72 @@ def from_identity(identity: Identity) -> MatchRecord:
         homonym=Attribute.HOMA in identity.attributes,
         identity_id=identity.id,
     )
+
+
+class RecordBuilder:
+    """Builds the records of many identities (a full scan): each the record ``MatchRecord.of``
+    builds from the same values, in half the time once its names are known.
+
+    The features of each distinct name, list of first names and birth place are computed once per
+    builder and kept in plain dictionaries: a lookup there costs less than a call through the
+    shared caches, and those are bounded (a million identities hold about 460,000 distinct lists of
+    first names, more than ``first_names_key`` keeps: many were computed again).
+    """
+
+    __slots__ = ("_first_names", "_names", "_places", "_used_first_names")
+
+    def __init__(self) -> None:
+        self._names: dict[str, NameKey] = {}
+        self._first_names: dict[str, FirstNamesKey] = {}
+        self._used_first_names: dict[tuple[str, str], FirstNamesKey] = {}
+        self._places: dict[str, PlaceKey] = {}
+
+    def record(
+        self,
+        identity_id: int,
+        birth_name: str,
+        first_names: str,
+        birth_date: date,
+        sex: str,
+        birth_date_completed: bool,
+        birth_place_code: str | None,
+        used_name: str | None,
+        used_first_name: str | None,
+        active_ins: str | None,
+        ins_history: Iterable[str],
+        homonym: bool,
+    ) -> MatchRecord:
+        """The record of these values (``MatchRecord.of``'s arguments, in this order)."""
+        names = self._names
+        birth = names.get(birth_name)
+        if birth is None:
+            birth = names[birth_name] = _name_key(birth_name)
+        if used_first_name:
+            firsts = self._used_first_names.get((first_names, used_first_name))
+            if firsts is None:
+                firsts = self._used_first_names[first_names, used_first_name] = _first_names_key(
+                    first_names, used_first_name)
+        else:
+            firsts = self._first_names.get(first_names)
+            if firsts is None:
+                firsts = self._first_names[first_names] = _first_names_key(first_names, None)
+        used: NameKey | None = None
+        if used_name:
+            used = names.get(used_name)
+            if used is None:
+                used = names[used_name] = _name_key(used_name)
+        place: PlaceKey | None = None
+        if birth_place_code:
+            place = self._places.get(birth_place_code)
+            if place is None:
+                place = self._places[birth_place_code] = place_key(birth_place_code)
+        matricules = frozenset(ins_history) if ins_history else _NO_INS
+        if active_ins:
+            matricules = matricules | {active_ins}
+        return MatchRecord(birth, firsts, birth_date, str(sex), birth_date_completed, used, place, matricules,
+                           active_ins or None, homonym, identity_id)
+
+
+# The features of one value, not through the shared caches (a builder keeps its own).
+_name_key = name_key.__wrapped__
+_first_names_key = first_names_key.__wrapped__

@@ -27,7 +27,7 @@ _CACHE = 1 << 18
 
 def words_of(value: str) -> tuple[str, ...]:
     """The words of a name: letters only, hyphens, apostrophes and spaces separate (RNIV EXI SI 29/30)."""
-    return tuple(w for w in _WORD_SEPARATORS.split(upper_ascii(value)) if w)
+    return tuple(filter(None, _WORD_SEPARATORS.split(upper_ascii(value))))
 
 
 def within_one_edit(a: str, b: str) -> bool:
@@ -119,13 +119,14 @@ def first_names_key(first_names: str, used_first_name: str | None = None) -> Fir
     words = words_of(first_names)
     compact = "".join(words)
     used = "".join(words_of(used_first_name)) if used_first_name else ""
+    word_set = frozenset(words)
     return FirstNamesKey(
         text=first_names,
         words=words,
         compact=compact,
-        word_set=frozenset(words),
+        word_set=word_set,
         sorted_words=tuple(sorted(words)),
-        codes=tuple(sound_code(w) for w in words),
+        codes=tuple([sound_code(w) for w in words]),
         used=used or None,
-        names=frozenset(words) | {compact},
+        names=word_set | {compact},
     )
