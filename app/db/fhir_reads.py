@@ -62,17 +62,14 @@ class FhirReads:
         """How many identities the identity search finds for these filters (same rules as its pages)."""
         return int(self._session.connection().execute(count_statement(filters)).scalar_one())
 
-    def extras(self, identity_ids: Sequence[int], documented: Sequence[int]) -> Extras:
-        """What the Patients of these identities need besides them, in one statement (UNION ALL): the
-        latest standing high-trust document check of the ``documented`` ones, the IPPs of the
-        identities merged into each (not unmerged), the identities each is linked with (standing)."""
-        return self.extras_and_count(identity_ids, documented, None)[0]
-
     def extras_and_count(self, identity_ids: Sequence[int], documented: Sequence[int],
                          count_of: SearchFilters | None) -> tuple[Extras, int | None]:
-        """``extras``, and ``count`` of ``count_of`` (None: not counted). On PostgreSQL the count of a
-        search by a name prefix alone (FHIR's ``family=``) is a statement built once, sent with the
-        extras in one round trip (pipelined): a page, its extras and its total take two round trips."""
+        """What the Patients of these identities need besides them, in one statement (UNION ALL): the
+        latest standing high-trust document check of the ``documented`` ones, the IPPs of the
+        identities merged into each (not unmerged), the identities each is linked with (standing);
+        and ``count`` of ``count_of`` (None: not counted). On PostgreSQL the count of a search by a
+        name prefix alone (FHIR's ``family=``) is a statement built once, sent with the extras in one
+        round trip (pipelined): a page, its extras and its total take two round trips."""
         connection = self._session.connection()
         postgresql = connection.dialect.name == "postgresql"
         params = {"ids": list(identity_ids), "documented": list(documented)}

@@ -39,7 +39,6 @@ from app.domain.ins import OID_NIA, OID_NIR, OID_NIR_TEST
 from tests.e2e.conftest import LiveServer
 from tests.fhir import support as population
 from tests.fuzz.support import CHECKS, ROLES, allowed, examples, live_server
-from tests.fuzz.support import tokens as fuzz_tokens
 
 pytestmark = pytest.mark.fuzz
 
@@ -89,17 +88,6 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     with live_server(tmp_path_factory.mktemp("fuzz-fhir"), sqlite_template) as live:
         _fill(population.seed(live.ctx), f"{live.url}/fhir")
         yield live
-
-
-@pytest.fixture(scope="module")
-def tokens(fuzz_server: LiveServer) -> dict[str, str]:
-    return fuzz_tokens()
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        yield s
 
 
 def _some(values: list[str]) -> st.SearchStrategy[list[str]]:

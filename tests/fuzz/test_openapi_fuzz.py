@@ -35,7 +35,6 @@ from app.services.context import Actor
 from app.services.identities import DocumentInput, TraitsInput
 from tests.e2e.conftest import SECRET, LiveServer
 from tests.fuzz.support import CHECKS, ROLES, allowed, examples, live_server
-from tests.fuzz.support import tokens as fuzz_tokens
 
 pytestmark = pytest.mark.fuzz
 
@@ -90,18 +89,6 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
     known = {**path_parameters, **dict.fromkeys(ids, None)}
     return st.one_of(st.just(path_parameters), st.fixed_dictionaries(
         {k: st.sampled_from(KNOWN_IDS) if v is None else st.just(v) for k, v in known.items()}))
-
-
-@pytest.fixture(scope="module")
-def tokens(fuzz_server: LiveServer) -> dict[str, str]:
-    """A development token of each role."""
-    return fuzz_tokens()
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        yield s
 
 
 @schema.parametrize()
