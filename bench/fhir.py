@@ -23,6 +23,7 @@ both sides but the format. The server is ``bench.serve`` (``app.main:create_serv
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -36,7 +37,7 @@ if __package__ in (None, ""):
 
 import httpx
 from rich.console import Console
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlmodel import Session, col
 
 from app.api.auth import issue_dev_token
@@ -45,7 +46,8 @@ from app.db.engine import make_engine
 from app.db.tables import IdentityRow, InsRow
 from bench.common import Stats, api_server, http_worker, machine, run_concurrent, worker_pool, write_results
 from bench.identities import SECRET, build_queries
-from bench.identity_db import database_facts, prepare_database, sample_rows
+from bench.identity_db import database_facts, postgres_backends, prepare_database, sample_rows
+from bench.machine_load import CpuShare, descendants
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/identito_bench"
 RATIO, MATCH_P95_MS = 1.5, 100.0
@@ -113,6 +115,7 @@ def _post_worker(base_url: str, headers: dict[str, str]) -> tuple[Any, Any]:
 
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """Warm up, then REST and FHIR for each kind (same picks), then $match."""
+    database = make_url(url).database or ""
     samples = sample_rows(url, args.requests, seed=11)
     rest = {kind: [q.path for q in qs] for kind, qs in build_queries(samples, args.prefix_length).items()}
     rest["prefix_no_total"] = rest["prefix"]
@@ -130,6 +133,8 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         for kind in rest:  # warm-up
             run_concurrent(http, rest[kind][: args.warmup] + fhir[kind][: args.warmup], args.concurrency)
         run_concurrent(post, bodies[: args.warmup], args.concurrency)
+        share = CpuShare(lambda: [os.getpid(), *descendants(os.getpid()), *postgres_backends(database)])
+        share.start()
         for kind in rest:
             picks = [rng.randrange(len(rest[kind])) for _ in range(args.requests)]
             results[kind] = {
@@ -138,6 +143,7 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
             }
         matches = [bodies[rng.randrange(len(bodies))] for _ in range(args.requests)]
         results["match"] = run_concurrent(post, matches, args.concurrency)
+        results["cpu"] = share.stop()
     return results
 
 
@@ -185,11 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     m: Stats = results["match"]
     console.print(f" match     : p50 {m.p50_ms:7.2f}  p95 {m.p95_ms:7.2f}  p99 {m.p99_ms:7.2f} ms  "
                   f"{m.throughput_per_s:7.0f} req/s  errors {m.errors}")
+    cpu = results["cpu"]
+    console.print(f"while measuring: machine {cpu['machine_busy_percent']} % busy, this benchmark "
+                  f"{cpu['benchmark_percent']} %, other processes {cpu['other_processes_percent']} %")
     for t in targets:
         console.print(f"{t['kind']:>6}: {t['target']}: {t['measured_ms']} ms vs {t['limit_ms']} ms "
                       + ("[green]met[/green]" if t["met"] else "[red]MISSED[/red]"))
     data = {"benchmark": "fhir", "started_at": started, "measure_seconds": round(time.perf_counter() - t0, 1),
-            "machine": machine(), "database": database_facts(url), "identities": args.identities,
+            "machine": machine(), "machine_load_while_measuring": cpu,
+            "database": database_facts(url), "identities": args.identities,
             "options": {k: str(v) for k, v in vars(args).items() if k != "database_url"},
             "queries": {k: {side: results[k][side].as_dict() for side in ("rest", "fhir")}
                         for k in KINDS},

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from app.db.engine import make_engine
 from app.db.migrations import current_revision, upgrade
+from app.db.name_heads import NameHeadCounts
 from app.db.tables import IdentityRow, InsRow
 from bench.identity_data import SeedReport, seed
 
@@ -92,13 +93,21 @@ def prepare_database(database_url: str, count: int, *, reuse: bool, owned: bool,
 
 
 def _analyse(engine: Any, is_pg: bool, console: Console) -> None:
-    """Refresh planner statistics after a bulk load (what autovacuum would do later)."""
-    console.print("analysing tables ...")
+    """Fold the name-head count deltas of a bulk load (what ``identito worker`` would do within
+    seconds), refresh planner statistics (what autovacuum would do later)."""
+    console.print("folding the name counts, analysing tables ...")
+    while True:
+        with Session(engine) as session:
+            moved = NameHeadCounts(session).fold(200_000)
+            session.commit()
+        if not moved:
+            break
     if is_pg:
         with engine.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.execute(text("VACUUM (ANALYZE) identity"))
             connection.execute(text("VACUUM (ANALYZE) ins"))
+            connection.execute(text("VACUUM (ANALYZE) identity_name_head_delta, identity_name_head_count"))
     else:
         with engine.begin() as connection:
             connection.execute(text("ANALYZE"))

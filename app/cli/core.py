@@ -169,6 +169,7 @@ def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callabl
     from app.workers.audit import AuditSealer
     from app.workers.campaigns import CampaignRunner
     from app.workers.duplicates import DuplicateWorker
+    from app.workers.name_counts import NameCountFolder
 
     upgrade(settings.database_url)
     ctx = build_context(settings)
@@ -177,9 +178,11 @@ def start_demo(settings: Settings, simulator_url: str) -> tuple[FastAPI, Callabl
     runner = CampaignRunner(ctx, settings.qualification)
     worker = threading.Thread(target=runner.run_forever, name="campaign-worker", daemon=True)
     worker.start()
-    jobs = ExitStack()  # duplicate detection and scans, the audit sealer: as ``identito worker`` runs them
+    # duplicate detection and scans, the audit sealer, the count folder: as ``identito worker`` runs them
+    jobs = ExitStack()
     jobs.enter_context(DuplicateWorker(ctx, settings.duplicates, runner.stop).running())
     jobs.enter_context(AuditSealer(ctx, runner.stop).running())
+    jobs.enter_context(NameCountFolder(ctx, runner.stop).running())
     stop_hl7 = start_hl7_thread(ctx, settings)
     roles = ["admission", "identitovigilance", "documents", "admin"]
     token = issue_dev_token(settings.auth, "demo-agent", roles)

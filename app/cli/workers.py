@@ -52,9 +52,11 @@ def worker(
     campaign: Annotated[int | None, typer.Option(help="Run only this campaign, then exit")] = None,
 ) -> None:
     """Run the background jobs: INSi campaigns, duplicate detection after every identity change, full
-    duplicate scans, the audit trail's sealing (until stopped with SIGTERM/Ctrl-C)."""
+    duplicate scans, the audit trail's sealing, the folding of the name-prefix counts (until stopped with
+    SIGTERM/Ctrl-C)."""
     from app.workers.audit import AuditSealer
     from app.workers.duplicates import DuplicateWorker
+    from app.workers.name_counts import NameCountFolder
 
     settings, ctx, runner = _runtime()
     _stop_on_signals(runner)
@@ -64,7 +66,8 @@ def worker(
         _say_if_stopped(settings, ctx, runner, campaign, status)
         return
     duplicates, sealer = DuplicateWorker(ctx, settings.duplicates, runner.stop), AuditSealer(ctx, runner.stop)
-    with duplicates.running(), sealer.running():
+    folder = NameCountFolder(ctx, runner.stop)
+    with duplicates.running(), sealer.running(), folder.running():
         runner.run_forever()
 
 

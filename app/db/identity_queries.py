@@ -9,6 +9,7 @@ from sqlalchemy import Select, String, and_, bindparam, func, literal_column, no
 from sqlmodel import Session
 
 from app.db.identity_rows import IDENTITY, INS, INS_COLUMNS, identities_of
+from app.db.name_heads import head_count_statement, head_range
 from app.domain.dates import DateRange
 from app.domain.identity import Identity
 
@@ -153,7 +154,12 @@ def _key_matches(column: Any, head: Any, pattern: Any) -> Any:
 def count_statement(filters: SearchFilters) -> Select[Any]:
     """How many identities the search finds (same rules as its pages).
 
-    A name prefix is counted from the two key-head ranges, index only (``_key_head_count``)."""
+    A name prefix alone of at most KEY_HEAD letters is the count of its head (``app.db.name_heads``,
+    two index lookups); a longer one, or one with other criteria, is counted from the two key-head
+    ranges, index only (``_key_head_count``)."""
+    heads = _head_range(filters)
+    if heads is not None:
+        return head_count_statement(**heads)
     if _searches_by_key_head(filters):
         head, pattern = _prefix_parts(filters.birth_name or "")
         return _key_head_count(head, pattern, _conditions(replace(filters, birth_name=None)))
@@ -179,20 +185,34 @@ def _key_head_count(head: Any, pattern: Any, others: list[Any]) -> Select[Any]:
 
 
 def prefix_count_statement(long: bool) -> Select[Any]:
-    """``count_statement`` of a search by a name prefix alone, with its head and (``long``: a prefix
-    past KEY_HEAD letters) its LIKE pattern as parameters (``prefix_count_params``): a statement
-    built once, for the driver (FHIR's Bundle.total of ``family=``)."""
-    pattern = bindparam("pattern", type_=String) if long else None
-    return _key_head_count(bindparam("head", type_=String), pattern, [])
+    """``count_statement`` of a search by a name prefix alone, as a statement built once, for the
+    driver (FHIR's Bundle.total of ``family=``), with parameters (``prefix_count_params``): the
+    range of its heads (``low``, ``high``) for at most KEY_HEAD letters, else (``long``) its head
+    and LIKE pattern."""
+    if not long:
+        return head_count_statement(bindparam("low", type_=String), bindparam("high", type_=String))
+    return _key_head_count(bindparam("head", type_=String), bindparam("pattern", type_=String), [])
 
 
 def prefix_count_params(filters: SearchFilters) -> tuple[bool, dict[str, str]] | None:
     """Which ``prefix_count_statement`` counts this search, and its parameters; None unless the
     search is by a name prefix alone."""
+    heads = _head_range(filters)
+    if heads is not None:
+        return False, heads
     if not _searches_by_key_head(filters) or replace(filters, birth_name=None) != SearchFilters():
         return None
     head, pattern = _prefix_parts(filters.birth_name or "")
-    return (True, {"head": head, "pattern": pattern}) if pattern is not None else (False, {"head": head})
+    return (True, {"head": head, "pattern": pattern}) if pattern is not None else None
+
+
+def _head_range(filters: SearchFilters) -> dict[str, str] | None:
+    """The range of name heads that counts a search by a name prefix alone (not an exact name) of
+    at most KEY_HEAD letters; None for any other search, or a prefix the counts cannot answer."""
+    prefix = filters.birth_name or ""
+    if not prefix or len(prefix) > KEY_HEAD or replace(filters, birth_name=None) != SearchFilters():
+        return None
+    return head_range(prefix)
 
 
 def _conditions(f: SearchFilters) -> list[Any]:

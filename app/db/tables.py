@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Float, Index, Integer, Text, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Float, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 _STATUSES = "('PROV','RECUP','VALI','QUAL')"
+_HEAD = String(3).with_variant(String(3, collation="C"), "postgresql")
 
 
 class IdentityRow(SQLModel, table=True):
@@ -425,3 +426,27 @@ class AuditSealRow(SQLModel, table=True):
     audit_id: int = Field(sa_column=Column(Integer, nullable=False, unique=True))
     hash: str = Field(max_length=64)
     sealed_at: datetime
+
+
+class NameHeadCountRow(SQLModel, table=True):
+    """A term of the counts of active identities by name-key head, as of the last fold of the deltas
+    below (what is counted: ``app.db.name_heads``, migration 2026_12_05_0900). ``head`` compares
+    bytewise (collation C on PostgreSQL): a prefix's heads are one range."""
+
+    __tablename__ = "identity_name_head_count"
+
+    head: str = Field(sa_column=Column(_HEAD, primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class NameHeadDeltaRow(SQLModel, table=True):
+    """A change of a head's term not folded yet, written by the triggers on ``identity`` in the
+    transaction of the change."""
+
+    __tablename__ = "identity_name_head_delta"
+    __table_args__ = (Index("ix_identity_name_head_delta_head", "head", "d"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
+                                                          primary_key=True))
+    head: str = Field(sa_column=Column(_HEAD, nullable=False))
+    d: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -48,6 +48,7 @@ from app.db.insi_calls import InsiCallRepository
 from app.db.links import LinkRepository
 from app.db.merges import MergeRepository
 from app.db.mss import MssRepository
+from app.db.name_heads import NameHeadCounts
 from app.db.outbox import OutboxRepository
 from app.db.proposals import ProposalRepository
 from app.db.replays import ReplayRepository
@@ -197,6 +198,11 @@ class Repositories:
         return AuditLog(self.session)
 
     @cached_property
+    def name_heads(self) -> NameHeadCounts:
+        """The counts of active identities by name-key head (their deltas folded)."""
+        return NameHeadCounts(self.session)
+
+    @cached_property
     def indicators(self) -> IndicatorReadModel:
         """The identitovigilance indicators (reads only)."""
         return IndicatorReadModel(self.session)
@@ -277,6 +283,11 @@ class UnitOfWork:
     def links(self) -> LinkRepository:
         """Identity links."""
         return self._tx.links
+
+    @property
+    def name_heads(self) -> NameHeadCounts:
+        """The counts of active identities by name-key head."""
+        return self._tx.name_heads
 
     @property
     def worklists(self) -> WorklistRepository:

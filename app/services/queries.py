@@ -6,6 +6,7 @@ import unicodedata
 
 from app.db.audit import AuditEvent
 from app.db.identity_queries import SearchFilters
+from app.db.name_heads import FOLD_BATCH
 from app.domain.dates import birth_date_search
 from app.domain.documents import DocumentCheck
 from app.domain.errors import InvalidTrait
@@ -19,6 +20,7 @@ from app.services.context import Actor, ServiceContext
 from app.services.errors import NotFound
 
 READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS, Role.ADMIN)
+NAME_COUNT_FOLDER = Actor("job:name-count-folder", frozenset({"admin"}), kind="job")
 SEARCHERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
 register("status-unknown", "Unknown status {value}: use one of {valid}.",
          "Statut inconnu {value} : utilisez l'un des codes {valid}.")
@@ -127,3 +129,13 @@ def identity_counts(ctx: ServiceContext) -> dict[str, int]:
     """Identities per RNIV status (for /metrics)."""
     with ctx.reading() as reader:
         return reader.identity_search.count_by_status()
+
+
+def fold_name_counts(ctx: ServiceContext, *, batch: int = FOLD_BATCH) -> int:
+    """Fold up to ``batch`` name-head count deltas into the counts (one transaction); how many.
+
+    The counts stay exact without it: folding keeps the count of a name prefix a short sum."""
+    with ctx.unit_of_work(NAME_COUNT_FOLDER) as uow:
+        moved = uow.name_heads.fold(batch)
+        uow.commit()
+    return moved
