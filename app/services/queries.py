@@ -20,8 +20,8 @@ from app.services.context import Actor, ServiceContext
 from app.services.errors import NotFound
 
 READERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS, Role.ADMIN)
-NAME_COUNT_FOLDER = Actor("job:name-count-folder", frozenset({"admin"}), kind="job")
 SEARCHERS = (Role.ADMISSION, Role.IDENTITOVIGILANCE, Role.INTEGRATION, Role.DOCUMENTS)
+NAME_COUNT_FOLDER = Actor("job:name-count-folder", frozenset({"admin"}), kind="job")
 register("status-unknown", "Unknown status {value}: use one of {valid}.",
          "Statut inconnu {value} : utilisez l'un des codes {valid}.")
 
