@@ -7,6 +7,15 @@ its context closes (birth and used names, first names, matricules, including tho
 identities). At the end of the run, a log line holding one of those values (a whole word of at
 least four letters, or a matricule) fails the run, naming the value and the line.
 
+Only the part of a line that can carry data is searched: the values a message interpolates
+(`log.info("... %s", value)`), a message without arguments as a whole (it may be an f-string), and
+the messages of the exceptions it carries. The message's own template and a traceback's file paths
+and source lines are code, not data: a surname that is also an English word ("PAGES", "MARCH") in
+them is not a leak. In Identito's own lines (loggers `identito.*` and `app.*`) a name is found in
+any case ("dupont"); in other libraries' lines only as Identito stores it, in capitals ("DUPONT"), as
+a library would print a value it was given (an SQL parameter): pyHanko's "'.Root.Pages'" is a PDF
+path, not the surname PAGES.
+
 Not covered: the logs of servers and workers the tests start in other processes (their output is
 not captured by this process), and values that never reached a database (a request refused before
 it was stored).
@@ -16,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -26,19 +37,55 @@ from sqlalchemy.engine import Engine
 _VOCABULARY = frozenset({"PROV", "RECUP", "VALI", "QUAL", "DOUT", "FICT", "HOMA", "INSI", "TEST", "DEMO"})
 
 
+def _exception_messages(error: BaseException | None) -> str:
+    """The messages of an exception and of the exceptions it was raised from (no code, no paths)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        parts.extend(traceback.format_exception_only(type(error), error))
+        error = error.__cause__ or error.__context__
+    return "".join(parts)
+
+
+def data_text(record: logging.LogRecord) -> str:
+    """The part of a log record that can carry data: interpolated values, or an argument-less message."""
+    args = record.args
+    if args:
+        values = args.values() if isinstance(args, Mapping) else args if isinstance(args, tuple) else (args,)
+        text_part = " ".join(str(value) for value in values)
+    else:
+        text_part = str(record.msg)
+    if record.exc_info and record.exc_info[1] is not None:
+        text_part += "\n" + _exception_messages(record.exc_info[1])
+    return text_part
+
+
+def own_logger(name: str) -> bool:
+    """Whether a logger is Identito's own (its names are searched in any case there)."""
+    return name in ("identito", "app") or name.startswith(("identito.", "app."))
+
+
 class _Collector(logging.Handler):
-    """Keeps each distinct formatted log line (with its exception text)."""
+    """Keeps each distinct formatted log line (with its exception text) and the part of it data can be in.
+
+    `lines` maps a line to (data part, whether a name is searched there in any case).
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.lines: set[str] = set()
+        self.lines: dict[str, tuple[str, bool]] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = f"{record.name}: {record.getMessage()}"
             if record.exc_info:
                 line += "\n" + logging.Formatter().formatException(record.exc_info)
-            self.lines.add(line)
+            data = data_text(record)
+            known = self.lines.get(line)
+            if known is not None and known[0] != data:
+                data = known[0] + "\n" + data
+            self.lines[line] = (data, own_logger(record.name))
         except Exception:  # noqa: BLE001, S110 - a log line that cannot be formatted carries nothing
             pass
 
@@ -68,17 +115,24 @@ def start() -> None:
         identito.setLevel(logging.DEBUG)
 
 
-def leaks(lines: set[str], names: set[str], matricules: set[str]) -> list[tuple[str, str]]:
-    """(value, line) for each log line holding a stored name (whole word) or matricule."""
+def leaks(
+    lines: Iterable[str] | Mapping[str, tuple[str, bool]], names: set[str], matricules: set[str]
+) -> list[tuple[str, str]]:
+    """(value, line) for each log line whose data part holds a stored name (whole word) or matricule.
+
+    `lines` maps each line to (its data part, see `data_text`; whether names are searched there in
+    any case); a plain line is searched whole, in any case.
+    """
     words = sorted(names - _VOCABULARY, key=len, reverse=True)
     found: list[tuple[str, str]] = []
     name_pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else None
-    for line in lines:
-        hit: Any = name_pattern.search(line.upper()) if name_pattern else None
+    parts = lines if isinstance(lines, Mapping) else {line: (line, True) for line in lines}
+    for line, (data, any_case) in parts.items():
+        hit: Any = name_pattern.search(data.upper() if any_case else data) if name_pattern else None
         if hit:
             found.append((hit.group(1), line))
             continue
-        matricule = next((m for m in matricules if m in line), None)
+        matricule = next((m for m in matricules if m in data), None)
         if matricule:
             found.append((matricule, line))
     return found
