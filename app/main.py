@@ -39,7 +39,7 @@ from app.services.context import ServiceContext
 from app.web.app import create_web_app
 from app.wiring.context import build_context, build_document_tools, build_insi_gateway
 from app.wiring.hl7 import rerun_processor
-from app.wiring.metrics import duplicate_metrics, identity_counts, outbox_metrics
+from app.wiring.metrics import duplicate_metrics, identity_counts, name_count_metrics, outbox_metrics
 from app.wiring.mss import build_mss_tools, mss_metrics
 
 __all__ = ["build_context", "create_app", "create_served_app"]
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, ctx: ServiceContext | None =
     app.state.hl7_processor = rerun_processor(ctx, settings)
     metrics.collectors.append(outbox_metrics(ctx))
     metrics.collectors.append(duplicate_metrics(ctx))
+    metrics.collectors.append(name_count_metrics(ctx))
     metrics.collectors.append(mss_metrics(ctx))
     # Browser pages for desks and the cell (docs/web.md); `/` sends a browser there, /docs stays.
     app.mount("/app", create_web_app(settings, ctx, documents=app.state.documents,

@@ -27,6 +27,7 @@ from app.db.tables import NameHeadCountRow, NameHeadDeltaRow
 HEAD_COUNT = NameHeadCountRow.__table__  # type: ignore[attr-defined]
 HEAD_DELTA = NameHeadDeltaRow.__table__  # type: ignore[attr-defined]
 FOLD_BATCH = 10_000
+PENDING_CAP = 1_000_000  # the backlog gauge counts up to this many deltas (a bounded read)
 
 
 def head_range(prefix: str) -> dict[str, str] | None:
@@ -82,3 +83,9 @@ class NameHeadCounts:
                                                   set_={"n": HEAD_COUNT.c.n + upsert.excluded.n})
             connection.execute(upsert, changed)
         return len(taken)
+
+    def pending(self, cap: int = PENDING_CAP) -> int:
+        """How many deltas wait to be folded, counted up to ``cap`` (a gauge: it grows only while
+        no worker folds)."""
+        waiting = select(HEAD_DELTA.c.id).limit(cap).subquery()
+        return int(self._session.connection().execute(select(func.count()).select_from(waiting)).scalar_one())

@@ -131,6 +131,12 @@ def identity_counts(ctx: ServiceContext) -> dict[str, int]:
         return reader.identity_search.count_by_status()
 
 
+def name_count_backlog(ctx: ServiceContext) -> int:
+    """Name-head count deltas waiting to be folded by the worker (for /metrics; capped at 1,000,000)."""
+    with ctx.reading() as reader:
+        return reader.name_heads.pending()
+
+
 def fold_name_counts(ctx: ServiceContext, *, batch: int = FOLD_BATCH) -> int:
     """Fold up to ``batch`` name-head count deltas into the counts (one transaction); how many.
 

@@ -1,4 +1,5 @@
-"""Gauges for /metrics: identities by status, outbound queues per subscriber, duplicate detection."""
+"""Gauges for /metrics: identities by status, outbound queues per subscriber, duplicate detection,
+the name-head counts' fold backlog."""
 
 from __future__ import annotations
 
@@ -54,5 +55,16 @@ def duplicate_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
     def collect() -> list[str]:
         return ["# TYPE identito_duplicate_checks_queued gauge",
                 f"identito_duplicate_checks_queued {duplicates.queued_changes(ctx)}"]
+
+    return collect
+
+
+def name_count_metrics(ctx: ServiceContext) -> Callable[[], list[str]]:
+    """Prometheus lines: name-head count deltas not yet folded (a stopped worker makes it grow, and
+    the FHIR name-prefix totals slower; docs/operations.md)."""
+
+    def collect() -> list[str]:
+        return ["# TYPE identito_name_count_deltas_pending gauge",
+                f"identito_name_count_deltas_pending {queries.name_count_backlog(ctx)}"]
 
     return collect

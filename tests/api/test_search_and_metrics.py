@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.services import queries
+from app.services.context import ServiceContext
 from tests.conftest import auth
 
 
@@ -41,3 +43,25 @@ def test_metrics_count_requests_by_route_template_and_status(client: TestClient,
     assert ('identito_http_requests_total{method="GET",route="/identities/{identity_id}",status="404"} 2'
             in text)
     assert "987654" not in text
+
+
+def test_the_name_count_fold_backlog_is_a_metric(
+        client: TestClient, settings: Settings, ctx: ServiceContext) -> None:
+    """Deltas written by the triggers wait for the worker's fold; the gauge shows them, then 0."""
+    headers = auth(settings, "admission")
+    before = _gauge(client.get("/metrics").text, "identito_name_count_deltas_pending")
+    _create(client, headers, "Lebrun", "Anne")
+    ident = _create(client, headers, "Garnier", "Berthe")
+    assert client.patch(f"/identities/{ident}", json={"used_name": "Lefort"},
+                        headers={**headers, "If-Match": '"1"'}).status_code == 200
+    after = _gauge(client.get("/metrics").text, "identito_name_count_deltas_pending")
+    assert after >= before + 3  # two births, one used name under another head
+    while queries.fold_name_counts(ctx, batch=2):
+        pass
+    assert _gauge(client.get("/metrics").text, "identito_name_count_deltas_pending") == 0
+
+
+def _gauge(text: str, name: str) -> int:
+    values = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    assert len(values) == 1, values
+    return int(values[0])
