@@ -6,23 +6,25 @@ HTML error pages never touch the JSON API, and the API's problem+json handlers n
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from app.api.errors import status_for
 from app.config import Settings
-from app.db.errors import InvalidValue
+from app.db.errors import DatabaseUnavailable, InvalidValue
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
 from app.services.documents import DocumentTools
@@ -47,6 +49,8 @@ from app.web.render import render
 from app.web.sessions import COOKIE_NAME, SessionStore, WebSession
 
 HERE = Path(__file__).parent
+log = logging.getLogger("identito.web")
+FORM_ECHO_LIMIT = 64 * 1024  # a url-encoded form up to this size can be sent again from an error page
 # No inline script or style anywhere: htmx and app.js come from this server, htmx's own indicator
 # style is turned off (htmx-config meta), and nothing may frame the pages.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -95,6 +99,53 @@ class SessionMiddleware(BaseHTTPMiddleware):
         return response
 
 
+class FormEcho:
+    """Keeps the body of a url-encoded form POST in the request scope, so that the page answering a
+    lost database can offer to send the same form again: what the agent typed is not lost (the desk
+    forms say autocomplete="off", so a browser's Back does not bring their fields back). Only forms
+    up to FORM_ECHO_LIMIT bytes; never a file upload."""
+
+    SCOPE_KEY = "identito.form_echo"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not _url_encoded(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        scope[self.SCOPE_KEY] = chunks
+
+        async def recording() -> Any:
+            message = await receive()
+            if message["type"] == "http.request" and scope.get(self.SCOPE_KEY) is not None:
+                chunks.append(message.get("body", b""))
+                if sum(map(len, chunks)) > FORM_ECHO_LIMIT:
+                    scope[self.SCOPE_KEY] = None
+            return message
+
+        await self.app(scope, recording, send)
+
+    @classmethod
+    def fields(cls, request: Request) -> list[tuple[str, str]] | None:
+        """The form's fields as sent, or None (not a form, too large, or not read)."""
+        chunks = request.scope.get(cls.SCOPE_KEY)
+        if not chunks:
+            return None
+        try:
+            return parse_qsl(b"".join(chunks).decode("utf-8"), keep_blank_values=True, max_num_fields=500)
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+
+def _url_encoded(scope: Any) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bool(value.split(b";")[0].strip().lower() == b"application/x-www-form-urlencoded")
+    return False
+
+
 def create_web_app(settings: Settings, ctx: ServiceContext,
                    documents: DocumentTools | None = None, *, hl7_processor: Any = None) -> FastAPI:
     """The browser application (mount it at /app); ``documents``: the API's document tools (printing);
@@ -114,6 +165,7 @@ def create_web_app(settings: Settings, ctx: ServiceContext,
     redirect_uri = f"{settings.public_url.rstrip('/')}{PREFIX}/oidc/callback"
     web.state.oidc = OidcClient(settings.web, redirect_uri) if settings.web.oidc_issuer else None
     web.add_middleware(SessionMiddleware, store=store, secure=cookie_secure(settings))
+    web.add_middleware(FormEcho)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(signin.router)
     web.include_router(signin_oidc.router)
@@ -165,3 +217,35 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = words("not_found") if exc.status_code == 404 else str(exc.detail)
         return page(request, exc.status_code, message)
+
+    @web.exception_handler(DatabaseUnavailable)
+    @web.exception_handler(OperationalError)
+    def _database_unavailable(request: Request, exc: Exception) -> Response:
+        # The database cannot be reached or a pooled connection broke: the transaction did not
+        # happen. The page offers the same request again: a link for a page, the form as typed for
+        # a POST (FormEcho); an htmx request gets the message alone, shown by app.js.
+        kind = exc.orig if isinstance(exc, OperationalError) else exc
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(kind).__name__)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        partial = bool(request.headers.get("HX-Request"))
+        response = render(request, "_unavailable.html" if partial else "unavailable.html", status_code=503,
+                          message=words("db_unavailable"), title=words("db_unavailable_title"), target=target,
+                          resend=FormEcho.fields(request) if request.method == "POST" else None)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @web.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> Response:
+        # Answered by the outermost middleware, outside the session middleware: its headers are
+        # added here. The reference ties the agent's report to the log line (which holds no trait).
+        reference = secrets.token_hex(4)
+        log.error("unexpected error on %s %s (reference %s)", request.method, request.url.path, reference,
+                  exc_info=exc)
+        try:
+            response = page(request, 500, words("unexpected", reference=reference))
+        except Exception:  # noqa: BLE001 - the page itself failed (no session): a plain line still helps
+            response = Response(words("unexpected", reference=reference), status_code=500,
+                                media_type="text/plain; charset=utf-8")
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Cache-Control"] = "no-store"
+        return response

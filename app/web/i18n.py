@@ -95,6 +95,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "bad_request": ("Adresse ou formulaire invalide : revenez à la recherche.",
                     "Invalid address or form: go back to the search."),
     "error": ("Erreur", "Error"),
+    "db_unavailable_title": ("Base de données indisponible", "Database unavailable"),
+    "db_unavailable": ("La base de données est momentanément indisponible : rien n'a été enregistré. "
+                       "Réessayez dans quelques instants ; si cela dure, prévenez le support informatique.",
+                       "The database is unavailable for the moment: nothing was written. Try again in a "
+                       "few moments; if it lasts, tell the IT support."),
+    "resend": ("Renvoyer le formulaire", "Send the form again"),
+    "resend_hint": ("Ce que vous aviez saisi est gardé : il sera renvoyé tel quel.",
+                    "What you typed is kept: it will be sent again as it was."),
+    "retry": ("Réessayer", "Try again"),
+    "unexpected": ("Erreur inattendue (référence {reference}). Vérifiez si l'opération a été faite avant "
+                   "de la refaire, et donnez cette référence au support informatique.",
+                   "Unexpected error (reference {reference}). Check whether the operation was done "
+                   "before doing it again, and give this reference to the IT support."),
+    "server_unreachable": ("Le serveur Identito ne répond pas : rien n'a été envoyé. Vérifiez le réseau, "
+                           "puis réessayez.",
+                           "The Identito server does not answer: nothing was sent. Check the network, "
+                           "then try again."),
     "open": ("Ouvrir", "Open"),
     "oidc_sign_in": ("Se connecter avec le compte de l'établissement",
                      "Sign in with the establishment's account"),

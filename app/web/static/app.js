@@ -1,6 +1,7 @@
 /* Identito desk pages: keyboard shortcuts (served from 'self': the CSP forbids inline script).
    Arrow down from a search field goes to the first result, arrows move between results,
-   "/" focuses the name field, Escape goes back where a page offers a [data-back] link. */
+   "/" focuses the name field, Escape goes back where a page offers a [data-back] link.
+   A failed htmx request shows its message in the page's #notice alert. */
 (function () {
   "use strict";
 
@@ -53,5 +54,35 @@
     var bad = box.textContent.trim() !== "";
     if (bad) { field.setAttribute("aria-invalid", "true"); } else { field.removeAttribute("aria-invalid"); }
     field.parentElement.classList.toggle("invalid", bad);
+  });
+
+  // A request made by htmx (search as you type, a field's check) that fails is not swapped in:
+  // without this the page would just stay as it was. The server's message (a lost database, an
+  // unexpected error) or, with no answer at all, the page's own text goes in the #notice alert;
+  // the next request that succeeds takes it away. What the agent typed stays where it is.
+  function notice(text) {
+    var box = document.getElementById("notice");
+    if (!box) { return; }
+    box.textContent = text || "";
+    box.hidden = !text;
+    if (text) { box.className = "error"; box.setAttribute("role", "alert"); }  // announced when shown
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var box = document.getElementById("notice");
+    var xhr = event.detail.xhr;
+    var text = "";
+    if (xhr && xhr.responseText) {
+      var answers = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelectorAll(".error");
+      for (var i = 0; i < answers.length && !text; i++) { text = answers[i].textContent.trim(); }
+    }
+    notice(text || (box && box.getAttribute("data-failed") + " " + (xhr ? xhr.status : "")));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var box = document.getElementById("notice");
+    notice(box && box.getAttribute("data-unreachable"));
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) { notice(""); }
   });
 })();
