@@ -323,8 +323,9 @@ class MssanteSettings(BaseModel):
 class WebSettings(BaseModel):
     """Browser application for desks and the identitovigilance cell (see docs/web.md)."""
 
-    # Key that signs the session cookie; None: a random key drawn at start (sessions live in the
-    # process's memory anyway, so a restart signs everyone out either way).
+    # Key that signs the session cookie (sessions are in the database; every process must have the
+    # same key). None: derived from auth.secret or oidc_client_secret, else random at start, valid
+    # in this process only (app.web.sessions.cookie_secret).
     session_secret: str | None = None
     session_idle_minutes: int = Field(default=30, ge=1)
     session_max_hours: int = Field(default=12, ge=1)

@@ -450,3 +450,24 @@ class NameHeadDeltaRow(SQLModel, table=True):
                                                           primary_key=True))
     head: str = Field(sa_column=Column(_HEAD, nullable=False))
     d: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A session of the browser application (``app.web.sessions``), shared by every API process.
+
+    The cookie holds the signed session id; the row is found by the id's SHA-256 (``id_hash``), so a
+    copy of the table cannot be turned into cookies. Times are Unix seconds (wall clock: every
+    process reads the same)."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_seen_at", "seen_at"),)
+
+    id_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    csrf_token: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: float = Field(sa_column=Column(Float, nullable=False))
+    seen_at: float = Field(sa_column=Column(Float, nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(String(128)))
+    display_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    roles: str = Field(default="", sa_column=Column(String(400), nullable=False))
+    flash: str | None = Field(default=None, sa_column=Column(Text))
+    pending_login: str | None = Field(default=None, sa_column=Column(Text))

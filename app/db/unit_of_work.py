@@ -53,6 +53,7 @@ from app.db.outbox import OutboxRepository
 from app.db.proposals import ProposalRepository
 from app.db.replays import ReplayRepository
 from app.db.subscribers import SubscriberRepository
+from app.db.web_sessions import WebSessionRepository
 from app.db.worklists import WorklistRepository
 from app.domain.identity import IdentityChange, diff
 from app.domain.roles import Actor
@@ -206,6 +207,11 @@ class Repositories:
     def indicators(self) -> IndicatorReadModel:
         """The identitovigilance indicators (reads only)."""
         return IndicatorReadModel(self.session)
+
+    @cached_property
+    def web_sessions(self) -> WebSessionRepository:
+        """The browser application's sessions (statements that commit alone: ``Database.appending``)."""
+        return WebSessionRepository(self.session)
 
 
 Reader = Repositories  # what ``Database.reading`` yields

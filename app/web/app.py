@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
@@ -46,7 +47,7 @@ from app.web.errors import PREFIX, CsrfRefused, SignInRequired
 from app.web.i18n import Words
 from app.web.oidc import OidcClient
 from app.web.render import render
-from app.web.sessions import COOKIE_NAME, SessionStore, WebSession
+from app.web.sessions import COOKIE_NAME, SessionStore, WebSession, cookie_secret
 
 HERE = Path(__file__).parent
 log = logging.getLogger("identito.web")
@@ -73,7 +74,10 @@ def cookie_secure(settings: Settings) -> bool:
 
 
 class SessionMiddleware(BaseHTTPMiddleware):
-    """Loads (or starts) the browser session, sets its cookie, adds the security headers."""
+    """Loads (or starts) the browser session, stores what changed in it after the response, sets its
+    cookie, adds the security headers. A database lost while the session is read or written gets
+    the same 503 page as one lost by a handler (nothing of the request is kept: a sign-in whose
+    session could not be stored did not happen)."""
 
     def __init__(self, app: Any, store: SessionStore, secure: bool) -> None:
         super().__init__(app)
@@ -82,21 +86,49 @@ class SessionMiddleware(BaseHTTPMiddleware):
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        static = request.url.path.startswith(f"{PREFIX}/static/")
-        if not static:
-            cookie = request.cookies.get(COOKIE_NAME)
-            session = self.store.load(cookie)
-            request.state.session = session or self.store.new()
-            request.state.cookie_session_id = session.id if session else None
+        if request.url.path.startswith(f"{PREFIX}/static/"):
+            response = await call_next(request)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+        try:
+            session = await run_in_threadpool(self.store.load, request.cookies.get(COOKIE_NAME))
+        except (DatabaseUnavailable, OperationalError) as exc:
+            request.state.session = self.store.new()  # for this page only: never stored, no cookie
+            await FormEcho.read(request)  # no handler read the form: read it for the resend button
+            return _no_store(unavailable_page(request, exc))
+        request.state.session = session or self.store.new()
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        if not static:
-            response.headers["Cache-Control"] = "no-store"
-            current: WebSession = request.state.session
-            if current.id != request.state.cookie_session_id:
-                response.set_cookie(COOKIE_NAME, self.store.cookie_value(current), path=PREFIX,
-                                    secure=self.secure, httponly=True, samesite="lax")
-        return response
+        current: WebSession = request.state.session
+        try:
+            await run_in_threadpool(self.store.commit, current)
+        except (DatabaseUnavailable, OperationalError) as exc:
+            return _no_store(unavailable_page(request, exc))
+        if session is None or current.id != session.id:
+            response.set_cookie(COOKIE_NAME, self.store.cookie_value(current), path=PREFIX,
+                                secure=self.secure, httponly=True, samesite="lax")
+        return _no_store(response)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def unavailable_page(request: Request, exc: Exception) -> Response:
+    """The 503 page of a lost database: the transaction did not happen. It offers the same request
+    again: a link for a page, the form as typed for a POST (FormEcho); an htmx request gets the
+    message alone, which app.js shows above the page."""
+    words = request.app.state.words
+    kind = exc.orig if isinstance(exc, OperationalError) else exc
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(kind).__name__)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    partial = bool(request.headers.get("HX-Request"))
+    response = render(request, "_unavailable.html" if partial else "unavailable.html", status_code=503,
+                      message=words("db_unavailable"), title=words("db_unavailable_title"), target=target,
+                      resend=FormEcho.fields(request) if request.method == "POST" else None)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 class FormEcho:
@@ -128,6 +160,14 @@ class FormEcho:
         await self.app(scope, recording, send)
 
     @classmethod
+    async def read(cls, request: Request) -> None:
+        """Read a recorded form's body (through the recording receive) when nothing read it yet."""
+        if request.scope.get(cls.SCOPE_KEY) == []:
+            async for _ in request.stream():
+                if request.scope.get(cls.SCOPE_KEY) is None:  # over the limit: not kept
+                    break
+
+    @classmethod
     def fields(cls, request: Request) -> list[tuple[str, str]] | None:
         """The form's fields as sent, or None (not a form, too large, or not read)."""
         chunks = request.scope.get(cls.SCOPE_KEY)
@@ -151,8 +191,12 @@ def create_web_app(settings: Settings, ctx: ServiceContext,
     """The browser application (mount it at /app); ``documents``: the API's document tools (printing);
     ``hl7_processor``: the API's inbound pipeline (re-runs of quarantined messages)."""
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    store = SessionStore(settings.web.session_secret or secrets.token_urlsafe(48),
-                         idle_seconds=settings.web.session_idle_minutes * 60,
+    secret, shared = cookie_secret(settings.web.session_secret, settings.auth.secret,
+                                   settings.web.oidc_client_secret)
+    if not shared:
+        log.warning("IDENTITO_WEB__SESSION_SECRET is not set: this process signs its session cookies with "
+                    "a key of its own; with several processes, set it to the same value in each")
+    store = SessionStore(secret, ctx=ctx, idle_seconds=settings.web.session_idle_minutes * 60,
                          max_age_seconds=settings.web.session_max_hours * 3600)
     templates = Jinja2Templates(directory=HERE / "templates")
     words = Words(settings.language)
@@ -218,21 +262,8 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
         message = words("not_found") if exc.status_code == 404 else str(exc.detail)
         return page(request, exc.status_code, message)
 
-    @web.exception_handler(DatabaseUnavailable)
-    @web.exception_handler(OperationalError)
-    def _database_unavailable(request: Request, exc: Exception) -> Response:
-        # The database cannot be reached or a pooled connection broke: the transaction did not
-        # happen. The page offers the same request again: a link for a page, the form as typed for
-        # a POST (FormEcho); an htmx request gets the message alone, shown by app.js.
-        kind = exc.orig if isinstance(exc, OperationalError) else exc
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(kind).__name__)
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        partial = bool(request.headers.get("HX-Request"))
-        response = render(request, "_unavailable.html" if partial else "unavailable.html", status_code=503,
-                          message=words("db_unavailable"), title=words("db_unavailable_title"), target=target,
-                          resend=FormEcho.fields(request) if request.method == "POST" else None)
-        response.headers["Retry-After"] = "5"
-        return response
+    web.add_exception_handler(DatabaseUnavailable, unavailable_page)
+    web.add_exception_handler(OperationalError, unavailable_page)
 
     @web.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> Response:
@@ -246,6 +277,4 @@ def _install_error_pages(web: FastAPI, templates: Jinja2Templates, words: Words)
         except Exception:  # noqa: BLE001 - the page itself failed (no session): a plain line still helps
             response = Response(words("unexpected", reference=reference), status_code=500,
                                 media_type="text/plain; charset=utf-8")
-        response.headers.update(SECURITY_HEADERS)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _no_store(response)
