@@ -99,10 +99,12 @@ class SessionMiddleware(BaseHTTPMiddleware):
         request.state.session = session or self.store.new()
         response = await call_next(request)
         current: WebSession = request.state.session
-        try:
-            await run_in_threadpool(self.store.commit, current)
-        except (DatabaseUnavailable, OperationalError) as exc:
-            return _no_store(unavailable_page(request, exc))
+        changes = self.store.changes(current)
+        if changes is not None:
+            try:
+                await run_in_threadpool(self.store.commit, current, changes)
+            except (DatabaseUnavailable, OperationalError) as exc:
+                return _no_store(unavailable_page(request, exc))
         if session is None or current.id != session.id:
             response.set_cookie(COOKIE_NAME, self.store.cookie_value(current), path=PREFIX,
                                 secure=self.secure, httponly=True, samesite="lax")

@@ -128,16 +128,24 @@ class SessionStore:
             web_sessions.drop(self._ctx, session.stored.id_hash)
             session.stored = None
 
-    def commit(self, session: WebSession) -> None:
-        """Store a new session, or write what changed in a stored one (after the response is made)."""
+    def changes(self, session: WebSession) -> SessionRecord | None:
+        """What ``commit`` would write (None: nothing); no database access, so that a request whose
+        session did not change costs no thread hop after its response."""
         record = SessionRecord(
             id_hash(session.id), session.csrf_token, session.created_at, session.seen_at,
             subject=session.subject, display_name=session.display_name, roles=tuple(sorted(session.roles)),
             flash=session.flash, pending_login=_pending_to_json(session.pending_login))
+        return None if record == session.stored else record
+
+    def commit(self, session: WebSession, record: SessionRecord | None = None) -> None:
+        """Store a new session, or write what changed in a stored one (after the response is made)."""
+        record = record or self.changes(session)
+        if record is None:
+            return
         if session.stored is None:
             self._purge(record.created_at)
             web_sessions.put(self._ctx, record)
-        elif record != session.stored:
+        else:
             web_sessions.save(self._ctx, record)  # False: signed out meanwhile (another tab); stays so
         session.stored = record
 
