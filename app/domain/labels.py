@@ -2,8 +2,12 @@
 
 A sheet is a grid of ``columns`` x ``rows`` labels on an A4 page, filled row by row from the top
 left. ``start`` is the first free position of the first sheet (1-based: labels already peeled off
-are skipped); further labels continue on new sheets from position 1. What a label carries is the
-cover page's INS content (app.domain.cover_page: QUAL only, RNIV EXI SI 08) plus the IPP.
+are skipped); further labels continue on new sheets from position 1.
+
+Two kinds of label. An INS label carries the cover page's INS content (app.domain.cover_page: QUAL
+only, RNIV EXI SI 08) plus the IPP and the DataMatrix INS. A label without INS (``TraitsLabel``)
+carries the traits and the IPP only, for any active identity, whatever its status: the desk labels
+tubes and files of every patient, and the INS is never on it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 
 from app.domain.errors import InvalidTrait
 from app.domain.messages import register
+from app.domain.traits import Traits
 
 A4_WIDTH_MM = 210.0
 A4_HEIGHT_MM = 297.0
@@ -122,3 +127,26 @@ def placements(sheet: LabelSheet, start: int, count: int) -> list[Placement]:
 def sheets_needed(sheet: LabelSheet, start: int, count: int) -> int:
     """How many sheets a print uses (the first one partly, from ``start``)."""
     return (start - 1 + count + sheet.per_sheet - 1) // sheet.per_sheet
+
+
+@dataclass(frozen=True, slots=True)
+class TraitsLabel:
+    """What a label without INS shows: birth name, first birth first name, used name (when it
+    differs), birth date, sex and IPP. It holds no INS, so nothing built from it can print one
+    (RNIV EXI SI 08: the matricule and its DataMatrix only for a QUAL identity)."""
+
+    birth_name: str
+    first_name: str
+    used_name: str | None
+    birth_date_text: str  # DD/MM/YYYY
+    sex: str
+    ipp: str
+    establishment_name: str
+
+    @classmethod
+    def of(cls, traits: Traits, ipp: str, establishment_name: str) -> TraitsLabel:
+        """The label of these traits (the used name only when it differs from the birth name)."""
+        used = traits.used_name if traits.used_name and traits.used_name != traits.birth_name else None
+        born = traits.birth_date.strftime("%d/%m/") + f"{traits.birth_date.year:04d}"
+        return cls(traits.birth_name, traits.first_name, used, born, traits.sex.value, ipp,
+                   establishment_name)

@@ -29,7 +29,7 @@ from app.domain.datamatrix import InsPayload, InvalidPayload, parse_payload, sho
 from app.domain.errors import DomainError, InvalidTrait, RuleViolation
 from app.domain.identity import Identity
 from app.domain.ins import check_matricule
-from app.domain.labels import DEFAULT_LABEL_SHEET, LabelSheet, Placement, placements
+from app.domain.labels import DEFAULT_LABEL_SHEET, LabelSheet, Placement, TraitsLabel, placements
 from app.domain.messages import register
 from app.domain.roles import Role, require_any
 from app.domain.scanned import DeskScanOutcome, desk_scan_outcome, typed_payload
@@ -66,8 +66,9 @@ class DocumentRenderer(Protocol):
     def cover_page(self, data: CoverPageData) -> bytes:
         """The A4 cover page PDF."""
 
-    def label_sheet(self, data: CoverPageData, ipp: str, sheet: LabelSheet, where: list[Placement]) -> bytes:
-        """The A4 INS label sheet PDF."""
+    def label_sheet(self, data: CoverPageData | TraitsLabel, ipp: str, sheet: LabelSheet,
+                    where: list[Placement]) -> bytes:
+        """The A4 label sheet PDF (INS labels, or labels without INS for a ``TraitsLabel``)."""
 
     def stamp(self, pdf: bytes, data: CoverPageData, *, first_page: bool | None = None) -> StampedDocument:
         """The PDF with the cover page prepended (raises DocumentRejected for unusable files)."""
@@ -200,11 +201,26 @@ def label_sheet(
     layout: str | None = None,
     start: int = 1,
     count: int | None = None,
+    *,
+    with_ins: bool = True,
 ) -> bytes:
-    """An A4 INS label sheet of a QUAL identity (RNIV EXI SI 08): ``count`` labels (default: the
-    rest of the sheet) from position ``start``, in the ``layout`` format (default: the setting)."""
+    """An A4 label sheet: ``count`` labels (default: the rest of the sheet) from position ``start``,
+    in the ``layout`` format (default: the setting). ``with_ins``: INS labels (traits, IPP, DataMatrix
+    INS) of a QUAL identity, refused otherwise (RNIV EXI SI 08); without: labels with the traits and
+    the IPP only, for any active identity (the INS is never on them)."""
     sheet = label_sheet_format(tools, layout)
     where = placements(sheet, start, sheet.per_sheet - start + 1 if count is None else count)
+    if not with_ins:
+        require_any(actor.roles, *LABEL_PRINTERS)
+        with ctx.reading() as reader:
+            identity = find_identity(reader.identities, ref)
+        if not identity.active:
+            raise RuleViolation("identity-inactive", ident=identity.id)
+        label = TraitsLabel.of(identity.traits, identity.ipp, tools.establishment_name)
+        pdf = tools.renderer.label_sheet(label, identity.ipp, sheet, where)
+        log.info("labels printed (no INS) for identity %s by %s (label sheet %s x%d)", identity.id,
+                 actor.subject, sheet.code, len(where))
+        return pdf
     identity, data = _printable(ctx, tools, actor, ref, roles=LABEL_PRINTERS)
     pdf = tools.renderer.label_sheet(data, identity.ipp, sheet, where)
     _printed(identity.id, actor, f"label sheet {sheet.code} x{len(where)}")

@@ -15,7 +15,14 @@ PRINT_TEXT: dict[str, tuple[str, str]] = {
     "print_labels": ("Imprimer une planche d'étiquettes", "Print a label sheet"),
     "print_labels_hint": ("Chaque étiquette porte les traits INS, l'IPP et le DataMatrix INS.",
                           "Each label carries the INS traits, the IPP and the DataMatrix INS."),
-    "print_unavailable": ("Impression impossible", "Printing not available"),
+    "print_unavailable": ("Impression INS impossible", "INS printing not available"),
+    "print_labels_no_ins": ("Imprimer des étiquettes sans INS", "Print labels without INS"),
+    "print_labels_no_ins_hint": ("Chaque étiquette porte le nom de naissance, le premier prénom, le nom "
+                                 "utilisé, la date de naissance, le sexe et l'IPP ; ni INS ni DataMatrix "
+                                 "tant que l'identité n'est pas qualifiée.",
+                                 "Each label carries the birth name, the first first name, the used name, "
+                                 "the birth date, the sex and the IPP; no INS and no DataMatrix while the "
+                                 "identity is not qualified."),
     "label_layout": ("Format de la planche", "Sheet format"),
     "label_layout_option": ("{labels} étiquettes {w} × {h} mm ({columns} × {rows})",
                             "{labels} labels {w} × {h} mm ({columns} × {rows})"),

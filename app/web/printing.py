@@ -1,8 +1,9 @@
 """Printing at the desk (INS cover page, INS label sheet) and the DataMatrix scanner field.
 
 The identity page loads its printing panel from here (htmx, on load): the two print forms for a
-QUAL identity, or the API's own refusal message (RNIV EXI SI 08, app.domain.cover_page) for the
-others. The PDFs come from the same use cases as the API (app.services.documents), as downloads.
+QUAL identity; for the others, the API's own refusal message (RNIV EXI SI 08, app.domain.cover_page)
+and the labels without INS (traits and IPP), which every active identity may have. The PDFs come
+from the same use cases as the API (app.services.documents), as downloads.
 The scanner field posts what the scanner typed (never in a URL) to app.services.documents
 .identify_scanned, which says whether the identity may be opened.
 """
@@ -58,8 +59,9 @@ def print_panel(request: Request, identity_id: int, actor: ActorDep, ctx: CtxDep
     sheets = [(s.code, words("label_layout_option", labels=s.per_sheet, w=_mm(s.label_width, words),
                              h=_mm(s.label_height, words), columns=s.columns, rows=s.rows))
               for s in LABEL_SHEETS.values()]
+    inactive = refusal is not None and getattr(refusal, "code", "") == "identity-inactive"
     return render(request, "_print.html", identity_id=identity_id, sheets=sheets,
-                  refusal=refusal.message(words.language) if refusal else None,
+                  refusal=refusal.message(words.language) if refusal else None, inactive=inactive,
                   default_layout=documents.label_sheet_format(tools).code, may_cover=may_print_cover(actor))
 
 
@@ -78,12 +80,13 @@ def print_cover(request: Request, identity_id: int, actor: ActorDep, ctx: CtxDep
 @router.post("/identities/{identity_id}/labels", name="print_labels")
 def print_labels(request: Request, identity_id: int, actor: ActorDep, ctx: CtxDep, _: CsrfDep,
                  layout: Annotated[str, Form(max_length=40)] = "", start: _Number = "1",
-                 count: _Number = "") -> Response:
-    """The identity's INS label sheet, downloaded."""
+                 count: _Number = "", with_ins: Annotated[str, Form(max_length=5)] = "true") -> Response:
+    """The identity's label sheet, downloaded: INS labels (QUAL), or labels without INS."""
     first = _whole(start)
+    ins = with_ins != "false"
     pdf = documents.label_sheet(ctx, _tools(request), actor, IdentityRef(identity_id=identity_id),
-                                layout or None, 1 if first is None else first, _whole(count))
-    return _pdf(pdf, f"etiquettes-ins-{identity_id}.pdf")
+                                layout or None, 1 if first is None else first, _whole(count), with_ins=ins)
+    return _pdf(pdf, f"etiquettes-ins-{identity_id}.pdf" if ins else f"etiquettes-{identity_id}.pdf")
 
 
 def _whole(value: str) -> int | None:

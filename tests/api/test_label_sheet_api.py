@@ -1,4 +1,5 @@
-"""POST /documents/label-sheet: an A4 sheet of INS labels, QUAL only (both engines).
+"""POST /documents/label-sheet: an A4 sheet of INS labels, QUAL only, or of labels without INS for
+every active identity (both engines).
 
 The labels are read back from the PDF as a person's scanner would: the page rendered by pdfium,
 every DataMatrix decoded by zxing-cpp (independent of libdmtx, which drew them)."""
@@ -10,7 +11,8 @@ import logging
 import pypdfium2
 import pytest
 
-from tests.api.test_documents_api import MATRICULE, NOT_QUAL, PAYLOAD, create, docs
+from tests.api.test_documents_api import DUPONT, MATRICULE, NOT_QUAL, PAYLOAD, create, docs
+from tests.api.test_merges_api import _create, _merge
 from tests.conftest import auth
 from tests.documents_support import zxing_bytes
 
@@ -108,3 +110,43 @@ def test_bad_bodies_and_roles(client, settings) -> None:
     other = auth(settings, "integration")
     assert client.post(url, json={"identity_id": identity_id}, headers=other).status_code == 403
     assert client.post(url, json={"identity_id": identity_id}).status_code == 401
+
+
+@pytest.mark.parametrize(("status", "attributes", "code", "missing"), NOT_QUAL)
+def test_labels_without_ins_for_every_status_never_show_the_ins(client, settings, status, attributes, code,
+                                                                  missing, caplog) -> None:
+    """Every active identity gets labels without INS (the desk labels tubes and files of every
+    patient): traits and IPP, and neither the matricule nor any DataMatrix, even when the INS is held
+    (RECUP) or was held (DOUT, FICT: invalidated)."""
+    identity_id = create(client, settings, status, attributes)
+    ipp = client.get(f"/identities/{identity_id}", headers=auth(settings, "admission")).json()["ipp"]
+    caplog.set_level(logging.INFO)
+    response = client.post("/documents/label-sheet", headers=auth(settings, "admission"), json={
+        "identity_id": identity_id, "with_ins": False, "layout": "2x8-105x37", "count": 2})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == 'inline; filename="labels.pdf"'
+    [(symbols, text)] = _pages(response.content)
+    assert symbols == []
+    assert text.count("DUPONT") == 2 and text.count(f"IPP {ipp}") == 2 and "JEAN" in text
+    assert "17/05/1980" in text and "Sexe M" in text
+    assert "INS" not in text and MATRICULE not in text.replace(" ", "") and "PIERRE" not in text  # 1st name
+    assert not [r for r in caplog.records if "INS printed" in r.getMessage()]
+    assert [r.getMessage() for r in caplog.records if "(no INS)" in r.getMessage()] == [
+        f"labels printed (no INS) for identity {identity_id} by agent-1 (label sheet 2x8-105x37 x2)"]
+
+
+def test_labels_without_ins_of_a_qual_identity_and_of_a_merged_one(client, settings) -> None:
+    identity_id = create(client, settings)
+    plain = client.post("/documents/label-sheet", headers=docs(settings),
+                        json={"identity_id": identity_id, "with_ins": False, "count": 1})
+    [(symbols, text)] = _pages(plain.content)
+    assert plain.status_code == 200 and symbols == [] and "INS" not in text and "DUPONT" in text
+
+    survivor = _create(client, settings, {**DUPONT, "first_names": "Luc"})
+    absorbed = _create(client, settings, {**DUPONT, "first_names": "Luc Marie", "confirm_new": True})
+    merged = _merge(client, settings, survivor, absorbed, if_match=f"\"{survivor['version']}\"")
+    assert merged.status_code == 200, merged.text
+    refused = client.post("/documents/label-sheet", headers=auth(settings, "admission"),
+                          json={"identity_id": absorbed["id"], "with_ins": False})
+    assert refused.status_code == 409 and refused.json()["type"].endswith("identity-inactive")
+    assert "surviving identity" in refused.json()["detail"]

@@ -57,20 +57,37 @@ def test_bad_label_fields_say_the_range_and_a_forged_form_is_refused(client, set
     assert forged.status_code == 403 and "application/pdf" not in forged.headers["content-type"]
 
 
-def test_a_non_qual_identity_says_why_and_a_desk_agent_prints_labels_only(client, settings) -> None:
-    identity_id = create(client, settings, "VALI")
+def test_a_non_qual_identity_says_why_and_offers_labels_without_ins(client, settings, caplog) -> None:
+    identity_id = create(client, settings, "RECUP")  # its INS is held, and must never be printed
     _sign_in(client, "documents", "admission")
     panel = _panel(client, identity_id)
-    assert "The INS is printed only for a qualified identity (status VALI; missing:" in panel
-    assert panel.count("disabled") == 2 and "<form" not in panel
+    assert "The INS is printed only for a qualified identity (status RECUP; missing:" in panel
+    assert panel.count("disabled") == 1 and 'id="print-cover"' in panel  # the cover page: no
+    assert "Print labels without INS" in panel and 'name="with_ins" value="false"' in panel
     token = _token(client, "/app/")
     refused = client.post(f"/app/identities/{identity_id}/cover-page", data={"csrf_token": token})
     assert refused.status_code == 409 and "printed only for a qualified identity" in refused.text
+    refused = client.post(f"/app/identities/{identity_id}/labels", data={"csrf_token": token})
+    assert refused.status_code == 409 and "printed only for a qualified identity" in refused.text
     client.post("/app/signout", data={"csrf_token": _token(client, "/app/")})
-    _sign_in(client, "admission")  # the desk: the label sheet only, refused here for the same reason
+
+    _sign_in(client, "admission")  # the desk labels the patient's tubes and files all the same
     panel = _panel(client, identity_id)
-    assert "The INS is printed only for a qualified identity (status VALI; missing:" in panel
-    assert panel.count("disabled") == 1 and 'id="print-labels"' in panel and "print-cover" not in panel
+    assert "The INS is printed only for a qualified identity (status RECUP; missing:" in panel
+    assert "disabled" not in panel and "print-cover" not in panel and 'id="print-labels"' in panel
+    caplog.set_level(logging.INFO)
+    sheet = client.post(f"/app/identities/{identity_id}/labels", data={
+        "csrf_token": _token(client, "/app/"), "with_ins": "false", "count": "3"})
+    assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
+    assert sheet.headers["content-disposition"] == f'attachment; filename="etiquettes-{identity_id}.pdf"'
+    page = pypdfium2.PdfDocument(sheet.content)[0]
+    text = page.get_textpage().get_text_range()
+    assert text.count("DUPONT") == 3 and text.count("IPP ") == 3 and "INS" not in text
+    assert MATRICULE not in text.replace(" ", "")
+    assert zxing_bytes(page.render(scale=200 / 72).to_pil()) == []  # no DataMatrix at all
+    said = [r.getMessage() for r in caplog.records if "printed" in r.getMessage()]
+    assert said == [
+        f"labels printed (no INS) for identity {identity_id} by agent-9 (label sheet 3x8-70x37 x3)"]
     client.post("/app/signout", data={"csrf_token": _token(client, "/app/")})
     _sign_in(client, "integration")  # a role that prints nothing sees no panel
     assert client.get(f"/app/identities/{identity_id}/print").text == ""

@@ -112,12 +112,22 @@ def test_label_sheet_printed_from_the_identity_page_decodes_to_the_identity(
     assert f"INS printed for identity {qual['id']} by print-1 (label sheet 3x7-63.5x38.1 x3)" in log
     assert f"INS printed for identity {qual['id']} by print-1 (cover page)" in log
 
-    page.goto(f"/app/identities/{seeded['one']}")  # VALI: the actions say why they are not there
+    page.goto(f"/app/identities/{seeded['one']}")  # VALI: no INS, said why; labels without INS
     refusal = page.locator("#print-refusal")
     expect(refusal).to_contain_text("L'INS n'est imprimé que pour une identité qualifiée (statut VALI")
-    expect(page.locator("#print-labels")).to_be_disabled()
+    expect(page.locator("#print-cover")).to_be_disabled()
+    expect(page.locator("#print-labels")).to_have_text("Imprimer des étiquettes sans INS")
     report["identity (print refused)"] = _violations(page, axe_source)
-    screenshot(page, "web-print-refused")
+    screenshot(page, "web-print-refused", full_page=True)
+    tab_to(page, "#l-count", limit=40)
+    page.keyboard.type("2")
+    plain = _download(page, "#print-labels")
+    symbols, text = _symbols_and_text(plain, 0)
+    assert symbols == [] and "INS" not in text  # neither the matricule nor a DataMatrix
+    assert text.count("DUPONTEL") == 2 and text.count("Nom utilisé : MARTINEZ") == 2 and "JEANNE" in text
+    assert "17/04/1961" in text and "MARIE" not in text.replace("MARTINEZ", "")  # the first first name
+    assert f"labels printed (no INS) for identity {seeded['one']} by print-1 (label sheet 3x8-70x37 x2)" in (
+        server.log())
     assert {name: v for name, v in report.items() if v} == {}
     assert [u for u in urls if any(t.lower() in u.lower() for t in (*TRAITS, "garcia"))] == []
 

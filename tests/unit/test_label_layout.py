@@ -77,3 +77,21 @@ def test_an_unknown_format_is_refused_with_the_valid_codes() -> None:
     message = refused.value.message("fr")
     assert message.startswith("Format de planche d'étiquettes inconnu A4-99x99")
     assert "3x8-70x37, 3x7-63.5x38.1, 2x8-105x37" in message
+
+
+def test_a_label_without_ins_shows_the_traits_and_the_ipp_and_nothing_of_an_ins() -> None:
+    from datetime import date
+
+    from app.domain.labels import TraitsLabel
+    from app.domain.traits import Sex, Traits
+    from app.integrations.documents.labels import traits_label_lines
+
+    traits = Traits(birth_name="MARTIN", first_names="ANNE MARIE", first_name="ANNE", sex=Sex.F,
+                    birth_date=date(1907, 1, 2), used_name="MARTIN")
+    label = TraitsLabel.of(traits, "000042", "CHU")
+    assert label.used_name is None  # the same as the birth name: not repeated
+    assert traits_label_lines(label) == [("MARTIN", True), ("ANNE", False),
+                                         ("Né(e) le 02/01/1907 · Sexe F", False), ("IPP 000042", True)]
+    renamed = TraitsLabel.of(traits.with_changes(used_name="DURAND"), "000042", "CHU")
+    assert ("Nom utilisé : DURAND", False) in traits_label_lines(renamed)
+    assert not hasattr(label, "ins") and not hasattr(label, "payload")  # nothing to print an INS from

@@ -144,6 +144,10 @@ class LabelSheetRequest(BaseModel):
                                description="Format code (GET /documents/label-sheets); default: the setting")
     start: int = Field(default=1, description="First free label of the first sheet (1 = top left)")
     count: int | None = Field(default=None, description="Labels to print; default: the rest of the sheet")
+    with_ins: bool = Field(default=True, description=(
+        "true: INS labels (traits, IPP, DataMatrix INS), QUAL identity only, 409 otherwise (RNIV EXI SI "
+        "08); false: labels without INS (birth name, first first name, used name, birth date, sex, IPP) "
+        "for any active identity"))
 
 
 class LabelSheetFormat(BaseModel):
@@ -169,10 +173,12 @@ def label_sheet_formats(tools: ToolsDep, actor: LabelPrinterDep) -> list[LabelSh
 
 @router.post("/documents/label-sheet", response_class=Response, responses=_binary("application/pdf", 404))
 def label_sheet(body: LabelSheetRequest, ctx: CtxDep, tools: ToolsDep, actor: LabelPrinterDep) -> Response:
-    """An A4 sheet of INS labels (traits, IPP, DataMatrix INS) of a QUAL identity: 409 otherwise."""
+    """An A4 sheet of INS labels (traits, IPP, DataMatrix INS) of a QUAL identity, 409 otherwise; with
+    ``with_ins: false``, labels without INS (traits and IPP) of any active identity."""
     ref = IdentityRef(identity_id=body.identity_id, ipp=body.ipp, ins=body.ins)
-    pdf = documents.label_sheet(ctx, tools, actor, ref, body.layout, body.start, body.count)
-    return _pdf(pdf, "ins-labels.pdf")
+    pdf = documents.label_sheet(ctx, tools, actor, ref, body.layout, body.start, body.count,
+                                with_ins=body.with_ins)
+    return _pdf(pdf, "ins-labels.pdf" if body.with_ins else "labels.pdf")
 
 
 class PrintedTraits(BaseModel):

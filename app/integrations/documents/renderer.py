@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.config import DocumentsSettings
 from app.domain.cover_page import CoverPageData, StampedDocument
-from app.domain.labels import LabelSheet, Placement
+from app.domain.labels import LabelSheet, Placement, TraitsLabel
 from app.integrations.documents.cover import Layout, render_cover_page, render_ins_block
 from app.integrations.documents.decode import scan_symbols
 from app.integrations.documents.labels import render_label_sheet
@@ -44,8 +44,9 @@ class DocumentRenderer:
         """The A4 cover page PDF."""
         return render_cover_page(data, self.layout)
 
-    def label_sheet(self, data: CoverPageData, ipp: str, sheet: LabelSheet, where: list[Placement]) -> bytes:
-        """The A4 label sheet PDF, a label at each placement."""
+    def label_sheet(self, data: CoverPageData | TraitsLabel, ipp: str, sheet: LabelSheet,
+                    where: list[Placement]) -> bytes:
+        """The A4 label sheet PDF, a label at each placement (with INS, or without: ``TraitsLabel``)."""
         return render_label_sheet(data, ipp, sheet, where, self.layout)
 
     def stamp(self, pdf: bytes, data: CoverPageData, *, first_page: bool | None = None) -> StampedDocument:
