@@ -75,9 +75,9 @@ def cookie_secure(settings: Settings) -> bool:
 
 class SessionMiddleware(BaseHTTPMiddleware):
     """Loads (or starts) the browser session, stores what changed in it after the response, sets its
-    cookie, adds the security headers. A database lost while the session is read or written gets
-    the same 503 page as one lost by a handler (nothing of the request is kept: a sign-in whose
-    session could not be stored did not happen)."""
+    cookie, adds the security headers. A database lost while the session is read gets the same 503
+    page as one lost by a handler (the handler has not run); lost while the session is written, the
+    handler's answer stands and only the session's change is lost."""
 
     def __init__(self, app: Any, store: SessionStore, secure: bool) -> None:
         super().__init__(app)
@@ -104,7 +104,12 @@ class SessionMiddleware(BaseHTTPMiddleware):
             try:
                 await run_in_threadpool(self.store.commit, current, changes)
             except (DatabaseUnavailable, OperationalError) as exc:
-                return _no_store(unavailable_page(request, exc))
+                # The handler's own transaction is done: its answer stands (a 503 page saying
+                # nothing was written would be wrong, and resending could do it twice). Only the
+                # session's change is lost: a sign-in asks again, a one-time message is not shown.
+                kind = exc.orig if isinstance(exc, OperationalError) else exc
+                log.warning("web session not stored after %s %s: %s", request.method, request.url.path,
+                            type(kind).__name__)
         if session is None or current.id != session.id:
             response.set_cookie(COOKIE_NAME, self.store.cookie_value(current), path=PREFIX,
                                 secure=self.secure, httponly=True, samesite="lax")

@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import development_settings
+from app.db.errors import DatabaseUnavailable
 from app.main import build_context, create_app
-from app.services import queries
+from app.services import queries, web_sessions
 from app.services.context import ServiceContext
 from tests.api.test_web_pages import _sign_in, _token
 from tests.conftest import actor
@@ -115,3 +116,25 @@ def test_an_unexpected_error_gets_a_french_page_with_a_reference_in_the_log(
     match = re.search(r"Erreur inattendue \(référence ([0-9a-f]{8})\)", unescape(page.text))
     assert match is not None, page.text[:500]
     assert any(match.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_session_that_cannot_be_stored_leaves_the_handlers_answer(
+        proxied: tuple[TestClient, FaultProxy], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The database lost between a handler's commit and the session's write: the handler's answer
+    stands (no 503 page claiming nothing was written); only the session's change is lost."""
+    client, _ = proxied
+    token = _token(client)
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise DatabaseUnavailable("OperationalError")
+
+    monkeypatch.setattr(web_sessions, "put", lost)
+    with caplog.at_level(logging.WARNING, logger="identito.web"):
+        signed = client.post("/app/signin/dev", data={"csrf_token": token, "user": "agent-9",
+                                                      "roles": ["admission"]}, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/app/"
+    assert any("web session not stored after POST /app/signin/dev" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    again = client.get("/app/", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/app/signin"  # sign in again
