@@ -177,6 +177,7 @@ def web_session(app: FastAPI, roles: frozenset[str]) -> tuple[str, str]:
     web = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "/app")
     store = web.state.sessions
     session = store.sign_in(store.new(), "agent-roles", roles, "Agent Roles")
+    store.commit(session)  # stored, as the session middleware does after a sign-in's response
     return store.cookie_value(session), session.csrf_token
 
 
