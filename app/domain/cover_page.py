@@ -122,8 +122,7 @@ class CoverPageData:
     @property
     def show_used_name(self) -> bool:
         """The used name is printed only when it differs from the birth name."""
-        used = self.traits.used_name
-        return used is not None and used != self.traits.birth_name
+        return self.traits.shown_used_name is not None
 
     @property
     def show_used_first_name(self) -> bool:

@@ -146,7 +146,7 @@ class TraitsLabel:
     @classmethod
     def of(cls, traits: Traits, ipp: str, establishment_name: str) -> TraitsLabel:
         """The label of these traits (the used name only when it differs from the birth name)."""
-        used = traits.used_name if traits.used_name and traits.used_name != traits.birth_name else None
+        used = traits.shown_used_name
         born = traits.birth_date.strftime("%d/%m/") + f"{traits.birth_date.year:04d}"
         return cls(traits.birth_name, traits.first_name, used, born, traits.sex.value, ipp,
                    establishment_name)

@@ -171,6 +171,11 @@ class Traits:
         """A copy with some traits replaced (already normalised)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def shown_used_name(self) -> str | None:
+        """The used name as printed next to the birth name: only when it differs from it."""
+        return self.used_name if self.used_name and self.used_name != self.birth_name else None
+
 
 
 def build_traits(

@@ -138,11 +138,7 @@ def _printable(
     document: DocumentInfo | None = None,
     roles: tuple[Role, ...] = PRINTERS,
 ) -> tuple[Identity, CoverPageData]:
-    require_any(actor.roles, *roles)
-    with ctx.reading() as reader:
-        identity = find_identity(reader.identities, ref)
-    if not identity.active:
-        raise RuleViolation("identity-inactive", ident=identity.id)
+    identity = _active_identity(ctx, actor, ref, roles)
     data = cover_page_data(
         identity.state,
         identity.active_ins,
@@ -152,6 +148,18 @@ def _printable(
         document=document,
     )
     return identity, data
+
+
+def _active_identity(
+    ctx: ServiceContext, actor: Actor, ref: IdentityRef, roles: tuple[Role, ...]
+) -> Identity:
+    """The identity a print is for: the actor's role checked, a merged identity refused."""
+    require_any(actor.roles, *roles)
+    with ctx.reading() as reader:
+        identity = find_identity(reader.identities, ref)
+    if not identity.active:
+        raise RuleViolation("identity-inactive", ident=identity.id)
+    return identity
 
 
 def _printed(identity_id: int, actor: Actor, what: str) -> None:
@@ -211,11 +219,7 @@ def label_sheet(
     sheet = label_sheet_format(tools, layout)
     where = placements(sheet, start, sheet.per_sheet - start + 1 if count is None else count)
     if not with_ins:
-        require_any(actor.roles, *LABEL_PRINTERS)
-        with ctx.reading() as reader:
-            identity = find_identity(reader.identities, ref)
-        if not identity.active:
-            raise RuleViolation("identity-inactive", ident=identity.id)
+        identity = _active_identity(ctx, actor, ref, LABEL_PRINTERS)
         label = TraitsLabel.of(identity.traits, identity.ipp, tools.establishment_name)
         pdf = tools.renderer.label_sheet(label, identity.ipp, sheet, where)
         log.info("labels printed (no INS) for identity %s by %s (label sheet %s x%d)", identity.id,
